@@ -1,0 +1,50 @@
+# Social Inbox — `make run` serves the demo, `make test` runs the whole suite.
+# Both create the virtualenv first. Set DATABASE_URL / REDIS_URL to use PostgreSQL + Redis.
+
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+PORT ?= 8000
+
+.PHONY: run test lint format venv worker beat bench bench-ingest bench-pages bench-browser clean
+
+$(VENV)/.installed: requirements.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
+	@$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt
+	@touch $@
+
+venv: $(VENV)/.installed
+
+run: venv
+	@PORT=$(PORT) scripts/run.sh
+
+test: venv
+	@scripts/test.sh
+
+lint: venv
+	@$(VENV)/bin/ruff check .
+
+format: venv
+	@$(VENV)/bin/ruff check --fix .
+
+worker: venv
+	$(VENV)/bin/celery -A config worker -l info
+
+beat: venv
+	$(VENV)/bin/celery -A config beat -l info
+
+bench: venv
+	$(PY) bench/run_all.py
+
+bench-ingest: venv
+	$(PY) bench/ingest.py
+
+bench-pages: venv
+	$(PY) bench/pages.py
+
+bench-browser: venv
+	$(PY) bench/browser_latency.py
+
+clean:
+	rm -rf $(VENV) staticfiles db.sqlite3 db.sqlite3-* media artifacts

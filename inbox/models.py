@@ -1,0 +1,290 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from accounts.tenancy import BusinessQuerySet
+from social.models import Platform
+
+
+class WebhookEvent(models.Model):
+    """One signed POST from Meta, stored before the 200 is returned.
+
+    The body is kept as the exact bytes received (a binary column: a text column could not hold a NUL
+    byte or invalid UTF-8, and the signature was computed over these bytes). One POST may carry
+    entries of several pages and businesses, so the event itself belongs to no tenant.
+    """
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending"
+        PROCESSED = "processed", "Processed"
+        FAILED = "failed", "Failed"
+        UNROUTABLE = "unroutable", "Unroutable (page not connected)"
+
+    body = models.BinaryField()
+    signature = models.CharField(max_length=80, blank=True)
+    received_at = models.DateTimeField(default=timezone.now)
+    state = models.CharField(max_length=12, choices=State.choices, default=State.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    object_type = models.CharField(max_length=32, blank=True)
+    # Filled while processing: every entry id in the body, and those no connected account matched.
+    account_ids = models.JSONField(default=list, blank=True)
+    unroutable_account_ids = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ("-received_at", "-id")
+        indexes = [models.Index(fields=("state", "received_at"), name="webhook_event_state_time")]
+
+    def __str__(self) -> str:
+        return f"Webhook event {self.pk} ({self.state})"
+
+    @property
+    def body_text(self) -> str:
+        return bytes(self.body).decode("utf-8", errors="replace")
+
+
+class Contact(models.Model):
+    """A customer as one connected account sees them (a PSID or IGSID is scoped to one page)."""
+
+    class ProfileState(models.TextChoices):
+        PENDING = "pending", "Pending"
+        FETCHED = "fetched", "Fetched"
+        FAILED = "failed", "Failed"
+
+    business = models.ForeignKey("accounts.Business", on_delete=models.CASCADE, related_name="contacts")
+    account = models.ForeignKey("social.SocialAccount", on_delete=models.CASCADE, related_name="contacts")
+    platform = models.CharField(max_length=10, choices=Platform.choices)
+    external_id = models.CharField(max_length=64)
+    name = models.CharField(max_length=255, blank=True)
+    username = models.CharField(max_length=255, blank=True)
+    picture_url = models.URLField(max_length=2000, blank=True)
+    picture = models.FileField(upload_to="contacts/%Y/%m/", blank=True)
+    profile_state = models.CharField(max_length=10, choices=ProfileState.choices, default=ProfileState.PENDING)
+    profile_fetched_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = BusinessQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=("account", "external_id"), name="uniq_contact_account_external_id")
+        ]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+    @property
+    def display_name(self) -> str:
+        # Until the profile lookup has run, staff see the id, as Meta gave it.
+        return self.name or (f"@{self.username}" if self.username else self.external_id)
+
+
+class Conversation(models.Model):
+    """The thread between one connected account and one customer."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        ARCHIVED = "archived", "Archived"
+
+    class Priority(models.TextChoices):
+        NONE = "none", "None"
+        LOW = "low", "Low"
+        NORMAL = "normal", "Normal"
+        HIGH = "high", "High"
+        URGENT = "urgent", "Urgent"
+
+    business = models.ForeignKey("accounts.Business", on_delete=models.CASCADE, related_name="conversations")
+    platform = models.CharField(max_length=10, choices=Platform.choices)
+    account = models.ForeignKey("social.SocialAccount", on_delete=models.CASCADE, related_name="conversations")
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="conversations")
+    participant_ids = models.JSONField(default=list, blank=True)
+    participant_names = models.JSONField(default=list, blank=True)
+    last_message_at = models.DateTimeField(default=timezone.now)
+    # Denormalised so the list renders from one row per conversation.
+    last_message_preview = models.CharField(max_length=255, blank=True)
+    last_message_direction = models.CharField(max_length=8, blank=True)
+    unread_count = models.PositiveIntegerField(default=0)
+    is_active = models.BooleanField(default=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    priority = models.CharField(max_length=10, choices=Priority.choices, default=Priority.NONE)
+    last_inbound_at = models.DateTimeField(null=True, blank=True, help_text="Drives the 24-hour reply window.")
+    # Highest receipts seen from the customer; kept so a late or repeated receipt never moves back.
+    delivered_watermark = models.DateTimeField(null=True, blank=True)
+    read_watermark = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = BusinessQuerySet.as_manager()
+
+    class Meta:
+        db_table = "conversations"
+        constraints = [
+            models.UniqueConstraint(fields=("account", "contact"), name="uniq_conversation_account_contact"),
+        ]
+        indexes = [
+            # Keyset pagination walks these in (last_message_at, id) order.
+            models.Index(fields=("business", "status", "-last_message_at", "-id"), name="conv_business_status_recent"),
+            models.Index(
+                fields=("business", "account", "status", "-last_message_at", "-id"), name="conv_business_account_recent"
+            ),
+            models.Index(
+                fields=("business", "-last_message_at", "-id"), condition=Q(unread_count__gt=0),
+                name="conv_business_unread_recent",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Conversation {self.pk} with {self.contact_id}"
+
+
+class ChatMessage(models.Model):
+    """One message in a conversation, inbound from the customer or outbound from the page."""
+
+    class Direction(models.TextChoices):
+        INBOUND = "inbound", "Inbound"
+        OUTBOUND = "outbound", "Outbound"
+
+    class Status(models.TextChoices):
+        RECEIVED = "received", "Received"
+        QUEUED = "queued", "Queued"
+        SENT = "sent", "Sent"
+        DELIVERED = "delivered", "Delivered"
+        READ = "read", "Read"
+        FAILED = "failed", "Failed"
+
+    class Kind(models.TextChoices):
+        MESSAGE = "message", "Message"
+        POSTBACK = "postback", "Button tapped"
+        REFERRAL = "referral", "Referral"
+
+    class Source(models.TextChoices):
+        CUSTOMER = "customer", "Customer"
+        INBOX = "inbox", "Sent from Social Inbox"
+        META = "meta", "Sent from Meta's apps"
+
+    business = models.ForeignKey("accounts.Business", on_delete=models.CASCADE, related_name="messages")
+    platform = models.CharField(max_length=10, choices=Platform.choices)
+    account = models.ForeignKey("social.SocialAccount", on_delete=models.CASCADE, related_name="messages")
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
+    # Meta's `mid`; empty until an outbound reply has been accepted by the Send API.
+    message_id = models.CharField(max_length=255, null=True, blank=True)
+    direction = models.CharField(max_length=8, choices=Direction.choices, default=Direction.INBOUND)
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.MESSAGE)
+    source = models.CharField(max_length=10, choices=Source.choices, default=Source.CUSTOMER)
+    sender_id = models.CharField(max_length=64, blank=True)
+    sender_name = models.CharField(max_length=255, blank=True)
+    content = models.TextField(blank=True)
+    media_urls = models.JSONField(default=list, blank=True)
+    # Meta's time for the event (for a reply not yet sent: when staff pressed send).
+    timestamp = models.DateTimeField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RECEIVED)
+    is_read = models.BooleanField(default=False)
+    is_replied = models.BooleanField(default=False)
+    read_at = models.DateTimeField(null=True, blank=True)
+    read_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reply_to = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="replies")
+    reply_to_mid = models.CharField(max_length=255, blank=True)
+    reaction = models.CharField(max_length=32, blank=True, help_text="The customer's reaction to this message.")
+    is_deleted = models.BooleanField(default=False)
+    edit_count = models.PositiveSmallIntegerField(default=0)
+    error = models.TextField(blank=True)
+    error_code = models.IntegerField(null=True, blank=True)
+    # Outbound replies: who sent it, the token we pass as Send API `metadata` to match the echo.
+    sent_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    client_token = models.CharField(max_length=64, null=True, blank=True, unique=True)
+    messaging_type = models.CharField(max_length=16, blank=True)
+    send_attempts = models.PositiveSmallIntegerField(default=0)
+    # Quick reply / postback payloads, referral data, story replies, edit history.
+    extra = models.JSONField(default=dict, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    seen_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = BusinessQuerySet.as_manager()
+
+    class Meta:
+        db_table = "chat_messages"
+        constraints = [
+            models.UniqueConstraint(fields=("account", "message_id"), name="uniq_message_per_account_mid"),
+        ]
+        indexes = [
+            models.Index(fields=("conversation", "timestamp", "id"), name="msg_conversation_time"),
+            models.Index(fields=("conversation", "direction", "status"), name="msg_conversation_dir_status"),
+            models.Index(fields=("business", "timestamp"), name="msg_business_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.direction} message {self.message_id or self.pk}"
+
+
+class Attachment(models.Model):
+    """A file, sticker, location or share on a message; Meta's URL expires, so a task stores a copy."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending download"
+        STORED = "stored", "Stored"
+        FAILED = "failed", "Download failed"
+        SKIPPED = "skipped", "Not stored"
+
+    business = models.ForeignKey("accounts.Business", on_delete=models.CASCADE, related_name="attachments")
+    message = models.ForeignKey(ChatMessage, on_delete=models.CASCADE, related_name="attachments")
+    position = models.PositiveSmallIntegerField(default=0)
+    type = models.CharField(max_length=32)
+    url = models.TextField(blank=True, help_text="Meta's URL (expires).")
+    file = models.FileField(upload_to="attachments/%Y/%m/", blank=True, max_length=500)
+    name = models.CharField(max_length=255, blank=True)
+    mime_type = models.CharField(max_length=127, blank=True)
+    size = models.PositiveBigIntegerField(null=True, blank=True)
+    payload = models.JSONField(default=dict, blank=True)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    error = models.TextField(blank=True)
+    stored_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = BusinessQuerySet.as_manager()
+
+    class Meta:
+        ordering = ("message", "position")
+        constraints = [
+            models.UniqueConstraint(fields=("message", "position"), name="uniq_attachment_message_position"),
+        ]
+        indexes = [models.Index(fields=("state", "created_at"), name="attachment_state_time")]
+
+    def __str__(self) -> str:
+        return f"{self.type} attachment {self.pk}"
+
+
+class PendingMessageUpdate(models.Model):
+    """A reaction, edit or delete that names a message we have not stored yet; applied when it arrives."""
+
+    class Kind(models.TextChoices):
+        REACTION = "reaction", "Reaction"
+        EDIT = "edit", "Edit"
+        DELETE = "delete", "Delete"
+
+    business = models.ForeignKey("accounts.Business", on_delete=models.CASCADE, related_name="+")
+    account = models.ForeignKey("social.SocialAccount", on_delete=models.CASCADE, related_name="+")
+    target_mid = models.CharField(max_length=255)
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    payload = models.JSONField(default=dict)
+    event_timestamp = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = BusinessQuerySet.as_manager()
+
+    class Meta:
+        indexes = [models.Index(fields=("account", "target_mid"), name="pending_update_target")]
+
+    def __str__(self) -> str:
+        return f"Pending {self.kind} for {self.target_mid}"

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Serve the demo: migrate, load demo data, and run the server (daphne: HTTP + WebSocket).
+# With REDIS_URL set, a Celery worker and beat run beside it (the production shape on one machine).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=.venv/bin/python
+PORT="${PORT:-8000}"
+export SITE_URL="${SITE_URL:-http://127.0.0.1:${PORT}}"
+
+$PY manage.py migrate --noinput -v0
+$PY manage.py collectstatic --noinput -v0
+$PY manage.py seed_demo
+
+pids=()
+cleanup() { for pid in "${pids[@]:-}"; do [ -n "$pid" ] && kill "$pid" 2>/dev/null || true; done; }
+trap cleanup EXIT INT TERM
+
+if [ -n "${REDIS_URL:-}" ]; then
+  echo "Starting a Celery worker and beat (REDIS_URL is set)..."
+  .venv/bin/celery -A config worker -l warning --concurrency 2 & pids+=($!)
+  .venv/bin/celery -A config beat -l warning --schedule /tmp/social-inbox-beat & pids+=($!)
+fi
+
+cat <<MSG
+
+  Social Inbox is running at  ${SITE_URL}/
+  Log in as                   demo@example.com  /  demo-password
+  Operators' admin            ${SITE_URL}/admin/   (same login)
+  Send yourself a message     .venv/bin/python manage.py simulate_customer --text "Hello!"
+
+MSG
+exec $PY manage.py runserver "127.0.0.1:${PORT}"

@@ -1,0 +1,98 @@
+from __future__ import annotations
+
+from django.conf import settings as django_settings
+from django.db import models
+from django.db.models import Q
+
+from accounts.tenancy import BusinessQuerySet
+from social.crypto import EncryptedTextField
+
+
+class Platform(models.TextChoices):
+    FACEBOOK = "FACEBOOK", "Facebook"
+    INSTAGRAM = "INSTAGRAM", "Instagram"
+
+
+class SocialAccountQuerySet(BusinessQuerySet):
+    def connected(self):
+        return self.exclude(status=SocialAccount.Status.DISCONNECTED)
+
+
+class SocialAccount(models.Model):
+    """A connected Facebook Page or Instagram professional account.
+
+    `account_id` is the Page / IG id Meta puts in `entry[].id`; one page has exactly one owning
+    business across the installation. Tokens are encrypted at rest and never leave `social/graph.py`.
+    """
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        NEEDS_RECONNECT = "needs_reconnect", "Needs reconnecting"
+        DISCONNECTED = "disconnected", "Disconnected"
+
+    business = models.ForeignKey("accounts.Business", on_delete=models.PROTECT, related_name="social_accounts")
+    platform = models.CharField(max_length=10, choices=Platform.choices, default=Platform.FACEBOOK)
+    account_id = models.CharField(max_length=64)
+    account_name = models.CharField(max_length=255, blank=True)
+    username = models.CharField(max_length=255, blank=True)
+    # The page token (Instagram accounts use their parent page's token: see `send_token()`).
+    access_token = EncryptedTextField()
+    # The long-lived user token the page token came from, kept to list and refresh pages.
+    refresh_token = EncryptedTextField()
+    expires_at = models.DateTimeField(null=True, blank=True)
+    user_token_expires_at = models.DateTimeField(null=True, blank=True)
+    # Profile and page metadata from the Graph API; never a token.
+    settings = models.JSONField(default=dict, blank=True)
+    category = models.CharField(max_length=255, blank=True)
+    category_list = models.JSONField(default=list, blank=True)
+    tasks = models.JSONField(default=list, blank=True)
+    permissions = models.JSONField(default=list, blank=True)
+    followers_count = models.PositiveIntegerField(null=True, blank=True)
+    fan_count = models.PositiveIntegerField(null=True, blank=True)
+    picture_url = models.URLField(max_length=1000, blank=True)
+    page = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="instagram_accounts",
+        help_text="An Instagram account's parent Page, whose id and token the Send API uses.",
+    )
+    is_active = models.BooleanField(default=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE, db_index=True)
+    status_reason = models.CharField(max_length=500, blank=True)
+    human_agent_enabled = models.BooleanField(
+        default=False, help_text="The Meta app is approved for the HUMAN_AGENT tag (replies up to 7 days)."
+    )
+    connected_by = models.ForeignKey(
+        django_settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    connected_at = models.DateTimeField(null=True, blank=True)
+    disconnected_at = models.DateTimeField(null=True, blank=True)
+    subscribed_at = models.DateTimeField(null=True, blank=True)
+    token_checked_at = models.DateTimeField(null=True, blank=True)
+    last_webhook_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = SocialAccountQuerySet.as_manager()
+
+    class Meta:
+        db_table = "social_accounts"
+        ordering = ("account_name", "id")
+        constraints = [
+            models.UniqueConstraint(fields=("platform", "account_id"), name="uniq_social_account_platform_id"),
+            models.CheckConstraint(
+                condition=Q(status__in=["active", "needs_reconnect", "disconnected"]),
+                name="social_account_status_valid",
+            ),
+        ]
+        indexes = [models.Index(fields=("business", "status"), name="social_account_business_status")]
+
+    def __str__(self) -> str:
+        return f"{self.get_platform_display()} · {self.account_name or self.account_id}"
+
+    @property
+    def needs_reconnect(self) -> bool:
+        return self.status == self.Status.NEEDS_RECONNECT
+
+    @property
+    def send_account(self) -> SocialAccount:
+        """The account whose id and token the Send API uses: the parent page for Instagram."""
+        return self.page if self.platform == Platform.INSTAGRAM and self.page_id else self
