@@ -150,6 +150,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "accounts.context_processors.current_business",
+                "social.context_processors.reconnect_banner",
             ],
         },
     },
@@ -288,6 +289,8 @@ def facebook_provider_settings(*, graph_url: str, dialog_url: str, app_id: str, 
             "AUTHORIZE_URL": dialog_url,
             "FIELDS": ["id", "email", "name", "first_name", "last_name"],
             "APP": {"client_id": app_id, "secret": app_secret, "key": ""},
+            # The same provider, reading the URLs above per request (social/facebook_login/).
+            "provider_class": "social.facebook_login.provider.FacebookProvider",
         }
     }
 
@@ -313,6 +316,8 @@ INBOX_MEDIA_MAX_BYTES = 25 * 1024 * 1024
 # A pending webhook event older than this is handed to a worker again (broker outage recovery).
 INBOX_WEBHOOK_REQUEUE_AFTER_SECONDS = 120
 INBOX_PAGE_SIZE = 50
+# Opening a conversation also tells Meta the page has seen it (the customer sees "Seen"); best effort.
+INBOX_SEND_MARK_SEEN = env.bool("INBOX_SEND_MARK_SEEN", default=True)
 
 # LOGGING
 # ------------------------------------------------------------------------------

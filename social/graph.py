@@ -1,0 +1,600 @@
+"""The Graph API client: the only code that talks to Meta (meta-platform.md §6–§12).
+
+Every call goes through one `requests.Session` per process, sends `appsecret_proof` with its token
+(the token itself travels in the Authorization header, never in a URL), maps Meta's error body to
+an exception class by kind, respects the rate-limit usage headers, retries transient failures with
+exponential backoff, and leaves an AuditEvent ("graph.call") without any token in it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json as jsonlib
+import logging
+import os
+import random
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import requests
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+
+from config.logging import redact
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from accounts.models import Business, User
+    from social.models import SocialAccount
+
+logger = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 3
+BACKOFF_BASE_SECONDS = 0.5
+BACKOFF_CAP_SECONDS = 4.0
+# Meta throttles at 100 %; stop ourselves a little before (meta-platform.md §12).
+USAGE_STOP_PERCENT = 95
+USAGE_WARN_PERCENT = 80
+DEFAULT_RETRY_AFTER_SECONDS = 60
+MAX_PAGES = 50
+
+TRANSIENT_CODES = frozenset({1, 2, 1200})
+RATE_LIMIT_CODES = frozenset({4, 17, 32, 613, 80001, 80002, 80003, 80004, 80005, 80006, 80008, 80009, 80014})
+OUTSIDE_WINDOW = frozenset({(10, 2018278), (10, 2534022)})
+RECIPIENT_UNAVAILABLE = frozenset({(100, 2018001), (200, 1545041), (200, 2018028), (200, 2018027), (200, 2018021)})
+PERMISSION_SUBCODES = frozenset({2018065, 2018108, 2018344})
+
+
+# ERRORS
+# ------------------------------------------------------------------------------
+class GraphAPIError(Exception):
+    """Meta refused or failed a call; `code`/`subcode` are Meta's (§6.5), `http_status` ours to log."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: int | None = None,
+        subcode: int | None = None,
+        fbtrace_id: str | None = None,
+        http_status: int | None = None,
+        error_type: str | None = None,
+        user_message: str | None = None,
+        may_have_succeeded: bool = False,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.subcode = subcode
+        self.fbtrace_id = fbtrace_id
+        self.http_status = http_status
+        self.error_type = error_type
+        self.user_message = user_message
+        # True when the request may have reached Meta and been acted on (a read timeout, a 5xx
+        # without Meta's error body): a send must then not be repeated blindly.
+        self.may_have_succeeded = may_have_succeeded
+
+    def __str__(self) -> str:
+        parts = [self.message]
+        if self.code is not None:
+            parts.append(f"code {self.code}" + (f"/{self.subcode}" if self.subcode else ""))
+        if self.http_status is not None:
+            parts.append(f"HTTP {self.http_status}")
+        if self.fbtrace_id:
+            parts.append(f"fbtrace_id {self.fbtrace_id}")
+        return redact(" · ".join(parts))
+
+
+class TransientGraphError(GraphAPIError):
+    """5xx, codes 1/2/1200, timeouts and connection errors: worth retrying later."""
+
+
+class RateLimitError(TransientGraphError):
+    """Codes 4/17/32/613/80006 or our own throttle: retry after `retry_after` seconds."""
+
+    def __init__(self, message: str, *, retry_after: int = DEFAULT_RETRY_AFTER_SECONDS, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = max(1, int(retry_after))
+
+
+class TokenInvalidError(GraphAPIError):
+    """Code 190: the token expired or was invalidated; the account needs reconnecting."""
+
+
+class GraphPermissionError(GraphAPIError):
+    """A permission, role or app-review problem (10, 200–299, 3, 2018065/2018108)."""
+
+
+class OutsideWindowError(GraphAPIError):
+    """The messaging window is closed (10/2018278, 10/2534022): don't retry."""
+
+
+class RecipientUnavailableError(GraphAPIError):
+    """The person can't be messaged (551, 100/2018001, 200/1545041): don't retry."""
+
+
+class InvalidParameterError(GraphAPIError):
+    """Code 100: the request itself is wrong."""
+
+
+def _error_class(*, code: int | None, subcode: int | None, http_status: int | None) -> type[GraphAPIError]:
+    if code == 190 or code == 102:
+        return TokenInvalidError
+    if code in RATE_LIMIT_CODES:
+        return RateLimitError
+    if (code, subcode) in OUTSIDE_WINDOW:
+        return OutsideWindowError
+    if code == 551 or (code, subcode) in RECIPIENT_UNAVAILABLE:
+        return RecipientUnavailableError
+    if subcode in PERMISSION_SUBCODES or code in (3, 10) or (code is not None and 200 <= code <= 299):
+        return GraphPermissionError
+    if code in TRANSIENT_CODES:
+        return TransientGraphError
+    if code == 100:
+        return InvalidParameterError
+    if http_status is not None and (http_status >= 500 or http_status == 429):
+        return RateLimitError if http_status == 429 else TransientGraphError
+    return GraphAPIError
+
+
+def error_from_response(*, http_status: int, body: Any, headers: dict | None = None) -> GraphAPIError:
+    """Map Meta's error body (or a bare HTTP failure) to the exception of its kind (§6.5–6.6)."""
+    error = body.get("error") if isinstance(body, dict) else None
+    if isinstance(error, dict):
+        code = _as_int(error.get("code"))
+        subcode = _as_int(error.get("error_subcode"))
+        kwargs: dict[str, Any] = {
+            "code": code,
+            "subcode": subcode,
+            "fbtrace_id": error.get("fbtrace_id"),
+            "http_status": http_status,
+            "error_type": error.get("type"),
+            "user_message": error.get("error_user_msg"),
+        }
+        message = str(error.get("message") or "Graph API error")
+        cls = _error_class(code=code, subcode=subcode, http_status=http_status)
+    else:
+        kwargs = {"http_status": http_status, "may_have_succeeded": http_status >= 500}
+        message = f"Graph API answered HTTP {http_status} without an error body"
+        cls = _error_class(code=None, subcode=None, http_status=http_status)
+    if cls is RateLimitError:
+        kwargs["retry_after"] = parse_usage(headers or {}).regain_seconds or DEFAULT_RETRY_AFTER_SECONDS
+    return cls(message, **kwargs)
+
+
+def _as_int(value: Any) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+# RATE-LIMIT USAGE HEADERS
+# ------------------------------------------------------------------------------
+class Usage:
+    """What the usage headers say: the highest percentage, seconds until access returns, and for which ids."""
+
+    __slots__ = ("app_percent", "blocked_ids", "max_percent", "regain_seconds")
+
+    def __init__(self) -> None:
+        self.app_percent = 0.0
+        self.max_percent = 0.0
+        self.regain_seconds = 0
+        self.blocked_ids: list[str] = []
+
+
+def _header(headers: Any, name: str) -> str | None:
+    for key, value in dict(headers).items():
+        if key.lower() == name.lower():
+            return value
+    return None
+
+
+def parse_usage(headers: Any) -> Usage:
+    """Parse X-App-Usage and X-Business-Use-Case-Usage (percentages; regain time in minutes, §12)."""
+    usage = Usage()
+    raw_app = _header(headers, "X-App-Usage")
+    if raw_app:
+        try:
+            app = jsonlib.loads(raw_app)
+            usage.app_percent = max(float(app.get(k) or 0) for k in ("call_count", "total_time", "total_cputime"))
+        except (ValueError, TypeError, AttributeError):
+            logger.warning("Unreadable X-App-Usage header")
+    usage.max_percent = usage.app_percent
+    raw_buc = _header(headers, "X-Business-Use-Case-Usage")
+    if raw_buc:
+        try:
+            for object_id, entries in jsonlib.loads(raw_buc).items():
+                for item in entries or []:
+                    percent = max(float(item.get(k) or 0) for k in ("call_count", "total_time", "total_cputime"))
+                    regain = int(float(item.get("estimated_time_to_regain_access") or 0) * 60)
+                    usage.max_percent = max(usage.max_percent, percent)
+                    usage.regain_seconds = max(usage.regain_seconds, regain)
+                    if regain > 0 or percent >= USAGE_STOP_PERCENT:
+                        usage.blocked_ids.append(str(object_id))
+        except (ValueError, TypeError, AttributeError):
+            logger.warning("Unreadable X-Business-Use-Case-Usage header")
+    return usage
+
+
+def _throttle_key(scope: str) -> str:
+    return f"social.graph.throttle:{scope}"
+
+
+def _throttle(scope: str, seconds: int) -> None:
+    seconds = max(1, int(seconds))
+    cache.set(_throttle_key(scope), time.time() + seconds, timeout=seconds)
+
+
+def _throttled_for(scope: str) -> int:
+    until = cache.get(_throttle_key(scope))
+    return max(0, int(until - time.time()) + 1) if until else 0
+
+
+# HELPERS
+# ------------------------------------------------------------------------------
+def graph_url() -> str:
+    return settings.FACEBOOK_GRAPH_URL.rstrip("/")
+
+
+def app_token() -> str:
+    """The app access token in its `{app_id}|{app_secret}` form (debug_token, §7.1)."""
+    return f"{settings.FACEBOOK_APP_ID}|{settings.FACEBOOK_APP_SECRET}"
+
+
+def appsecret_proof(token: str) -> str:
+    """HMAC-SHA256 of the token keyed by the app secret, hex (§7.7)."""
+    return hmac.new(settings.FACEBOOK_APP_SECRET.encode(), token.encode(), hashlib.sha256).hexdigest()
+
+
+_session_lock = threading.Lock()
+_session_state: dict[str, Any] = {"pid": None, "session": None}
+
+
+def get_session() -> requests.Session:
+    """One pooled session per process (a forked worker builds its own: sockets must not be shared)."""
+    pid = os.getpid()
+    if _session_state["pid"] != pid:
+        with _session_lock:
+            if _session_state["pid"] != pid:
+                session = requests.Session()
+                # Retries are ours (they know which calls are safe to repeat), never urllib3's.
+                adapter = requests.adapters.HTTPAdapter(pool_connections=8, pool_maxsize=32, max_retries=0)
+                session.mount("https://", adapter)
+                session.mount("http://", adapter)
+                _session_state.update(pid=pid, session=session)
+    return _session_state["session"]
+
+
+def _sleep(seconds: float) -> None:
+    time.sleep(seconds)
+
+
+def _backoff(attempt: int) -> float:
+    return min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
+
+
+def _never_sent(exc: requests.RequestException) -> bool:
+    """The connection was never established, so Meta cannot have seen the request."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    if isinstance(exc, requests.ConnectionError) and not isinstance(exc, requests.ReadTimeout):
+        text = repr(exc)
+        return "NewConnectionError" in text or "Connection refused" in text or "NameResolution" in text
+    return False
+
+
+# THE CLIENT
+# ------------------------------------------------------------------------------
+class GraphClient:
+    def __init__(
+        self,
+        *,
+        access_token: str = "",
+        business: Business | None = None,
+        account: SocialAccount | None = None,
+        actor: User | None = None,
+    ) -> None:
+        self.access_token = access_token
+        self.business = business
+        self.account = account
+        self.actor = actor
+
+    def __repr__(self) -> str:  # never the token
+        return f"<GraphClient account={getattr(self.account, 'account_id', None)!r} token={'yes' if self.access_token else 'no'}>"
+
+    @classmethod
+    def for_account(cls, account: SocialAccount, *, actor: User | None = None) -> GraphClient:
+        """A client with the token of the account the Send API uses (an Instagram account's parent Page)."""
+        send_account = account.send_account
+        return cls(access_token=send_account.access_token, business=account.business, account=account, actor=actor)
+
+    @property
+    def page_id(self) -> str:
+        if self.account is None:
+            raise GraphAPIError("This Graph client was not built for an account.")
+        return self.account.send_account.account_id
+
+    # Generic calls -------------------------------------------------------------
+    def get(self, path: str, params: dict | None = None) -> dict:
+        return self._request("GET", path, params=params)
+
+    def post(self, path: str, data: dict | None = None, json: dict | None = None, *, retry: bool = True) -> dict:
+        return self._request("POST", path, data=data, json=json, retry=retry)
+
+    def delete(self, path: str, params: dict | None = None) -> dict:
+        return self._request("DELETE", path, params=params)
+
+    def paginate(self, path: str, params: dict | None = None) -> Iterator[dict]:
+        """Every item of a cursor-paginated edge, following `paging.cursors.after` while `next` exists."""
+        params = dict(params or {})
+        for _ in range(MAX_PAGES):
+            page = self.get(path, params)
+            yield from page.get("data") or []
+            paging = page.get("paging") or {}
+            after = (paging.get("cursors") or {}).get("after")
+            if not paging.get("next") or not after:
+                return
+            params["after"] = after
+        logger.warning("Stopped paginating %s after %d pages", path, MAX_PAGES)
+
+    # Messenger -----------------------------------------------------------------
+    def send_message(
+        self,
+        *,
+        recipient_id: str,
+        messaging_type: str,
+        text: str | None = None,
+        attachment_url: str | None = None,
+        attachment_type: str | None = None,
+        tag: str | None = None,
+        metadata: str | None = None,
+    ) -> dict:
+        """Send API (§6.2); never repeated after a read timeout: the message may already be out."""
+        message: dict[str, Any] = {}
+        if attachment_url:
+            message["attachment"] = {
+                "type": attachment_type or "file",
+                "payload": {"url": attachment_url, "is_reusable": True},
+            }
+        elif text is not None:
+            message["text"] = text
+        else:
+            raise InvalidParameterError("A message needs text or an attachment.")
+        if metadata:
+            message["metadata"] = metadata
+        body: dict[str, Any] = {"recipient": {"id": recipient_id}, "messaging_type": messaging_type, "message": message}
+        if tag:
+            body["tag"] = tag
+        return self.post(f"{self.page_id}/messages", json=body, retry=False)
+
+    def send_sender_action(self, *, recipient_id: str, action: str) -> dict:
+        body = {"recipient": {"id": recipient_id}, "sender_action": action}
+        return self.post(f"{self.page_id}/messages", json=body, retry=False)
+
+    def user_profile(self, *, user_id: str, platform: str) -> dict:
+        fields = "name,username,profile_pic" if platform == "INSTAGRAM" else "first_name,last_name,profile_pic"
+        return self.get(str(user_id), {"fields": fields})
+
+    # OAuth and tokens (§7) -------------------------------------------------------
+    def exchange_code(self, *, code: str, redirect_uri: str) -> dict:
+        """The OAuth code → a user token ({"access_token", "token_type", "expires_in"})."""
+        params = {
+            "client_id": settings.FACEBOOK_APP_ID,
+            "client_secret": settings.FACEBOOK_APP_SECRET,
+            "redirect_uri": redirect_uri,
+            "code": code,
+        }
+        return self._request("GET", "oauth/access_token", params=params, token="")
+
+    def exchange_token(self, *, token: str) -> dict:
+        """A short-lived (or current long-lived) user token → a long-lived one (§7.2)."""
+        params = {
+            "grant_type": "fb_exchange_token",
+            "client_id": settings.FACEBOOK_APP_ID,
+            "client_secret": settings.FACEBOOK_APP_SECRET,
+            "fb_exchange_token": token,
+        }
+        return self._request("GET", "oauth/access_token", params=params, token="")
+
+    def debug_token(self, *, input_token: str) -> dict:
+        """`debug_token` with the app token (§7.4); returns the `data` object."""
+        body = self._request("GET", "debug_token", params={"input_token": input_token}, token=app_token())
+        return body.get("data") or {}
+
+    # Media ----------------------------------------------------------------------
+    def download(self, url: str, *, max_bytes: int) -> tuple[bytes, str]:
+        """Fetch a CDN URL (attachment, profile picture); no token is sent. Returns (content, content_type)."""
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise InvalidParameterError("Not a downloadable URL.")
+        audit_path = f"{parts.netloc}{parts.path}"
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            started = time.monotonic()
+            status = None
+            try:
+                with get_session().get(url, stream=True, timeout=settings.GRAPH_API_TIMEOUT) as response:
+                    status = response.status_code
+                    if status >= 400:
+                        raise error_from_response(http_status=status, body=None, headers=response.headers)
+                    declared = _as_int(response.headers.get("Content-Length"))
+                    if declared is not None and declared > max_bytes:
+                        raise GraphAPIError(f"The file is {declared} bytes, over the {max_bytes} limit.", http_status=status)
+                    chunks, size = [], 0
+                    for chunk in response.iter_content(64 * 1024):
+                        size += len(chunk)
+                        if size > max_bytes:
+                            raise GraphAPIError(f"The file is over the {max_bytes} bytes limit.", http_status=status)
+                        chunks.append(chunk)
+                    content_type = response.headers.get("Content-Type", "application/octet-stream")
+            except requests.RequestException as exc:
+                error: GraphAPIError = TransientGraphError(f"Download failed: {type(exc).__name__}")
+            except GraphAPIError as exc:
+                error = exc
+            else:
+                self._audit("GET", audit_path, None, status, None, started, attempt, kind="download")
+                return b"".join(chunks), content_type
+            self._audit("GET", audit_path, None, status, error, started, attempt, kind="download")
+            if isinstance(error, TransientGraphError) and not isinstance(error, RateLimitError) and attempt < MAX_ATTEMPTS:
+                _sleep(_backoff(attempt))
+                continue
+            raise error
+        raise AssertionError("unreachable")
+
+    # The one request loop ----------------------------------------------------------
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict | None = None,
+        data: dict | None = None,
+        json: dict | None = None,
+        retry: bool = True,
+        token: str | None = None,
+    ) -> dict:
+        token = self.access_token if token is None else token
+        uses_account_token = bool(token) and token == self.access_token and self.account is not None
+        path = path.strip("/")
+        if "://" in path or "?" in path:
+            raise InvalidParameterError("Pass a Graph path and params, not a URL.")
+        url = f"{graph_url()}/{path}"
+        query = dict(params or {})
+        headers = {"Accept": "application/json"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+            query["appsecret_proof"] = appsecret_proof(token)
+        fields = (params or {}).get("fields")
+
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            self._check_throttle()
+            started = time.monotonic()
+            try:
+                response = get_session().request(
+                    method, url, params=query, data=data, json=json, headers=headers,
+                    timeout=settings.GRAPH_API_TIMEOUT,
+                )
+            except requests.RequestException as exc:
+                never_sent = _never_sent(exc)
+                error: GraphAPIError = TransientGraphError(
+                    f"Graph API unreachable: {type(exc).__name__}", may_have_succeeded=not never_sent
+                )
+                self._audit(method, path, fields, None, error, started, attempt)
+            else:
+                body = _json_or_none(response)
+                self._note_usage(response.headers)
+                if response.ok and isinstance(body, dict) and "error" not in body:
+                    self._audit(method, path, fields, response.status_code, None, started, attempt)
+                    return body
+                if response.ok:
+                    error = GraphAPIError("Graph API answered without a JSON object.", http_status=response.status_code)
+                else:
+                    error = error_from_response(http_status=response.status_code, body=body, headers=response.headers)
+                self._audit(method, path, fields, response.status_code, error, started, attempt)
+                if isinstance(error, RateLimitError):
+                    self._throttle_after(error)
+                if isinstance(error, TokenInvalidError) and uses_account_token:
+                    self._on_token_invalid(error)
+
+            if self._should_retry(error, retry=retry, attempt=attempt):
+                _sleep(_backoff(attempt))
+                continue
+            raise error
+        raise AssertionError("unreachable")
+
+    @staticmethod
+    def _should_retry(error: GraphAPIError, *, retry: bool, attempt: int) -> bool:
+        if attempt >= MAX_ATTEMPTS or not isinstance(error, TransientGraphError) or isinstance(error, RateLimitError):
+            return False
+        # A non-repeatable call (a send) is retried only when Meta cannot have acted on it.
+        return retry or not error.may_have_succeeded
+
+    def _check_throttle(self) -> None:
+        scopes = ["app"]
+        if self.account is not None:
+            scopes.append(self.account.send_account.account_id)
+        for scope in scopes:
+            wait = _throttled_for(scope)
+            if wait:
+                raise RateLimitError(f"Holding Graph calls for {scope}: Meta's usage limit was reached.", retry_after=wait)
+
+    def _note_usage(self, headers: Any) -> None:
+        usage = parse_usage(headers)
+        if usage.app_percent >= USAGE_STOP_PERCENT:
+            _throttle("app", usage.regain_seconds or DEFAULT_RETRY_AFTER_SECONDS)
+        for object_id in usage.blocked_ids:
+            _throttle(object_id, usage.regain_seconds or DEFAULT_RETRY_AFTER_SECONDS)
+        if usage.max_percent >= USAGE_WARN_PERCENT:
+            logger.warning("Graph API usage at %.0f%% of Meta's limit", usage.max_percent)
+
+    def _throttle_after(self, error: RateLimitError) -> None:
+        scope = "app" if error.code in (4, None) or self.account is None else self.account.send_account.account_id
+        _throttle(scope, error.retry_after)
+
+    def _on_token_invalid(self, error: TokenInvalidError) -> None:
+        from social.services import account_mark_needs_reconnect
+
+        try:
+            account_mark_needs_reconnect(account=self.account.send_account, reason=error.message)
+        except Exception:  # the caller must still see the Graph error, not ours
+            logger.exception("Could not mark account %s as needing reconnection", self.account.pk)
+
+    def _audit(
+        self,
+        method: str,
+        path: str,
+        fields: str | None,
+        status: int | None,
+        error: GraphAPIError | None,
+        started: float,
+        attempt: int,
+        *,
+        kind: str = "graph",
+    ) -> None:
+        from accounts.services import audit_record
+
+        duration_ms = int((time.monotonic() - started) * 1000)
+        metadata: dict[str, Any] = {
+            "method": method,
+            "path": "/" + path.lstrip("/"),
+            "status": status,
+            "duration_ms": duration_ms,
+            "attempt": attempt,
+        }
+        if kind != "graph":
+            metadata["kind"] = kind
+        if fields:
+            metadata["fields"] = redact(str(fields))
+        if self.account is not None:
+            metadata["account_id"] = self.account.account_id
+        if error is not None:
+            metadata.update(
+                error_code=error.code, error_subcode=error.subcode, fbtrace_id=error.fbtrace_id,
+                error=type(error).__name__,
+            )
+        level = logging.WARNING if error is not None else logging.DEBUG
+        logger.log(level, "Graph %s %s -> %s in %d ms%s", method, metadata["path"], status, duration_ms,
+                   f" ({error})" if error is not None else "")
+        try:
+            # A savepoint, so a failed audit write never poisons the caller's transaction.
+            with transaction.atomic():
+                audit_record(
+                    action="graph.call", business=self.business, actor=self.actor,
+                    target_type="social.socialaccount" if self.account is not None else "",
+                    target_id=self.account.pk if self.account is not None else "",
+                    metadata=metadata,
+                )
+        except Exception:  # the call's outcome matters more than its audit row
+            logger.exception("Could not record the audit event of a Graph call")
+
+
+def _json_or_none(response: requests.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None

@@ -1,0 +1,18 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from social import views
+
+app_name = "social"
+
+urlpatterns = [
+    path("", views.account_list, name="account_list"),
+    path("connect/", views.connect_start, name="connect_start"),
+    path("connect/callback/", views.connect_callback, name="connect_callback"),
+    path("connect/pages/", views.connect_pages, name="connect_pages"),
+    path("connect/cancel/", views.connect_cancel, name="connect_cancel"),
+    path("<int:pk>/reconnect/", views.account_reconnect, name="account_reconnect"),
+    path("<int:pk>/disconnect/", views.account_disconnect, name="account_disconnect"),
+    path("<int:pk>/human-agent/", views.account_human_agent, name="account_human_agent"),
+]

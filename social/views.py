@@ -1,0 +1,182 @@
+"""The Social Accounts page and the Connect Facebook flow (thin: the work is in social/services.py)."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from django.contrib import messages
+from django.http import Http404, HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods, require_POST
+
+from accounts.decorators import business_admin_required, business_required
+from social import oauth, selectors, services
+from social.exceptions import ConnectRefused
+from social.forms import HumanAgentForm, PageChoiceForm
+from social.graph import GraphAPIError
+from social.models import Platform, SocialAccount
+
+if TYPE_CHECKING:
+    from django.http import HttpRequest, HttpResponse
+
+logger = logging.getLogger(__name__)
+
+
+def _account_or_404(request: HttpRequest, pk: int) -> SocialAccount:
+    try:
+        return selectors.account_get(business=request.business, pk=pk)
+    except SocialAccount.DoesNotExist:
+        raise Http404("No such account.") from None
+
+
+def _callback_uri(request: HttpRequest) -> str:
+    return request.build_absolute_uri(reverse("social:connect_callback"))
+
+
+def _report(request: HttpRequest, result: services.ConnectResult) -> None:
+    if result.connected:
+        names = ", ".join(
+            f"Instagram @{a.username or a.account_id}" if a.platform == Platform.INSTAGRAM else a.account_name
+            for a in result.connected
+        )
+        messages.success(request, f"Connected: {names}. New messages will appear in the inbox.")
+    for refused in result.refused:
+        messages.error(request, str(refused))
+    for warning in result.warnings:
+        messages.warning(request, warning)
+
+
+@business_required
+def account_list(request: HttpRequest) -> HttpResponse:
+    can_manage = request.membership.can_manage
+    stashed = oauth.token_stashed(request.session, business_id=request.business.pk) if can_manage else None
+    return render(request, "social/account_list.html", {
+        "accounts": selectors.account_list(business=request.business),
+        "can_manage": can_manage,
+        "stashed_name": stashed[1]["name"] or "your Facebook account" if stashed else "",
+    })
+
+
+@require_POST
+@business_admin_required
+def connect_start(request: HttpRequest) -> HttpResponse:
+    state = oauth.state_start(request.session, business_id=request.business.pk)
+    return HttpResponseRedirect(oauth.dialog_url(redirect_uri=_callback_uri(request), state=state))
+
+
+@require_POST
+@business_admin_required
+def account_reconnect(request: HttpRequest, pk: int) -> HttpResponse:
+    # An Instagram account is reconnected through the Page whose token it uses.
+    account = _account_or_404(request, pk).send_account
+    state = oauth.state_start(request.session, business_id=request.business.pk, reconnect_id=account.pk)
+    return HttpResponseRedirect(oauth.dialog_url(redirect_uri=_callback_uri(request), state=state))
+
+
+@business_admin_required
+def connect_callback(request: HttpRequest) -> HttpResponse:
+    stored = oauth.state_pop(request.session, state=request.GET.get("state", ""), business_id=request.business.pk)
+    if stored is None:
+        messages.error(request, "That Facebook sign-in expired or didn't start here. Please connect again.")
+        return redirect("social:account_list")
+    if request.GET.get("error") or not request.GET.get("code"):
+        messages.info(request, "Connecting Facebook was cancelled; nothing changed.")
+        return redirect("social:account_list")
+    try:
+        user_token = services.user_token_from_code(
+            code=request.GET["code"], redirect_uri=_callback_uri(request), business=request.business,
+            actor=request.user,
+        )
+    except GraphAPIError as exc:
+        messages.error(request, f"Facebook refused the connection: {exc.message}")
+        return redirect("social:account_list")
+    oauth.token_stash(request.session, user_token=user_token, business_id=request.business.pk)
+
+    reconnect = (
+        SocialAccount.objects.for_business(request.business).filter(pk=stored["reconnect_id"]).first()
+        if stored.get("reconnect_id") else None
+    )
+    if reconnect is None:
+        return redirect("social:connect_pages")
+    instagram_ids = list(
+        SocialAccount.objects.for_business(request.business)
+        .filter(page=reconnect, platform=Platform.INSTAGRAM)
+        .exclude(status=SocialAccount.Status.DISCONNECTED)
+        .values_list("account_id", flat=True)
+    )
+    try:
+        result = services.accounts_connect(
+            business=request.business, actor=request.user, user_token=user_token,
+            page_ids=[reconnect.account_id], instagram_ids=instagram_ids,
+        )
+    except (ConnectRefused, GraphAPIError) as exc:
+        messages.error(request, f"Reconnecting {reconnect.account_name} failed: {exc}")
+        return redirect("social:account_list")
+    oauth.token_clear(request.session)
+    _report(request, result)
+    return redirect("social:account_list")
+
+
+@require_http_methods(["GET", "POST"])
+@business_admin_required
+def connect_pages(request: HttpRequest) -> HttpResponse:
+    stashed = oauth.token_stashed(request.session, business_id=request.business.pk)
+    if stashed is None:
+        messages.info(request, "Connect Facebook to choose the Pages for this business.")
+        return redirect("social:account_list")
+    user_token, info = stashed
+    form = PageChoiceForm(request.POST if request.method == "POST" else None)
+    try:
+        if request.method == "POST" and form.is_valid():
+            result = services.accounts_connect(
+                business=request.business, actor=request.user, user_token=user_token,
+                page_ids=form.cleaned_data["pages"], instagram_ids=form.cleaned_data["instagram"],
+            )
+            oauth.token_clear(request.session)
+            _report(request, result)
+            return redirect("social:account_list")
+        options = services.facebook_pages_fetch(business=request.business, user_token=user_token, actor=request.user)
+    except ConnectRefused as exc:
+        oauth.token_clear(request.session)
+        messages.error(request, str(exc))
+        return redirect("social:account_list")
+    except GraphAPIError as exc:
+        messages.error(request, f"Facebook didn't list your Pages: {exc.message}. Please try again.")
+        return redirect("social:account_list")
+    return render(request, "social/connect_pages.html", {
+        "form": form, "options": options, "facebook_name": info["name"],
+    })
+
+
+@require_POST
+@business_admin_required
+def connect_cancel(request: HttpRequest) -> HttpResponse:
+    oauth.token_clear(request.session)
+    messages.info(request, "No Pages were connected.")
+    return redirect("social:account_list")
+
+
+@require_POST
+@business_admin_required
+def account_disconnect(request: HttpRequest, pk: int) -> HttpResponse:
+    account = _account_or_404(request, pk)
+    if account.status == SocialAccount.Status.DISCONNECTED:
+        messages.info(request, f"{account.account_name} is already disconnected.")
+    else:
+        services.account_disconnect(account=account, actor=request.user)
+        messages.success(request, f"{account.account_name} is disconnected. Its conversations stay in the inbox.")
+    return redirect("social:account_list")
+
+
+@require_POST
+@business_admin_required
+def account_human_agent(request: HttpRequest, pk: int) -> HttpResponse:
+    account = _account_or_404(request, pk)
+    form = HumanAgentForm(request.POST)
+    if form.is_valid():
+        services.account_set_human_agent(account=account, enabled=form.cleaned_data["enabled"], actor=request.user)
+        state = "on" if account.human_agent_enabled else "off"
+        messages.success(request, f"Human agent replies (up to 7 days) are {state} for {account.account_name}.")
+    return redirect("social:account_list")
