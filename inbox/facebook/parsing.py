@@ -365,7 +365,8 @@ def _parse_message_edit(body: dict[str, Any], _item: dict[str, Any], ctx: _Conte
 def _parse_reaction(body: dict[str, Any], _item: dict[str, Any], ctx: _Context) -> Reaction:
     mid = _require_mid(body, "reaction")
     action = body.get("action")
-    if action in _REACTION_ACTIONS:
+    # A list or dict here is unhashable: check the type before the set lookup.
+    if isinstance(action, str) and action in _REACTION_ACTIONS:
         return Reaction(
             **ctx.base(),
             mid=mid,
@@ -374,7 +375,8 @@ def _parse_reaction(body: dict[str, Any], _item: dict[str, Any], ctx: _Context) 
             emoji=_as_str(body.get("emoji")),
         )
     # Guessing would turn a removal into an addition or vice versa.
-    msg = f"reaction.action is {action!r}, expected 'react' or 'unreact'"
+    shown = repr(action[:40]) if isinstance(action, str) else f"a {type(action).__name__}"
+    msg = f"reaction.action is {shown}, expected 'react' or 'unreact'"
     raise _MalformedItemError(msg)
 
 

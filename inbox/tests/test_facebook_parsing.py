@@ -1002,3 +1002,17 @@ def test_events_are_frozen_and_raw_is_not_compared() -> None:
         event.text = "changed"  # type: ignore[misc]
     assert dataclasses.replace(event, raw={}) == event
     assert "raw" not in repr(event)
+
+
+@pytest.mark.parametrize("action", [["react"], {"a": 1}, 1, None, "REACT"])
+def test_a_reaction_with_an_unusable_action_is_skipped_not_raised(action):
+    data = {
+        "object": "page",
+        "entry": [{"id": "104857600123456", "time": 1731581400000, "messaging": [{
+            "sender": {"id": "7012345678901234"}, "recipient": {"id": "104857600123456"},
+            "timestamp": 1731581400000, "reaction": {"mid": "m_x", "action": action},
+        }]}],
+    }
+    result = parse_payload(data)
+    assert result.events == []
+    assert len(result.skipped) == 1 and "reaction.action" in result.skipped[0]

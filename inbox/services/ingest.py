@@ -1,0 +1,552 @@
+"""Apply parsed webhook events to one connected account, idempotently (meta-platform.md §4–§5).
+
+Everything here may run twice for the same event (Meta redelivers, workers are killed mid-task,
+operators replay), and two workers may handle the same customer at once. The rules that make that
+harmless:
+
+- a message is one row per ``(account, mid)``: ``INSERT ... ON CONFLICT DO NOTHING``, and when
+  nothing was inserted the message is already stored, so nothing else happens (no counter moves,
+  no task is queued);
+- contacts and conversations are read-or-inserted on their unique constraints (``contacts``);
+- counters and "latest" fields are updated in SQL (``F()``, ``Greatest``, ``Case``), never computed
+  in Python from a row read earlier, and times only move forward;
+- reactions, edits and deletes carry their event time and are skipped when already applied; when
+  they name a message not stored yet they wait as a ``PendingMessageUpdate`` (``message_updates``);
+- receipts only move outbound statuses forward (``receipts``), and are applied after the other
+  events of a batch so their effect does not depend on the order Meta batched them in.
+
+When a webhook holds several events, each runs in its own savepoint, so one bad event is recorded
+and the others still apply. Database outages (``OperationalError`` / ``InterfaceError``) are
+re-raised so the task retries.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+from django.db import IntegrityError, InterfaceError, OperationalError, router, transaction
+from django.db.models import Case, DateTimeField, F, Q, Value, When
+from django.db.models.constants import OnConflict
+from django.db.models.functions import Coalesce, Greatest
+from django.utils import timezone
+
+from inbox.facebook.events import (
+    Delivery,
+    Event,
+    MessageDeleted,
+    MessageEdit,
+    MessageEvent,
+    Postback,
+    Reaction,
+    Read,
+    Referral,
+    Unknown,
+)
+from inbox.models import ChatMessage, Conversation, PendingMessageUpdate
+from inbox.services import contacts as contact_services
+from inbox.services.media import attachment_label, attachments_create
+from inbox.services.message_updates import message_update_apply
+from inbox.services.receipts import receipt_delivery_apply, receipt_read_apply
+from inbox.text import clean_json, clean_text, truncate
+
+if TYPE_CHECKING:
+    from social.models import SocialAccount
+
+logger = logging.getLogger(__name__)
+
+PREVIEW_LENGTH = Conversation._meta.get_field("last_message_preview").max_length
+MID_LENGTH = ChatMessage._meta.get_field("message_id").max_length
+UNSUPPORTED_PREVIEW = "Unsupported message"
+
+Direction = ChatMessage.Direction
+Status = ChatMessage.Status
+UpdateKind = PendingMessageUpdate.Kind
+
+
+@dataclass
+class Changes:
+    """Ids to broadcast once the transaction commits (one publish per business per webhook event)."""
+
+    conversation_ids: set[int] = field(default_factory=set)
+    message_ids: set[int] = field(default_factory=set)
+
+    def add(self, *, conversation_id: int | None = None, message_id: int | None = None) -> None:
+        if conversation_id is not None:
+            self.conversation_ids.add(conversation_id)
+        if message_id is not None:
+            self.message_ids.add(message_id)
+
+    def update(self, other: Changes) -> None:
+        self.conversation_ids |= other.conversation_ids
+        self.message_ids |= other.message_ids
+
+    def __bool__(self) -> bool:
+        return bool(self.conversation_ids or self.message_ids)
+
+
+@dataclass
+class ApplyResult:
+    changes: Changes
+    errors: list[str]
+    applied: int = 0
+
+
+class _Batch:
+    """What one account's events of one webhook event share: caches that save a query per event."""
+
+    def __init__(self, *, account: SocialAccount, events: list[Event]) -> None:
+        self.account = account
+        self.conversations: dict[str, Conversation] = {}
+        # Updates waiting for the messages of this batch, loaded in one query on first use.
+        self.batch_mids = {clean_text(e.mid, max_length=MID_LENGTH) for e in events if isinstance(e, MessageEvent)}
+        self.pending: dict[str, list[PendingMessageUpdate]] | None = None
+
+    def forget(self) -> None:
+        """After a rolled-back event, cached rows may not exist any more."""
+        self.conversations.clear()
+        self.batch_mids = set()
+        self.pending = None
+
+    def pending_for(self, mid: str) -> list[PendingMessageUpdate]:
+        if mid not in self.batch_mids:
+            return list(self._pending_query(target_mid=mid))
+        if self.pending is None:
+            self.pending = {}
+            for update in self._pending_query(target_mid__in=self.batch_mids):
+                self.pending.setdefault(update.target_mid, []).append(update)
+        return self.pending.pop(mid, [])
+
+    def pending_added(self, update: PendingMessageUpdate) -> None:
+        if self.pending is not None and update.target_mid in self.batch_mids:
+            self.pending.setdefault(update.target_mid, []).append(update)
+
+    def _pending_query(self, **lookup: Any):
+        return PendingMessageUpdate.objects.filter(account=self.account, **lookup).order_by("event_timestamp", "pk")
+
+    def conversation(self, *, external_id: str, timestamp: datetime, create: bool = True) -> Conversation | None:
+        external_id = clean_text(external_id, max_length=64)
+        conversation = self.conversations.get(external_id)
+        if conversation is not None:
+            return conversation
+        conversation = contact_services.conversation_find(account=self.account, external_id=external_id)
+        created = False
+        if conversation is None:
+            if not create:
+                return None
+            contact, created = contact_services.contact_get_or_create(account=self.account, external_id=external_id)
+            conversation, _ = contact_services.conversation_get_or_create(
+                account=self.account, contact=contact, timestamp=timestamp
+            )
+            conversation.contact = contact
+        if contact_services.contact_profile_needed(contact=conversation.contact, created=created):
+            contact_services.contact_profile_fetch_enqueue(contact_id=conversation.contact_id)
+        self.conversations[external_id] = conversation
+        return conversation
+
+
+def events_apply(*, account: SocialAccount, events: list[Event], isolate: bool = True) -> ApplyResult:
+    """Apply ``events`` (all of ``account``) in order; one failing event does not stop the others.
+
+    ``isolate=False`` skips the savepoint around each event: for a webhook holding a single event,
+    there are no others to protect and the caller's transaction rolls back as a whole on error.
+    """
+    batch = _Batch(account=account, events=events)
+    result = ApplyResult(changes=Changes(), errors=[])
+    # Receipts go last: they only ever move statuses forward, and a receipt batched before the
+    # message or echo it covers would otherwise apply on a replay but not the first time.
+    ordered = [e for e in events if not isinstance(e, Delivery | Read)] + [
+        e for e in events if isinstance(e, Delivery | Read)
+    ]
+    for event in ordered:
+        changes = Changes()
+        if not isolate:
+            _apply(batch, event, changes)
+            result.applied += 1
+            result.changes.update(changes)
+            continue
+        try:
+            with transaction.atomic():
+                _apply(batch, event, changes)
+        except (OperationalError, InterfaceError):
+            raise
+        except Exception as exc:
+            logger.exception("Webhook %s for account %s failed", type(event).__name__, account.pk)
+            result.errors.append(f"{type(event).__name__} {getattr(event, 'mid', '') or ''}: {exc!r}"[:1000])
+            batch.forget()
+            continue
+        result.applied += 1
+        result.changes.update(changes)
+    return result
+
+
+def _apply(batch: _Batch, event: Event, changes: Changes) -> None:
+    if isinstance(event, MessageEvent):
+        if event.is_echo:
+            _echo(batch, event, changes)
+        else:
+            _inbound_message(batch, event, changes)
+    elif isinstance(event, Delivery):
+        _delivery(batch, event, changes)
+    elif isinstance(event, Read):
+        _read(batch, event, changes)
+    elif isinstance(event, Reaction):
+        _update_or_wait(batch, event, changes, kind=UpdateKind.REACTION, payload=_reaction_payload(event))
+    elif isinstance(event, MessageEdit):
+        payload = {"text": clean_text(event.text), "num_edit": event.num_edit, "ts": _ms(event.timestamp)}
+        _update_or_wait(batch, event, changes, kind=UpdateKind.EDIT, payload=payload)
+    elif isinstance(event, MessageDeleted):
+        _update_or_wait(batch, event, changes, kind=UpdateKind.DELETE, payload={"ts": _ms(event.timestamp)})
+    elif isinstance(event, Postback):
+        _postback(batch, event, changes)
+    elif isinstance(event, Referral):
+        _referral(batch, event, changes)
+    elif isinstance(event, Unknown):
+        logger.info("Skipped webhook event of kind %r for account %s", event.kind, batch.account.pk)
+    else:  # pragma: no cover - a new event class without a handler
+        logger.warning("No handler for %s", type(event).__name__)
+
+
+# --- helpers --------------------------------------------------------------------------------------
+
+
+def _ms(value: datetime | None) -> int | None:
+    return None if value is None else int(value.timestamp() * 1000)
+
+
+def synthetic_mid(kind: str, event: Event) -> str:
+    """A stable id for events Meta sends without a mid, so redeliveries are recognised too."""
+    stamp = _ms(event.timestamp)
+    if stamp is None:
+        stamp_text = hashlib.sha256(json.dumps(event.raw, sort_keys=True, default=str).encode()).hexdigest()[:24]
+    else:
+        stamp_text = str(stamp)
+    return clean_text(f"{kind}:{event.sender_id}:{stamp_text}", max_length=MID_LENGTH)
+
+
+def _dt(value: datetime) -> Value:
+    return Value(value, output_field=DateTimeField())
+
+
+def _conversation_bump(
+    conversation: Conversation, *, timestamp: datetime, preview: str, direction: str, inbound: bool
+) -> None:
+    """Record a newly stored message on its conversation, in one UPDATE computed by the database.
+
+    ``last_message_*`` only move forward (an older message arriving late leaves them alone); the
+    unread counter is incremented in SQL so concurrent messages never lose a count.
+    """
+    newer = Q(last_message_at__lte=timestamp)
+    fields: dict[str, Any] = {
+        "last_message_at": Greatest(F("last_message_at"), _dt(timestamp)),
+        "last_message_preview": Case(When(newer, then=Value(preview)), default=F("last_message_preview")),
+        "last_message_direction": Case(When(newer, then=Value(direction)), default=F("last_message_direction")),
+        "updated_at": timezone.now(),
+    }
+    if inbound:
+        fields["unread_count"] = F("unread_count") + 1
+        fields["last_inbound_at"] = Greatest(Coalesce(F("last_inbound_at"), _dt(timestamp)), _dt(timestamp))
+        # A customer writing again reopens an archived conversation.
+        fields["status"] = Value(Conversation.Status.OPEN)
+    Conversation.objects.filter(pk=conversation.pk).update(**fields)
+
+
+def _preview(*, text: str, attachments: tuple = (), fallback: str = "") -> str:
+    if text.strip():
+        return truncate(" ".join(text.split()), PREVIEW_LENGTH)
+    if attachments:
+        return attachment_label(attachments[0].type)
+    return truncate(fallback, PREVIEW_LENGTH)
+
+
+def _insert(message: ChatMessage) -> bool:
+    """Insert ``message`` unless its (account, mid) is already stored; True when inserted.
+
+    One ``INSERT ... ON CONFLICT DO NOTHING RETURNING id`` (``INSERT OR IGNORE`` on SQLite): no
+    savepoint, no exception on the (frequent) redelivery path, and on PostgreSQL a concurrent insert
+    of the same mid waits for the other transaction instead of failing. This is the query Django's
+    ``bulk_create(ignore_conflicts=True)`` runs, plus RETURNING so we learn whether a row was added.
+    """
+    opts = ChatMessage._meta
+    using = router.db_for_write(ChatMessage)
+    fields = [field for field in opts.local_concrete_fields if not field.primary_key]
+    rows = ChatMessage._base_manager._insert(
+        [message], fields=fields, returning_fields=[opts.pk], using=using, on_conflict=OnConflict.IGNORE
+    )
+    if rows and rows[0] is not None:
+        message.pk = rows[0][0]
+        message._state.adding = False
+        message._state.db = using
+        return True
+    # Nothing inserted: it must be the duplicate. SQLite's OR IGNORE would also swallow other
+    # constraint failures, which must not pass for a redelivery.
+    if not ChatMessage.objects.filter(account_id=message.account_id, message_id=message.message_id).exists():
+        raise IntegrityError(f"Message {message.message_id!r} was neither inserted nor already stored")
+    return False
+
+
+def _store(
+    batch: _Batch,
+    changes: Changes,
+    *,
+    event: Event,
+    customer_id: str,
+    mid: str,
+    direction: str,
+    source: str,
+    kind: str = ChatMessage.Kind.MESSAGE,
+    content: str = "",
+    extra: dict[str, Any] | None = None,
+    attachments: tuple = (),
+    reply_to_mid: str | None = None,
+    preview: str = "",
+) -> ChatMessage | None:
+    """Store one message (inbound or an outbound echo) once; returns it, or None if already stored."""
+    account = batch.account
+    timestamp = event.timestamp or timezone.now()
+    conversation = batch.conversation(external_id=customer_id, timestamp=timestamp)
+    inbound = direction == Direction.INBOUND
+    extra = clean_json(extra or {})
+    if event.is_standby:
+        extra["standby"] = True
+    message = ChatMessage(
+        business_id=account.business_id,
+        platform=account.platform,
+        account=account,
+        conversation=conversation,
+        message_id=clean_text(mid, max_length=MID_LENGTH),
+        direction=direction,
+        kind=kind,
+        source=source,
+        sender_id=clean_text(event.sender_id, max_length=64),
+        sender_name=clean_text(
+            conversation.contact.display_name if inbound else account.account_name, max_length=255
+        ),
+        content=clean_text(content),
+        media_urls=[clean_text(a.url) for a in attachments if a.url],
+        timestamp=timestamp,
+        status=Status.RECEIVED if inbound else Status.SENT,
+        sent_at=None if inbound else timestamp,
+        extra=extra,
+    )
+    if reply_to_mid:
+        message.reply_to_mid = clean_text(reply_to_mid, max_length=MID_LENGTH)
+        message.reply_to = (
+            ChatMessage.objects.filter(account=account, message_id=message.reply_to_mid).only("pk").first()
+        )
+    if not _insert(message):
+        return None
+    attachments_create(message=message, attachments=attachments)
+    _conversation_bump(
+        conversation,
+        timestamp=timestamp,
+        preview=clean_text(preview or _preview(text=message.content, attachments=attachments)),
+        direction=direction,
+        inbound=inbound,
+    )
+    changes.add(conversation_id=conversation.pk, message_id=message.pk)
+    for update in batch.pending_for(message.message_id):
+        if message_update_apply(message=message, kind=update.kind, payload=update.payload, account=account):
+            changes.add(conversation_id=message.conversation_id, message_id=message.pk)
+        update.delete()
+    return message
+
+
+# --- messages -------------------------------------------------------------------------------------
+
+
+def _message_extra(event: MessageEvent) -> dict[str, Any]:
+    extra: dict[str, Any] = {}
+    if event.quick_reply_payload is not None:
+        extra["quick_reply_payload"] = event.quick_reply_payload
+    if event.reply_to_story:
+        extra["reply_to_story"] = event.reply_to_story
+    mention = next((a for a in event.attachments if a.type == "story_mention"), None)
+    if mention is not None:
+        extra["story_mention"] = {"url": mention.url}
+    if event.referral:
+        extra["referral"] = event.referral
+    if event.is_unsupported:
+        extra["is_unsupported"] = True
+    return extra
+
+
+def _inbound_message(batch: _Batch, event: MessageEvent, changes: Changes) -> None:
+    _store(
+        batch,
+        changes,
+        event=event,
+        customer_id=event.sender_id,
+        mid=event.mid,
+        direction=Direction.INBOUND,
+        source=ChatMessage.Source.CUSTOMER,
+        content=event.text,
+        extra=_message_extra(event),
+        attachments=event.attachments,
+        reply_to_mid=event.reply_to_mid,
+        preview="" if not event.is_unsupported or event.text else UNSUPPORTED_PREVIEW,
+    )
+
+
+def _echo(batch: _Batch, event: MessageEvent, changes: Changes) -> None:
+    """A message the page sent: ours (matched to the row we sent) or typed in Meta's own apps."""
+    account = batch.account
+    mid = clean_text(event.mid, max_length=MID_LENGTH)
+    match = Q(message_id=mid)
+    if event.metadata:
+        match |= Q(client_token=clean_text(event.metadata, max_length=64))
+    candidates = list(ChatMessage.objects.filter(account=account).filter(match)[:2])
+    ours = next((m for m in candidates if event.metadata and m.client_token == event.metadata), None)
+    ours = ours or next(iter(candidates), None)
+    if ours is not None:
+        _echo_confirm(ours, mid=mid, timestamp=event.timestamp, changes=changes)
+        return
+    own_app = bool(event.app_id) and event.app_id == str(settings.FACEBOOK_APP_ID)
+    message = _store(
+        batch,
+        changes,
+        event=event,
+        customer_id=event.recipient_id,
+        mid=mid,
+        direction=Direction.OUTBOUND,
+        source=ChatMessage.Source.INBOX if own_app else ChatMessage.Source.META,
+        content=event.text,
+        extra={**_message_extra(event), **({"app_id": event.app_id} if event.app_id else {})},
+        attachments=event.attachments,
+        reply_to_mid=event.reply_to_mid,
+    )
+    if message is not None:
+        # A reply typed in Meta's apps answers what the customer wrote before it.
+        ChatMessage.objects.filter(
+            conversation_id=message.conversation_id, direction=Direction.INBOUND, is_replied=False,
+            timestamp__lte=message.timestamp,
+        ).update(is_replied=True)
+
+
+def _echo_confirm(message: ChatMessage, *, mid: str, timestamp: datetime | None, changes: Changes) -> None:
+    """Our own send came back: record Meta's mid and move the status to at least ``sent``.
+
+    The echo proves Meta accepted the message, so even a send we had marked failed (e.g. a timeout
+    whose answer was lost) is sent. Delivered / read are left as they are.
+    """
+    fields: dict[str, Any] = {}
+    if not message.message_id:
+        fields["message_id"] = mid
+    if message.status in (Status.QUEUED, Status.FAILED, Status.RECEIVED):
+        fields.update(status=Status.SENT, error="", error_code=None)
+    if message.sent_at is None:
+        fields["sent_at"] = timestamp or timezone.now()
+    if not fields:
+        return
+    ChatMessage.objects.filter(pk=message.pk).update(**fields, updated_at=timezone.now())
+    changes.add(conversation_id=message.conversation_id, message_id=message.pk)
+
+
+def _postback(batch: _Batch, event: Postback, changes: Changes) -> None:
+    title = event.title or event.payload or "Button tapped"
+    extra: dict[str, Any] = {"payload": event.payload}
+    if event.referral:
+        extra["referral"] = event.referral
+    _store(
+        batch,
+        changes,
+        event=event,
+        customer_id=event.sender_id,
+        mid=event.mid or synthetic_mid("postback", event),
+        direction=Direction.INBOUND,
+        source=ChatMessage.Source.CUSTOMER,
+        kind=ChatMessage.Kind.POSTBACK,
+        content=title,
+        extra=extra,
+    )
+
+
+def referral_text(*, source: str | None) -> str:
+    if (source or "").upper() == "ADS":
+        return "Opened the conversation from an ad"
+    return "Opened the conversation from a link"
+
+
+def _referral(batch: _Batch, event: Referral, changes: Changes) -> None:
+    _store(
+        batch,
+        changes,
+        event=event,
+        customer_id=event.sender_id,
+        mid=synthetic_mid("referral", event),
+        direction=Direction.INBOUND,
+        source=ChatMessage.Source.CUSTOMER,
+        kind=ChatMessage.Kind.REFERRAL,
+        content=referral_text(source=event.source),
+        extra=dict(event.data),
+    )
+
+
+# --- reactions, edits, deletes --------------------------------------------------------------------
+
+
+def _reaction_payload(event: Reaction) -> dict[str, Any]:
+    return {
+        "action": event.action,
+        "reaction": event.reaction,
+        "emoji": event.emoji,
+        "sender_id": event.sender_id,
+        "ts": _ms(event.timestamp),
+    }
+
+
+def _update_or_wait(
+    batch: _Batch, event: Reaction | MessageEdit | MessageDeleted, changes: Changes, *, kind: str,
+    payload: dict[str, Any],
+) -> None:
+    account = batch.account
+    mid = clean_text(event.mid, max_length=MID_LENGTH)
+    payload = clean_json(payload)
+    message = ChatMessage.objects.select_for_update().filter(account=account, message_id=mid).first()
+    if message is not None:
+        if message_update_apply(message=message, kind=kind, payload=payload, account=account):
+            changes.add(conversation_id=message.conversation_id, message_id=message.pk)
+        return
+    # The message it names has not arrived (or was sent before this page was connected): wait for it.
+    waiting = PendingMessageUpdate.objects.filter(account=account, target_mid=mid, kind=kind)
+    if any(update.payload == payload for update in waiting):
+        return
+    update = PendingMessageUpdate.objects.create(
+        business_id=account.business_id,
+        account=account,
+        target_mid=mid,
+        kind=kind,
+        payload=payload,
+        event_timestamp=event.timestamp,
+    )
+    batch.pending_added(update)
+
+
+# --- receipts -------------------------------------------------------------------------------------
+
+
+def _delivery(batch: _Batch, event: Delivery, changes: Changes) -> None:
+    conversation = batch.conversation(external_id=event.sender_id, timestamp=timezone.now(), create=False)
+    if conversation is None:
+        logger.info("Delivery receipt for an unknown conversation on account %s skipped", batch.account.pk)
+        return
+    changed, message_ids = receipt_delivery_apply(conversation=conversation, event=event)
+    if changed:
+        changes.add(conversation_id=conversation.pk)
+        changes.message_ids.update(message_ids)
+
+
+def _read(batch: _Batch, event: Read, changes: Changes) -> None:
+    conversation = batch.conversation(external_id=event.sender_id, timestamp=timezone.now(), create=False)
+    if conversation is None:
+        logger.info("Read receipt for an unknown conversation on account %s skipped", batch.account.pk)
+        return
+    changed, message_ids = receipt_read_apply(conversation=conversation, event=event)
+    if changed:
+        changes.add(conversation_id=conversation.pk)
+        changes.message_ids.update(message_ids)

@@ -1,0 +1,207 @@
+"""Attachments: a row at once, a copy in our storage soon after (meta-platform.md §4.3–§4.5, §11).
+
+Meta's CDN links expire within hours or days, so each downloadable attachment is fetched by its own
+retried task right after the message is committed. A failed download leaves the attachment FAILED
+with its error and never touches the message. Stickers, locations, fallback links and templates
+have nothing worth copying: they are SKIPPED and their payload is kept for display. Storing can be
+turned off per platform (``INBOX_STORE_MEDIA``), e.g. where Instagram's policy forbids it.
+"""
+
+from __future__ import annotations
+
+import logging
+import mimetypes
+import posixpath
+from datetime import timedelta
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+from django.utils.text import get_valid_filename
+
+from inbox.models import Attachment, ChatMessage
+from inbox.realtime import publish_on_commit
+from inbox.text import clean_json, clean_text
+
+if TYPE_CHECKING:
+    from inbox.facebook import events
+
+logger = logging.getLogger(__name__)
+
+# Nothing to copy: the payload (sticker id, coordinates, link, template) is the content.
+NOT_DOWNLOADED_TYPES = frozenset({"sticker", "location", "fallback", "template"})
+# The periodic retry gives up after this many tries in total, or once Meta's link has surely expired.
+MAX_TOTAL_ATTEMPTS = 10
+RETRY_WINDOW = timedelta(days=3)
+# A pending attachment this old lost its task (broker outage) and is queued again.
+STALE_PENDING_AFTER = timedelta(minutes=10)
+# States a download may still change; STORED and SKIPPED are final.
+_RETRYABLE = (Attachment.State.PENDING, Attachment.State.FAILED)
+
+LABELS = {
+    "image": "Photo",
+    "video": "Video",
+    "audio": "Voice message",
+    "file": "File",
+    "sticker": "Sticker",
+    "location": "Location",
+    "fallback": "Link",
+    "share": "Shared post",
+    "story_mention": "Mentioned you in their story",
+    "reel": "Reel",
+    "ig_reel": "Reel",
+    "post": "Post",
+    "ig_post": "Post",
+    "template": "Template",
+}
+
+
+def attachment_label(attachment_type: str) -> str:
+    return LABELS.get(attachment_type, "Attachment")
+
+
+def store_media_enabled(*, platform: str) -> bool:
+    return bool(getattr(settings, "INBOX_STORE_MEDIA", {}).get(platform, True))
+
+
+def attachments_create(
+    *, message: ChatMessage, attachments: tuple[events.Attachment, ...]
+) -> list[Attachment]:
+    """Insert one row per attachment of a newly stored message (one query) and queue the downloads."""
+    if not attachments:
+        return []
+    store = store_media_enabled(platform=message.platform)
+    rows = []
+    for position, item in enumerate(attachments):
+        payload = clean_json(item.payload)
+        if item.title:
+            payload.setdefault("title", clean_text(item.title))
+        url = clean_text(item.url)
+        downloadable = bool(url) and item.type not in NOT_DOWNLOADED_TYPES and store
+        rows.append(
+            Attachment(
+                business_id=message.business_id,
+                message=message,
+                position=position,
+                type=clean_text(item.type, max_length=32),
+                url=url,
+                name=clean_text(item.title or "", max_length=255),
+                payload=payload,
+                state=Attachment.State.PENDING if downloadable else Attachment.State.SKIPPED,
+            )
+        )
+    created = Attachment.objects.bulk_create(rows)
+    pending = [row.pk for row in created if row.state == Attachment.State.PENDING]
+    if pending and any(pk is None for pk in pending):  # a backend that cannot return ids from a bulk insert
+        pending = list(
+            Attachment.objects.filter(message=message, state=Attachment.State.PENDING).values_list("pk", flat=True)
+        )
+    for attachment_id in pending:
+        attachment_download_enqueue(attachment_id=attachment_id)
+    return created
+
+
+def attachment_download_enqueue(*, attachment_id: int) -> None:
+    def enqueue() -> None:
+        from inbox.tasks import attachment_download as attachment_download_task
+
+        try:
+            attachment_download_task.delay(attachment_id)
+        except Exception:
+            # attachments_retry_failed picks stale pending rows up once the broker is back.
+            logger.exception("Could not enqueue the download of attachment %s", attachment_id)
+
+    transaction.on_commit(enqueue)
+
+
+def _file_name(*, attachment: Attachment, content_type: str) -> str:
+    base = posixpath.basename(urlsplit(attachment.url).path) or ""
+    base = get_valid_filename(base)[:100] if base else ""
+    stem, extension = posixpath.splitext(base)
+    if not extension:
+        extension = mimetypes.guess_extension(content_type.split(";")[0].strip()) or ""
+    stem = stem or f"{attachment.type}-{attachment.pk}"
+    return f"{stem}{extension}"
+
+
+def attachment_download(*, attachment: Attachment) -> Attachment:
+    """Copy one attachment into storage.
+
+    Raises the client's ``GraphAPIError`` family on failure (the task decides whether to retry).
+    Idempotent: a stored or skipped attachment is left alone, and of two concurrent downloads only
+    one is recorded (the other's file is removed).
+    """
+    from social.graph import GraphClient
+
+    if attachment.state in (Attachment.State.STORED, Attachment.State.SKIPPED):
+        return attachment
+    message = attachment.message
+    if not store_media_enabled(platform=message.platform):
+        Attachment.objects.filter(pk=attachment.pk, state__in=_RETRYABLE).update(state=Attachment.State.SKIPPED)
+        attachment.state = Attachment.State.SKIPPED
+        return attachment
+    Attachment.objects.filter(pk=attachment.pk).update(attempts=F("attempts") + 1)
+    client = GraphClient.for_account(message.account)
+    content, content_type = client.download(attachment.url, max_bytes=settings.INBOX_MEDIA_MAX_BYTES)
+    content_type = clean_text(content_type or "application/octet-stream", max_length=127)
+    wanted = attachment.file.field.generate_filename(
+        attachment, _file_name(attachment=attachment, content_type=content_type)
+    )
+    name = attachment.file.storage.save(
+        wanted,
+        ContentFile(content),
+    )
+    with transaction.atomic():
+        updated = Attachment.objects.filter(pk=attachment.pk, state__in=_RETRYABLE).update(
+            file=name, mime_type=content_type, size=len(content), state=Attachment.State.STORED,
+            stored_at=timezone.now(), error="",
+        )
+        if updated:
+            publish_on_commit(
+                business_id=attachment.business_id,
+                conversation_ids=[message.conversation_id],
+                message_ids=[message.pk],
+            )
+    if not updated:
+        attachment.file.storage.delete(name)
+    attachment.refresh_from_db()
+    return attachment
+
+
+def attachment_mark_failed(*, attachment_id: int, error: str) -> None:
+    """The message stays as it is; the attachment shows it could not be stored, and why."""
+    logger.warning("Attachment %s could not be stored: %s", attachment_id, error)
+    with transaction.atomic():
+        attachment = Attachment.objects.select_related("message").filter(pk=attachment_id).first()
+        if attachment is None:
+            return
+        updated = Attachment.objects.filter(pk=attachment_id, state__in=_RETRYABLE).update(
+            state=Attachment.State.FAILED, error=clean_text(error)[:2000]
+        )
+        if updated:
+            publish_on_commit(
+                business_id=attachment.business_id,
+                conversation_ids=[attachment.message.conversation_id],
+                message_ids=[attachment.message_id],
+            )
+
+
+def attachments_retry_failed(*, limit: int = 500) -> int:
+    """Queue again failed downloads that may still succeed, and pending ones whose task was lost."""
+    now = timezone.now()
+    ids = list(
+        Attachment.objects.filter(
+            Q(state=Attachment.State.FAILED, attempts__lt=MAX_TOTAL_ATTEMPTS, created_at__gte=now - RETRY_WINDOW)
+            | Q(state=Attachment.State.PENDING, created_at__lt=now - STALE_PENDING_AFTER,
+                created_at__gte=now - RETRY_WINDOW)
+        )
+        .order_by("created_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    for attachment_id in ids:
+        attachment_download_enqueue(attachment_id=attachment_id)
+    return len(ids)

@@ -1,0 +1,116 @@
+"""Delivery and read receipts (meta-platform.md §4.7, §4.8, §4.14): outbound statuses move forward only.
+
+received < queued < sent < delivered < read; failed is never touched. Receipts can arrive late, twice
+or out of order, so each one only raises the conversation's watermarks (kept as a maximum) and only
+moves messages whose status is below the new one; a stale receipt matches nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from django.db.models import DateTimeField, F, Q, QuerySet, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from inbox.facebook.events import Delivery, Read
+from inbox.models import ChatMessage, Conversation
+from inbox.text import clean_text
+
+logger = logging.getLogger(__name__)
+
+MID_LENGTH = ChatMessage._meta.get_field("message_id").max_length
+Status = ChatMessage.Status
+
+
+def _dt(value: datetime) -> Value:
+    return Value(value, output_field=DateTimeField())
+
+
+def _outbound(conversation: Conversation) -> QuerySet[ChatMessage]:
+    return ChatMessage.objects.filter(conversation=conversation, direction=ChatMessage.Direction.OUTBOUND)
+
+
+def _sent_by(watermark: datetime) -> Q:
+    """Outbound messages sent at or before ``watermark`` (when staff pressed send if sent_at is unknown)."""
+    return Q(sent_at__lte=watermark) | Q(sent_at__isnull=True, timestamp__lte=watermark)
+
+
+def _move_status(queryset: QuerySet[ChatMessage], *, to: str, fields: dict[str, Any]) -> list[int]:
+    ids = list(queryset.values_list("pk", flat=True))
+    if ids:
+        ChatMessage.objects.filter(pk__in=ids).update(status=to, updated_at=timezone.now(), **fields)
+    return ids
+
+
+def _raise_watermark(conversation: Conversation, *, field_name: str, watermark: datetime) -> bool:
+    """Keep the highest receipt seen; a late or repeated one changes nothing."""
+    newer = Q(**{f"{field_name}__isnull": True}) | Q(**{f"{field_name}__lt": watermark})
+    return bool(Conversation.objects.filter(newer, pk=conversation.pk).update(**{field_name: watermark}))
+
+
+def receipt_delivery_apply(*, conversation: Conversation, event: Delivery) -> tuple[bool, list[int]]:
+    """Mark outbound messages delivered (named by mid, or sent up to the watermark).
+
+    Returns whether anything changed and the ids of the messages that moved.
+    """
+    moved: list[int] = []
+    stamp = event.watermark or event.timestamp or timezone.now()
+    if event.mids:
+        mids = [clean_text(m, max_length=MID_LENGTH) for m in event.mids]
+        moved += _move_status(
+            _outbound(conversation).filter(message_id__in=mids, status__in=(Status.QUEUED, Status.SENT)),
+            to=Status.DELIVERED,
+            fields={"delivered_at": Coalesce(F("delivered_at"), _dt(stamp))},
+        )
+    raised = False
+    if event.watermark is not None:
+        raised = _raise_watermark(conversation, field_name="delivered_watermark", watermark=event.watermark)
+        moved += _move_status(
+            _outbound(conversation).filter(_sent_by(event.watermark), status=Status.SENT),
+            to=Status.DELIVERED,
+            fields={"delivered_at": Coalesce(F("delivered_at"), _dt(event.watermark))},
+        )
+    return bool(moved or raised), moved
+
+
+def receipt_read_apply(*, conversation: Conversation, event: Read) -> tuple[bool, list[int]]:
+    """Mark outbound messages read: up to the watermark (Messenger) or up to the named mid (Instagram).
+
+    Returns whether anything changed and the ids of the messages that moved.
+    """
+    watermark = event.watermark
+    named: list[int] = []
+    if event.mid:
+        # Instagram names the last message seen: it and everything sent before it were read.
+        seen = (
+            ChatMessage.objects.filter(
+                account_id=conversation.account_id, message_id=clean_text(event.mid, max_length=MID_LENGTH)
+            )
+            .only("pk", "timestamp", "sent_at", "conversation_id")
+            .first()
+        )
+        if seen is not None and seen.conversation_id == conversation.pk:
+            seen_at = seen.sent_at or seen.timestamp
+            watermark = max(watermark, seen_at) if watermark else seen_at
+            named = _move_status(
+                _outbound(conversation).filter(pk=seen.pk, status__in=(Status.QUEUED, Status.SENT, Status.DELIVERED)),
+                to=Status.READ,
+                fields={"seen_at": Coalesce(F("seen_at"), _dt(event.timestamp or seen_at)),
+                        "delivered_at": Coalesce(F("delivered_at"), _dt(event.timestamp or seen_at))},
+            )
+        elif seen is None:
+            logger.info("Read receipt names a message not stored on account %s", conversation.account_id)
+    if watermark is None:
+        return bool(named), named
+    raised = _raise_watermark(conversation, field_name="read_watermark", watermark=watermark)
+    raised = _raise_watermark(conversation, field_name="delivered_watermark", watermark=watermark) or raised
+    moved = named + _move_status(
+        _outbound(conversation).filter(_sent_by(watermark), status__in=(Status.SENT, Status.DELIVERED)),
+        to=Status.READ,
+        fields={"seen_at": Coalesce(F("seen_at"), _dt(watermark)),
+                "delivered_at": Coalesce(F("delivered_at"), _dt(watermark))},
+    )
+    return bool(moved or raised), moved

@@ -1,0 +1,415 @@
+"""Replies from the inbox through Meta's Send API (meta-platform.md §6).
+
+`reply_send` stores the reply at once (queued, with a `client_token` passed to Meta as `metadata`, so
+the echo is matched to this row instead of being stored again) and hands it to the `message_send`
+task after commit. The task calls `reply_deliver`, which never sends a row twice: a row that already
+has Meta's `mid` (our answer, or the echo that beat it) or is no longer queued is left alone, and
+concurrent workers are kept apart by a short lease.
+
+Messaging windows (§6.7): inside 24 h of the customer's last message a reply is a RESPONSE; after
+that, only a human may reply, with MESSAGE_TAG + HUMAN_AGENT, up to 7 days, and only when the
+account is approved for it. Otherwise the composer is locked and says why.
+"""
+
+from __future__ import annotations
+
+import logging
+import mimetypes
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from django.conf import settings
+from django.core import signing
+from django.core.cache import cache
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.services import audit_record
+from inbox.models import Attachment, ChatMessage, Conversation
+from inbox.realtime import publish_on_commit
+from inbox.text import clean_text, truncate
+from social.models import Platform, SocialAccount
+
+if TYPE_CHECKING:
+    from django.core.files.uploadedfile import UploadedFile
+
+    from accounts.models import User
+
+logger = logging.getLogger(__name__)
+
+RESPONSE_WINDOW = timedelta(hours=24)
+HUMAN_AGENT_WINDOW = timedelta(days=7)
+# Messenger allows 2000 characters; Instagram 1000 bytes of UTF-8 (§6.4).
+FACEBOOK_MAX_CHARS = 2000
+INSTAGRAM_MAX_BYTES = 1000
+IMAGE_MAX_BYTES = 8 * 1024 * 1024
+ATTACHMENT_URL_MAX_AGE = int(timedelta(days=7).total_seconds())
+ATTACHMENT_URL_SALT = "inbox.attachment.public"
+# Longer than the Graph client's read timeout, so a worker still waiting on Meta keeps its lease.
+SEND_LEASE_SECONDS = 120
+MAX_SEND_ATTEMPTS = 6  # the first try and message_send's 5 retries
+
+
+class ReplyError(Exception):
+    """A reply that cannot be sent as asked; the message is shown to staff as it is."""
+
+
+class ReplyRetryLater(Exception):
+    """Meta had a transient problem: try the same row again after `countdown` seconds."""
+
+    def __init__(self, message: str, *, countdown: int) -> None:
+        super().__init__(message)
+        self.countdown = countdown
+
+
+@dataclass(frozen=True)
+class ReplyWindow:
+    state: str  # "open", "human_agent" or "locked"
+    messaging_type: str = ""
+    tag: str = ""
+    reason: str = ""
+    # When the current way of replying ends (open / human_agent), or when replying stopped (locked).
+    until: datetime | None = None
+    closed_at: datetime | None = None
+
+    @property
+    def allowed(self) -> bool:
+        return self.state != "locked"
+
+
+def reply_window(*, conversation: Conversation, now: datetime | None = None) -> ReplyWindow:
+    """How staff may reply to this conversation now, or why they cannot."""
+    now = now or timezone.now()
+    account = conversation.account
+    if account.status != SocialAccount.Status.ACTIVE:
+        return ReplyWindow(
+            state="locked", reason=f"{account.account_name or 'This page'} needs reconnecting before you can reply."
+        )
+    last = conversation.last_inbound_at
+    if last is None:
+        return ReplyWindow(
+            state="locked", reason="Meta only allows replies after the customer has written to the page."
+        )
+    if now < last + RESPONSE_WINDOW:
+        return ReplyWindow(state="open", messaging_type="RESPONSE", until=last + RESPONSE_WINDOW)
+    if account.human_agent_enabled and now < last + HUMAN_AGENT_WINDOW:
+        return ReplyWindow(
+            state="human_agent", messaging_type="MESSAGE_TAG", tag="HUMAN_AGENT", until=last + HUMAN_AGENT_WINDOW,
+            closed_at=last + RESPONSE_WINDOW,
+        )
+    if account.human_agent_enabled:
+        return ReplyWindow(
+            state="locked", closed_at=last + HUMAN_AGENT_WINDOW,
+            reason="Meta allows human replies only within 7 days of the customer's last message.",
+        )
+    return ReplyWindow(
+        state="locked", closed_at=last + RESPONSE_WINDOW,
+        reason="Meta allows replies only within 24 hours of the customer's last message.",
+    )
+
+
+def _check_text(*, text: str, platform: str) -> None:
+    if platform == Platform.INSTAGRAM and len(text.encode("utf-8")) > INSTAGRAM_MAX_BYTES:
+        raise ReplyError(f"Instagram accepts at most {INSTAGRAM_MAX_BYTES} bytes of text; shorten the reply.")
+    if len(text) > FACEBOOK_MAX_CHARS:
+        raise ReplyError(f"Messenger accepts at most {FACEBOOK_MAX_CHARS} characters; shorten the reply.")
+
+
+def attachment_type_for(content_type: str) -> str:
+    """The Send API attachment type for a file's content type."""
+    major = (content_type or "").split("/", 1)[0]
+    return major if major in ("image", "video", "audio") else "file"
+
+
+def _check_upload(upload: UploadedFile) -> tuple[str, str]:
+    content_type = upload.content_type or mimetypes.guess_type(upload.name or "")[0] or "application/octet-stream"
+    kind = attachment_type_for(content_type)
+    limit = IMAGE_MAX_BYTES if kind == "image" else settings.INBOX_MEDIA_MAX_BYTES
+    if upload.size is not None and upload.size > limit:
+        raise ReplyError(f"Meta accepts {kind}s of at most {limit // (1024 * 1024)} MB.")
+    if upload.size == 0:
+        raise ReplyError("The file is empty.")
+    return kind, content_type
+
+
+def _outbound(*, conversation: Conversation, user: User, text: str, now: datetime, window: ReplyWindow) -> ChatMessage:
+    return ChatMessage.objects.create(
+        business_id=conversation.business_id,
+        platform=conversation.platform,
+        account_id=conversation.account_id,
+        conversation=conversation,
+        direction=ChatMessage.Direction.OUTBOUND,
+        kind=ChatMessage.Kind.MESSAGE,
+        source=ChatMessage.Source.INBOX,
+        sender_id=conversation.account.account_id,
+        sender_name=clean_text(user.display_name, max_length=255),
+        content=text,
+        timestamp=now,
+        status=ChatMessage.Status.QUEUED,
+        is_read=True,
+        sent_by=user,
+        client_token=uuid.uuid4().hex,
+        messaging_type=window.messaging_type,
+    )
+
+
+def reply_send_all(
+    *, conversation: Conversation, user: User, text: str, upload: UploadedFile | None = None
+) -> list[ChatMessage]:
+    """Queue a reply; a file and text go as two messages (the Send API takes one or the other)."""
+    text = clean_text(text).strip()
+    if not text and upload is None:
+        raise ReplyError("Write a reply or attach a file.")
+    if text:
+        _check_text(text=text, platform=conversation.platform)
+    kind = content_type = ""
+    if upload is not None:
+        kind, content_type = _check_upload(upload)
+    now = timezone.now()
+    window = reply_window(conversation=conversation, now=now)
+    if not window.allowed:
+        raise ReplyError(window.reason)
+
+    with transaction.atomic():
+        created: list[ChatMessage] = []
+        if upload is not None:
+            message = _outbound(conversation=conversation, user=user, text="", now=now, window=window)
+            name = clean_text(upload.name or "file", max_length=200)
+            attachment = Attachment(
+                business_id=conversation.business_id, message=message, position=0, type=kind, name=name,
+                mime_type=content_type[:127], size=upload.size, state=Attachment.State.STORED, stored_at=now,
+            )
+            attachment.file.save(name, upload, save=False)
+            attachment.save()
+            created.append(message)
+        if text:
+            # A microsecond later, so the text sorts after its file in every list.
+            later = now + timedelta(microseconds=1) if created else now
+            created.append(_outbound(conversation=conversation, user=user, text=text, now=later, window=window))
+        last = created[-1]
+        preview = truncate(text, 255) if text else f"[{kind}]"
+        Conversation.objects.filter(pk=conversation.pk, last_message_at__lte=last.timestamp).update(
+            last_message_at=last.timestamp, last_message_preview=preview,
+            last_message_direction=ChatMessage.Direction.OUTBOUND,
+        )
+        for message in created:
+            audit_record(
+                action="message.reply_queued", business=conversation.business, actor=user, target=message,
+                metadata={"conversation_id": conversation.pk, "messaging_type": window.messaging_type,
+                          "attachment": bool(message.content == "" and upload is not None)},
+            )
+            _enqueue_send(message_id=message.pk)
+        publish_on_commit(
+            business_id=conversation.business_id, conversation_ids=[conversation.pk],
+            message_ids=[m.pk for m in created],
+        )
+    return created
+
+
+def reply_send(*, conversation: Conversation, user: User, text: str, upload: UploadedFile | None = None) -> ChatMessage:
+    """Queue a reply and send it after commit. With both a file and text, returns the text message."""
+    return reply_send_all(conversation=conversation, user=user, text=text, upload=upload)[-1]
+
+
+def reply_retry(*, message: ChatMessage, user: User) -> ChatMessage:
+    """A new attempt for a failed reply: the same row and `client_token`, so Meta's echo still matches."""
+    if message.direction != ChatMessage.Direction.OUTBOUND or message.source != ChatMessage.Source.INBOX:
+        raise ReplyError("Only replies sent from the inbox can be retried.")
+    if message.status != ChatMessage.Status.FAILED or message.message_id:
+        raise ReplyError("This reply is not failed.")
+    window = reply_window(conversation=message.conversation)
+    if not window.allowed:
+        raise ReplyError(window.reason)
+    with transaction.atomic():
+        updated = ChatMessage.objects.filter(
+            pk=message.pk, status=ChatMessage.Status.FAILED, message_id__isnull=True
+        ).update(status=ChatMessage.Status.QUEUED, error="", error_code=None, messaging_type=window.messaging_type)
+        if not updated:
+            raise ReplyError("This reply is not failed.")
+        audit_record(
+            action="message.reply_retried", business=message.conversation.business, actor=user, target=message,
+            metadata={"conversation_id": message.conversation_id},
+        )
+        _enqueue_send(message_id=message.pk)
+        publish_on_commit(
+            business_id=message.business_id, conversation_ids=[message.conversation_id], message_ids=[message.pk]
+        )
+    message.refresh_from_db()
+    return message
+
+
+def _enqueue_send(*, message_id: int) -> None:
+    def enqueue() -> None:
+        from inbox.tasks import message_send as message_send_task
+
+        try:
+            message_send_task.delay(message_id)
+        except Exception:
+            # The broker is unreachable: say so on the reply, whose Retry button queues it again.
+            logger.exception("Could not enqueue the reply %s", message_id)
+            reply_fail(message_id=message_id, error="The reply could not be queued for sending. Try again.")
+
+    transaction.on_commit(enqueue)
+
+
+def attachment_public_url(*, attachment: Attachment) -> str:
+    """An absolute, signed URL Meta can fetch the file from (no login; expires after a week)."""
+    token = signing.dumps({"a": attachment.pk, "b": attachment.business_id}, salt=ATTACHMENT_URL_SALT, compress=True)
+    path = reverse("inbox:attachment_public", kwargs={"token": token})
+    return settings.SITE_URL.rstrip("/") + path
+
+
+def attachment_from_public_token(token: str) -> Attachment | None:
+    try:
+        data = signing.loads(token, salt=ATTACHMENT_URL_SALT, max_age=ATTACHMENT_URL_MAX_AGE)
+    except signing.BadSignature:
+        return None
+    return Attachment.objects.filter(pk=data.get("a"), business_id=data.get("b")).first()
+
+
+def reply_fail(*, message_id: int, error: str, error_code: int | None = None) -> bool:
+    """Mark a queued reply failed with Meta's reason; True when this call changed it."""
+    with transaction.atomic():
+        message = ChatMessage.objects.select_related("business").filter(pk=message_id).first()
+        if message is None:
+            return False
+        error = clean_text(error)[:2000]
+        updated = ChatMessage.objects.filter(
+            pk=message_id, status=ChatMessage.Status.QUEUED, message_id__isnull=True
+        ).update(status=ChatMessage.Status.FAILED, error=error, error_code=error_code)
+        if updated:
+            audit_record(
+                action="message.reply_failed", business=message.business, target=message,
+                metadata={"conversation_id": message.conversation_id, "error": error[:500], "error_code": error_code},
+            )
+            publish_on_commit(
+                business_id=message.business_id, conversation_ids=[message.conversation_id], message_ids=[message_id]
+            )
+    return bool(updated)
+
+
+def _retry_countdown(*, exc: Exception, attempt: int) -> int:
+    retry_after = getattr(exc, "retry_after", None)
+    if retry_after:
+        return int(retry_after)
+    # After a read timeout or a bare 5xx Meta may have accepted the message: wait long enough for
+    # its echo (which stops the retry) before trying again.
+    base = 30 if getattr(exc, "may_have_succeeded", False) or getattr(exc, "http_status", None) is None else 10
+    return min(base * 2 ** max(attempt - 1, 0), 900)
+
+
+def _error_text(exc: Exception) -> str:
+    return clean_text(getattr(exc, "message", "") or str(exc) or exc.__class__.__name__)
+
+
+def reply_deliver(*, message_id: int) -> str:
+    """Send one queued reply to Meta; returns "sent", "failed" or "skipped".
+
+    Raises ReplyRetryLater on a transient Meta error (the task retries the same row later).
+    """
+    from social.graph import GraphAPIError, GraphClient, TokenInvalidError, TransientGraphError
+
+    message = (
+        ChatMessage.objects.select_related("business", "account", "account__page", "conversation__contact")
+        .filter(pk=message_id, direction=ChatMessage.Direction.OUTBOUND)
+        .first()
+    )
+    if message is None or message.message_id or message.status != ChatMessage.Status.QUEUED:
+        return "skipped"
+    lease = f"inbox:reply-send:{message.pk}"
+    if not cache.add(lease, "1", timeout=SEND_LEASE_SECONDS):
+        # Another worker is sending this row right now; look again once its lease has run out.
+        raise ReplyRetryLater("Another worker is sending this reply.", countdown=SEND_LEASE_SECONDS)
+    try:
+        conversation = message.conversation
+        conversation.account = message.account
+        window = reply_window(conversation=conversation)
+        if not window.allowed:
+            reply_fail(message_id=message.pk, error=window.reason)
+            return "failed"
+        if window.tag == "HUMAN_AGENT" and message.sent_by_id is None:
+            reply_fail(message_id=message.pk, error="Only replies written by staff may be sent after 24 hours.")
+            return "failed"
+        ChatMessage.objects.filter(pk=message.pk).update(
+            send_attempts=F("send_attempts") + 1, messaging_type=window.messaging_type
+        )
+        attachment = next(iter(message.attachments.all()), None)
+        try:
+            result = GraphClient.for_account(message.account).send_message(
+                recipient_id=conversation.contact.external_id,
+                messaging_type=window.messaging_type,
+                text=message.content or None,
+                attachment_url=attachment_public_url(attachment=attachment) if attachment else None,
+                attachment_type=attachment.type if attachment else None,
+                tag=window.tag or None,
+                metadata=message.client_token,
+            )
+        except TokenInvalidError as exc:
+            _account_needs_reconnect(account=message.account.send_account, reason=_error_text(exc))
+            reply_fail(
+                message_id=message.pk, error_code=exc.code,
+                error=f"The page's access to Messenger was revoked; reconnect it and retry. ({_error_text(exc)})",
+            )
+            return "failed"
+        except TransientGraphError as exc:
+            attempts = message.send_attempts + 1
+            ChatMessage.objects.filter(pk=message.pk, status=ChatMessage.Status.QUEUED).update(
+                error=f"Meta is not answering; retrying. ({_error_text(exc)})", error_code=exc.code
+            )
+            publish_on_commit(
+                business_id=message.business_id, conversation_ids=[conversation.pk], message_ids=[message.pk]
+            )
+            raise ReplyRetryLater(_error_text(exc), countdown=_retry_countdown(exc=exc, attempt=attempts)) from exc
+        except GraphAPIError as exc:
+            reply_fail(message_id=message.pk, error=_error_text(exc), error_code=exc.code)
+            return "failed"
+        _record_sent(message=message, mid=str(result.get("message_id") or ""))
+        return "sent"
+    finally:
+        cache.delete(lease)
+
+
+def _record_sent(*, message: ChatMessage, mid: str) -> None:
+    now = timezone.now()
+    with transaction.atomic():
+        if mid:
+            try:
+                with transaction.atomic():
+                    ChatMessage.objects.filter(pk=message.pk, message_id__isnull=True).update(message_id=mid)
+            except IntegrityError:
+                # The echo was stored as a row of its own before it could be matched; keep ours
+                # without the mid rather than lose the sent state.
+                logger.warning("Reply %s: mid %s already belongs to another row", message.pk, mid)
+        ChatMessage.objects.filter(pk=message.pk, status=ChatMessage.Status.QUEUED).update(
+            status=ChatMessage.Status.SENT, error="", error_code=None
+        )
+        ChatMessage.objects.filter(pk=message.pk, sent_at__isnull=True).update(sent_at=now)
+        # Everything the customer wrote before this reply has now been answered.
+        ChatMessage.objects.filter(
+            conversation_id=message.conversation_id, direction=ChatMessage.Direction.INBOUND, is_replied=False,
+            timestamp__lte=message.timestamp,
+        ).update(is_replied=True)
+        audit_record(
+            action="message.reply_sent", business=message.business, actor=message.sent_by, target=message,
+            metadata={"conversation_id": message.conversation_id, "mid": mid,
+                      "messaging_type": message.messaging_type or ""},
+        )
+        publish_on_commit(
+            business_id=message.business_id, conversation_ids=[message.conversation_id], message_ids=[message.pk]
+        )
+
+
+def _account_needs_reconnect(*, account: SocialAccount, reason: str) -> None:
+    """The Graph client already flags an account it was built for; repeating it is a no-op."""
+    from social.services import account_mark_needs_reconnect
+
+    account_mark_needs_reconnect(account=account, reason=reason)
+
+
+def reply_give_up(*, message_id: int, error: str) -> None:
+    """The last transient failure: the reply is failed, and staff may retry it by hand."""
+    reply_fail(message_id=message_id, error=f"Meta did not accept the reply after {MAX_SEND_ATTEMPTS} tries: {error}")

@@ -1,0 +1,206 @@
+"""Attachments: a row at once, the file copied by a retried task, failures that never lose the message."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from unittest import mock
+
+import pytest
+import responses
+from django.utils import timezone
+
+from inbox.models import Attachment, ChatMessage, WebhookEvent
+from inbox.services.webhooks import webhook_events_replay
+from inbox.tasks import attachment_download, attachments_retry_failed
+from inbox.tests.helpers import IG_ACCOUNT_ID, FakeGraph, load_fixture, post_webhook, run_on_commit
+from social.models import Platform
+from social.tests.factories import SocialAccountFactory
+
+pytestmark = pytest.mark.django_db
+
+IMAGE_1 = "https://scontent.xx.fbcdn.net/v/t1.15752-9/123456789_n.jpg?_nc_cat=1&oh=00_AbCd&oe=6760A1B2"
+IMAGE_2 = "https://scontent.xx.fbcdn.net/v/t1.15752-9/987654321_n.jpg?oh=00_EfGh&oe=6760A1B2"
+JPEG = b"\xff\xd8\xff\xe0 fake jpeg bytes"
+
+
+@pytest.fixture(autouse=True)
+def graph():
+    # Real downloads through the Graph client over mocked HTTP; the profile lookup is stubbed.
+    with FakeGraph(download=False) as fake:
+        fake.profile = {"first_name": "Giulia", "last_name": "Bianchi"}  # no picture to download here
+        yield fake
+
+
+@pytest.fixture(autouse=True)
+def no_backoff_sleep():
+    with mock.patch("social.graph._sleep"):
+        yield
+
+
+@pytest.fixture
+def http():
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        yield rsps
+
+
+def test_attachments_get_rows_at_once_and_files_soon_after(client, page, http):
+    http.get(IMAGE_1, body=JPEG, content_type="image/jpeg")
+    http.get(IMAGE_2, body=b"second", content_type="image/jpeg")
+    post_webhook(client, load_fixture("message_image"))
+    message = ChatMessage.objects.get()
+    assert message.media_urls == [IMAGE_1, IMAGE_2]
+    assert message.conversation.last_message_preview == "Photo"
+    first, second = message.attachments.order_by("position")
+    assert (first.type, first.url, first.state) == ("image", IMAGE_1, Attachment.State.STORED)
+    assert first.file.name.startswith("attachments/") and first.file.name.endswith(".jpg")
+    with first.file.open("rb") as handle:
+        assert handle.read() == JPEG
+    assert first.mime_type == "image/jpeg"
+    assert first.size == len(JPEG)
+    assert first.stored_at is not None
+    assert first.business == page.business
+    assert second.state == Attachment.State.STORED
+
+
+def test_a_failed_download_keeps_the_message_and_the_error(client, page, http):
+    http.get(IMAGE_1, status=404)
+    http.get(IMAGE_2, body=b"ok", content_type="image/jpeg")
+    post_webhook(client, load_fixture("message_image"))
+    message = ChatMessage.objects.get()
+    failed = message.attachments.get(position=0)
+    assert failed.state == Attachment.State.FAILED
+    assert "404" in failed.error
+    assert failed.attempts == 1  # a 404 is not worth retrying
+    assert not failed.file
+    assert message.attachments.get(position=1).state == Attachment.State.STORED
+    assert message.conversation.unread_count == 1
+
+
+def test_a_transient_failure_is_retried_then_recorded(client, page, http):
+    http.get(IMAGE_1, status=503)
+    http.get(IMAGE_2, status=503)
+    post_webhook(client, load_fixture("message_image"))
+    attachment = Attachment.objects.get(position=0)
+    assert attachment.state == Attachment.State.FAILED
+    assert "503" in attachment.error or "Transient" in attachment.error
+    # The task's own retries (the client also retries inside each attempt).
+    assert attachment.attempts == attachment_download.max_retries + 1
+    assert ChatMessage.objects.count() == 1
+
+
+def test_a_file_over_the_limit_is_refused(client, page, http, settings):
+    settings.INBOX_MEDIA_MAX_BYTES = 10
+    http.get(IMAGE_1, body=b"x" * 100, content_type="image/jpeg")
+    http.get(IMAGE_2, body=b"x" * 5, content_type="image/jpeg")
+    post_webhook(client, load_fixture("message_image"))
+    assert Attachment.objects.get(position=0).state == Attachment.State.FAILED
+    assert "limit" in Attachment.objects.get(position=0).error
+    assert Attachment.objects.get(position=1).state == Attachment.State.STORED
+
+
+def test_storing_disabled_skips_the_download(client, page, http, settings):
+    settings.INBOX_STORE_MEDIA = {"FACEBOOK": False, "INSTAGRAM": True}
+    post_webhook(client, load_fixture("message_image"))
+    assert len(http.calls) == 0
+    message = ChatMessage.objects.get()
+    assert message.media_urls == [IMAGE_1, IMAGE_2]
+    assert set(message.attachments.values_list("state", flat=True)) == {Attachment.State.SKIPPED}
+
+
+def test_storing_disabled_for_instagram_only(client, page, http, settings):
+    SocialAccountFactory(business=page.business, platform=Platform.INSTAGRAM, account_id=IG_ACCOUNT_ID, page=page)
+    settings.INBOX_STORE_MEDIA = {"FACEBOOK": True, "INSTAGRAM": False}
+    post_webhook(client, load_fixture("instagram_story_mention"))
+    assert Attachment.objects.get().state == Attachment.State.SKIPPED
+    assert len(http.calls) == 0
+
+
+@pytest.mark.parametrize(
+    ("fixture", "kind", "payload_key"),
+    [
+        ("message_sticker", "sticker", "sticker_id"),
+        ("message_location", "location", "coordinates"),
+        ("message_fallback", "fallback", "title"),
+    ],
+)
+def test_stickers_locations_and_links_are_kept_as_payload(client, page, http, fixture, kind, payload_key):
+    post_webhook(client, load_fixture(fixture))
+    attachment = Attachment.objects.get()
+    assert attachment.type == kind
+    assert attachment.state == Attachment.State.SKIPPED
+    assert payload_key in attachment.payload
+    assert len(http.calls) == 0
+
+
+def test_video_audio_and_file_are_downloaded(client, page, http):
+    http.get(re.compile(r"https://(video\.xx\.fbcdn\.net|cdn\.fbsbx\.com)/.*"), body=b"media",
+             content_type="application/octet-stream")
+    for name in ("message_video", "message_audio", "message_file"):
+        post_webhook(client, load_fixture(name))
+    assert set(Attachment.objects.values_list("state", flat=True)) == {Attachment.State.STORED}
+    names = sorted(a.file.name.rsplit("/", 1)[-1] for a in Attachment.objects.all())
+    assert any(name.startswith("menu-hiver") and name.endswith(".pdf") for name in names)
+
+
+def test_retry_failed_downloads_later(client, page, http):
+    http.get(IMAGE_1, status=503)
+    http.get(IMAGE_2, body=b"ok", content_type="image/jpeg")
+    post_webhook(client, load_fixture("message_image"))
+    failed = Attachment.objects.get(position=0)
+    assert failed.state == Attachment.State.FAILED
+
+    http.replace(responses.GET, IMAGE_1, body=JPEG, content_type="image/jpeg")
+    assert run_on_commit(attachments_retry_failed) == 1
+    failed.refresh_from_db()
+    assert failed.state == Attachment.State.STORED
+    assert failed.error == ""
+    # Nothing left to retry.
+    assert run_on_commit(attachments_retry_failed) == 0
+
+
+def test_retry_picks_up_pending_downloads_whose_task_was_lost(client, page, http):
+    http.get(IMAGE_1, body=JPEG, content_type="image/jpeg")
+    http.get(IMAGE_2, body=JPEG, content_type="image/jpeg")
+    with mock.patch("inbox.tasks.attachment_download.delay", side_effect=ConnectionError("broker down")):
+        post_webhook(client, load_fixture("message_image"))
+    assert set(Attachment.objects.values_list("state", flat=True)) == {Attachment.State.PENDING}
+    assert run_on_commit(attachments_retry_failed) == 0  # too recent: its task may still be queued
+    Attachment.objects.update(created_at=timezone.now() - timedelta(hours=1))
+    assert run_on_commit(attachments_retry_failed) == 2
+    assert set(Attachment.objects.values_list("state", flat=True)) == {Attachment.State.STORED}
+
+
+def test_failed_downloads_are_given_up_after_enough_tries(client, page, http):
+    http.get(IMAGE_1, status=404)
+    http.get(IMAGE_2, status=404)
+    post_webhook(client, load_fixture("message_image"))
+    Attachment.objects.update(attempts=10)
+    assert run_on_commit(attachments_retry_failed) == 0
+    Attachment.objects.update(attempts=1, created_at=timezone.now() - timedelta(days=4))
+    assert run_on_commit(attachments_retry_failed) == 0
+
+
+def test_a_stored_attachment_is_not_downloaded_again(client, page, http):
+    http.get(IMAGE_1, body=JPEG, content_type="image/jpeg")
+    http.get(IMAGE_2, body=JPEG, content_type="image/jpeg")
+    post_webhook(client, load_fixture("message_image"))
+    calls = len(http.calls)
+    attachment = Attachment.objects.get(position=0)
+    run_on_commit(attachment_download.delay, attachment.pk)
+    assert len(http.calls) == calls
+    # A replayed webhook neither adds rows nor downloads again.
+    run_on_commit(webhook_events_replay, event_ids=[WebhookEvent.objects.get().pk])
+    assert Attachment.objects.count() == 2
+    assert len(http.calls) == calls
+
+
+def test_a_storage_error_is_retried_and_recorded(client, page, http):
+    http.get(IMAGE_1, body=JPEG, content_type="image/jpeg")
+    http.get(IMAGE_2, body=JPEG, content_type="image/jpeg")
+    with mock.patch("django.core.files.storage.FileSystemStorage.save", side_effect=OSError("disk full")):
+        post_webhook(client, load_fixture("message_image"))
+    attachment = Attachment.objects.get(position=0)
+    assert attachment.state == Attachment.State.FAILED
+    assert "disk full" in attachment.error
+    assert ChatMessage.objects.count() == 1
