@@ -135,6 +135,10 @@ class Conversation(models.Model):
                 fields=("business", "-last_message_at", "-id"), condition=Q(unread_count__gt=0),
                 name="conv_business_unread_recent",
             ),
+            # Unread totals per page in the navigation read only unread rows.
+            models.Index(
+                fields=("business", "account"), condition=Q(unread_count__gt=0), name="conv_business_account_unread"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -1,6 +1,10 @@
 """The one broadcast path: after commit, tell every open inbox page of a business what changed.
 
-Services call `publish_on_commit(...)`; nothing is sent for a transaction that rolls back.
+Services call `publish_on_commit(...)`; nothing is sent for a transaction that rolls back. The push
+is HTML: the very partials the pages render (conversation row, conversation header, composer,
+message, counters), rendered once here and sent in one `group_send` to the business's group. The
+consumer forwards it without a query; the page's script places each fragment by its id, so a page
+showing another conversation finds no target for these messages and only its list changes.
 """
 
 from __future__ import annotations
@@ -11,8 +15,19 @@ from collections.abc import Iterable
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
+from django.template.loader import render_to_string
 
 logger = logging.getLogger(__name__)
+
+# A push stays small: past this many messages the pages are told to fetch what they show instead.
+MAX_MESSAGES_PER_PUSH = 50
+
+ROW_TEMPLATE = "inbox/conversation_list.html#conversation-row"
+COUNTERS_TEMPLATE = "inbox/conversation_list.html#counters"
+HEADER_TEMPLATE = "inbox/conversation_detail.html#conversation-header"
+COMPOSER_TEMPLATE = "inbox/conversation_detail.html#composer"
+MESSAGE_TEMPLATE = "inbox/conversation_detail.html#message"
+RESYNC_TEMPLATE = "inbox/conversation_detail.html#resync"
 
 
 def business_group(business_id: int) -> str:
@@ -28,13 +43,44 @@ def publish_on_commit(
     )
 
 
+def render_live(*, business_id: int, conversation_ids: Iterable[int] = (), message_ids: Iterable[int] = ()) -> str:
+    """The HTML fragments for these rows and messages, plus the business's unread counters.
+
+    Also what the action views answer to htmx, so a staff member's own page and everyone else's
+    are updated by the same markup.
+    """
+    from inbox.selectors import conversations_by_ids, inbox_counters, messages_by_ids
+    from inbox.services.replies import reply_window
+
+    conversation_ids = sorted({int(pk) for pk in conversation_ids})
+    message_ids = sorted({int(pk) for pk in message_ids})
+    parts: list[str] = []
+    for conversation in conversations_by_ids(business_id=business_id, ids=conversation_ids):
+        context = {"c": conversation, "conversation": conversation, "live": True}
+        parts.append(render_to_string(ROW_TEMPLATE, context))
+        parts.append(render_to_string(HEADER_TEMPLATE, context))
+        parts.append(
+            render_to_string(COMPOSER_TEMPLATE, {**context, "window": reply_window(conversation=conversation)})
+        )
+    if len(message_ids) > MAX_MESSAGES_PER_PUSH:
+        messages = messages_by_ids(business_id=business_id, ids=message_ids[-MAX_MESSAGES_PER_PUSH:])
+        resync = sorted({m.conversation_id for m in messages})
+        parts.append(render_to_string(RESYNC_TEMPLATE, {"conversation_ids": resync}))
+    else:
+        messages = messages_by_ids(business_id=business_id, ids=message_ids)
+    for message in messages:
+        parts.append(render_to_string(MESSAGE_TEMPLATE, {"m": message, "live": True}))
+    parts.append(render_to_string(COUNTERS_TEMPLATE, {"counters": inbox_counters(business_id=business_id)}))
+    return "\n".join(part.strip() for part in parts)
+
+
 def publish(*, business_id: int, conversation_ids: Iterable[int] = (), message_ids: Iterable[int] = ()) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
-    event = {"type": "inbox.changed", "conversation_ids": list(conversation_ids), "message_ids": list(message_ids)}
     try:
-        async_to_sync(layer.group_send)(business_group(business_id), event)
+        html = render_live(business_id=business_id, conversation_ids=conversation_ids, message_ids=message_ids)
+        async_to_sync(layer.group_send)(business_group(business_id), {"type": "inbox.html", "html": html})
     except Exception:
         # A broadcast is best effort: the rows are committed and pages catch up on reconnect.
         logger.exception("Broadcast to business %s failed", business_id)

@@ -1,0 +1,287 @@
+"""Reads for the inbox pages. Every selector takes the business explicitly.
+
+Lists are keyset-paginated on (last_message_at, id) / (timestamp, id) so a page costs the same at the
+millionth message as at the first: no OFFSET, and no COUNT(*) over the business (the only counts are
+over unread conversations, which a partial index keeps small).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from django.db.models import Count, Max, Prefetch, Q, Sum
+from django.db.models.expressions import RawSQL
+from django.utils import timezone
+
+from inbox.models import Attachment, ChatMessage, Contact, Conversation
+from social.models import SocialAccount
+
+if TYPE_CHECKING:
+    from django.db.models import QuerySet
+
+    from accounts.models import Business
+
+# A cursor is "<microseconds since epoch>.<id>": opaque to staff, exact to the microsecond.
+Cursor = tuple[dt.datetime, int]
+
+
+def cursor_encode(when: dt.datetime, pk: int) -> str:
+    return f"{int(when.timestamp() * 1_000_000)}.{pk}"
+
+
+def cursor_decode(value: str | None) -> Cursor | None:
+    """The (time, id) of a cursor, or None for a missing or malformed one (the first page)."""
+    if not value:
+        return None
+    try:
+        micros, pk = value.split(".", 1)
+        when = dt.datetime.fromtimestamp(int(micros) / 1_000_000, tz=dt.UTC)
+        return when, int(pk)
+    except (ValueError, OverflowError, OSError):
+        return None
+
+
+def sort_key(when: dt.datetime, pk: int) -> str:
+    """A string that sorts like (when, pk): the browser places live rows and messages with it."""
+    return f"{int(when.timestamp() * 1_000_000):020d}-{pk:020d}"
+
+
+@dataclass(frozen=True)
+class ConversationFilters:
+    status: str = Conversation.Status.OPEN
+    unread: bool = False
+    # "" = any, "any" = any priority other than none, or one Priority value.
+    priority: str = ""
+    account_id: int | None = None
+    q: str = ""
+
+    @property
+    def is_search(self) -> bool:
+        return bool(self.q)
+
+    def as_query(self) -> dict[str, str]:
+        """The query-string form, for links that keep the current filters."""
+        query: dict[str, str] = {}
+        if self.status != Conversation.Status.OPEN:
+            query["status"] = self.status
+        if self.unread:
+            query["unread"] = "1"
+        if self.priority:
+            query["priority"] = self.priority
+        if self.account_id:
+            query["page"] = str(self.account_id)
+        if self.q:
+            query["q"] = self.q
+        return query
+
+
+@dataclass(frozen=True)
+class ConversationPage:
+    conversations: list[Conversation]
+    next_cursor: str | None = None
+
+
+@dataclass(frozen=True)
+class MessagePage:
+    """Messages oldest first; `older_cursor` is set when older messages exist."""
+
+    messages: list[ChatMessage]
+    older_cursor: str | None = None
+
+
+# Unread counts in the navigation stop here ("99+"): counting further would read every unread row.
+UNREAD_COUNT_CAP = 100
+
+
+@dataclass
+class AccountCounters:
+    account: SocialAccount
+    unread_conversations: int = 0
+
+    @property
+    def capped(self) -> bool:
+        return self.unread_conversations >= UNREAD_COUNT_CAP
+
+
+@dataclass
+class InboxCounters:
+    accounts: list[AccountCounters] = field(default_factory=list)
+
+    @property
+    def unread_conversations(self) -> int:
+        return sum(a.unread_conversations for a in self.accounts)
+
+    @property
+    def capped(self) -> bool:
+        return self.unread_conversations >= UNREAD_COUNT_CAP
+
+
+def _keyset_before(qs: QuerySet, *, time_field: str, cursor: Cursor | None) -> QuerySet:
+    if cursor is None:
+        return qs
+    when, pk = cursor
+    # The `lte` bound is what lets PostgreSQL start the index scan at the cursor instead of
+    # walking (and discarding) every newer row; the OR settles ties on the same instant.
+    return qs.filter(Q(**{f"{time_field}__lt": when}) | Q(**{time_field: when, "id__lt": pk}), **{
+        f"{time_field}__lte": when
+    })
+
+
+def conversation_queryset(*, business: Business) -> QuerySet[Conversation]:
+    return Conversation.objects.for_business(business).select_related("contact", "account")
+
+
+def conversation_list(
+    *, business: Business, filters: ConversationFilters | None = None, cursor: str | None = None,
+    limit: int = 50,
+) -> ConversationPage:
+    filters = filters or ConversationFilters()
+    qs = conversation_queryset(business=business).filter(status=filters.status)
+    if filters.unread:
+        qs = qs.filter(unread_count__gt=0)
+    if filters.priority == "any":
+        qs = qs.exclude(priority=Conversation.Priority.NONE)
+    elif filters.priority in Conversation.Priority.values:
+        qs = qs.filter(priority=filters.priority)
+    if filters.account_id:
+        qs = qs.filter(account_id=filters.account_id)
+    if filters.q:
+        qs = qs.filter(_search_condition(business=business, q=filters.q))
+    qs = _keyset_before(qs, time_field="last_message_at", cursor=cursor_decode(cursor))
+    rows = list(qs.order_by("-last_message_at", "-id")[: limit + 1])
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        next_cursor = cursor_encode(rows[-1].last_message_at, rows[-1].pk)
+    return ConversationPage(conversations=rows, next_cursor=next_cursor)
+
+
+def _search_condition(*, business: Business, q: str) -> Q:
+    # Each side is an uncorrelated subquery PostgreSQL runs once (hashed) with its trigram index
+    # (migration inbox 0002), instead of probing every conversation's messages in turn.
+    in_messages = (
+        ChatMessage.objects.for_business(business)
+        .filter(content__icontains=q, is_deleted=False)
+        .values("conversation_id")
+    )
+    by_name = Contact.objects.for_business(business).filter(Q(name__icontains=q) | Q(username__icontains=q)).values("pk")
+    return Q(contact_id__in=by_name) | Q(last_message_preview__icontains=q) | Q(pk__in=in_messages)
+
+
+def conversation_get(*, business: Business, pk: int) -> Conversation:
+    """The business's conversation, or Conversation.DoesNotExist (a 404) for anyone else's."""
+    return conversation_queryset(business=business).get(pk=pk)
+
+
+def conversations_by_ids(*, business_id: int, ids: list[int]) -> list[Conversation]:
+    return list(
+        Conversation.objects.filter(business_id=business_id, pk__in=ids).select_related("contact", "account")
+    )
+
+
+def _message_queryset() -> QuerySet[ChatMessage]:
+    return ChatMessage.objects.select_related("sent_by", "reply_to").prefetch_related(
+        Prefetch("attachments", queryset=Attachment.objects.order_by("position", "id"))
+    )
+
+
+def message_list(
+    *, conversation: Conversation, cursor: str | None = None, limit: int = 50
+) -> MessagePage:
+    """The newest `limit` messages older than the cursor, returned oldest first for display."""
+    qs = _message_queryset().filter(business_id=conversation.business_id, conversation=conversation)
+    qs = _keyset_before(qs, time_field="timestamp", cursor=cursor_decode(cursor))
+    rows = list(qs.order_by("-timestamp", "-id")[: limit + 1])
+    older = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        older = cursor_encode(rows[-1].timestamp, rows[-1].pk)
+    rows.reverse()
+    return MessagePage(messages=rows, older_cursor=older)
+
+
+def messages_after(*, conversation: Conversation, after_id: int, limit: int = 100) -> list[ChatMessage]:
+    """Messages stored after the one with `after_id` (a reconnecting page's catch-up), oldest first."""
+    qs = _message_queryset().filter(
+        business_id=conversation.business_id, conversation=conversation, pk__gt=after_id
+    )
+    return list(qs.order_by("pk")[:limit])
+
+
+def messages_by_ids(*, business_id: int, ids: list[int]) -> list[ChatMessage]:
+    return list(_message_queryset().filter(business_id=business_id, pk__in=ids).order_by("timestamp", "pk"))
+
+
+def account_list(*, business: Business) -> QuerySet[SocialAccount]:
+    return SocialAccount.objects.for_business(business).connected().order_by("account_name", "id")
+
+
+def inbox_counters(*, business: Business | None = None, business_id: int | None = None) -> InboxCounters:
+    """Unread conversations per connected account, each counted up to UNREAD_COUNT_CAP: one query.
+
+    The count per account stops at the cap (a LIMIT inside the subquery), so it costs the same
+    with a million messages as with ten; nothing is ever counted over the whole business.
+    """
+    business_id = business_id if business_id is not None else business.pk
+    capped_unread = RawSQL(
+        "SELECT COUNT(*) FROM (SELECT 1 FROM conversations c WHERE c.business_id = social_accounts.business_id"
+        " AND c.account_id = social_accounts.id AND c.unread_count > 0 LIMIT %s) capped",
+        (UNREAD_COUNT_CAP,),
+    )
+    accounts = (
+        SocialAccount.objects.filter(business_id=business_id).connected()
+        .annotate(unread_capped=capped_unread).order_by("account_name", "id")
+    )
+    return InboxCounters(
+        accounts=[AccountCounters(account=a, unread_conversations=a.unread_capped) for a in accounts]
+    )
+
+
+@dataclass
+class DashboardRow:
+    account: SocialAccount
+    unread_conversations: int = 0
+    unread_messages: int = 0
+    open_conversations: int = 0
+    messages_today: int = 0
+    last_message_at: dt.datetime | None = None
+
+
+def dashboard_rows(*, business: Business) -> list[DashboardRow]:
+    """Per connected account: unread and open counts, messages today, last webhook. Three queries."""
+    accounts = list(account_list(business=business))
+    conversations = {
+        row["account_id"]: row
+        for row in Conversation.objects.for_business(business)
+        .values("account_id")
+        .annotate(
+            unread=Count("id", filter=Q(unread_count__gt=0)),
+            unread_messages=Sum("unread_count"),
+            open=Count("id", filter=Q(status=Conversation.Status.OPEN)),
+            last=Max("last_message_at"),
+        )
+    }
+    start_of_day = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
+    today = {
+        row["account_id"]: row["n"]
+        for row in ChatMessage.objects.for_business(business)
+        .filter(timestamp__gte=start_of_day)
+        .values("account_id")
+        .annotate(n=Count("id"))
+    }
+    rows = []
+    for account in accounts:
+        c = conversations.get(account.pk, {})
+        rows.append(
+            DashboardRow(
+                account=account,
+                unread_conversations=c.get("unread", 0),
+                unread_messages=c.get("unread_messages") or 0,
+                open_conversations=c.get("open", 0),
+                messages_today=today.get(account.pk, 0),
+                last_message_at=c.get("last"),
+            )
+        )
+    return rows

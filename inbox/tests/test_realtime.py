@@ -1,0 +1,121 @@
+from __future__ import annotations
+
+from unittest import mock
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+
+from inbox import realtime
+from inbox.realtime import business_group, publish_on_commit, render_live
+from inbox.tests.factories import AttachmentFactory, ChatMessageFactory, ContactFactory, ConversationFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def layer():
+    layer = get_channel_layer()
+    if hasattr(layer, "flush"):
+        async_to_sync(layer.flush)()
+    return layer
+
+
+def _listen(layer, business_id: int) -> str:
+    channel = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)(business_group(business_id), channel)
+    return channel
+
+
+def _receive(layer, channel: str) -> dict:
+    return async_to_sync(layer.receive)(channel)
+
+
+def _nothing(layer, channel: str) -> bool:
+    import asyncio
+
+    async def attempt() -> bool:
+        try:
+            await asyncio.wait_for(layer.receive(channel), timeout=0.3)
+        except TimeoutError:
+            return True
+        return False
+
+    return async_to_sync(attempt)()
+
+
+def test_publish_sends_the_page_partials_in_one_group_message(layer, page, other_page,
+                                                             django_capture_on_commit_callbacks):
+    conversation = ConversationFactory(contact=ContactFactory(account=page, name="Giulia"), unread_count=1)
+    message = ChatMessageFactory(conversation=conversation, content="Is the cake ready?")
+    AttachmentFactory(message=message, type="image", state="stored")
+    ours = _listen(layer, page.business_id)
+    theirs = _listen(layer, other_page.business_id)
+    with mock.patch.object(layer, "group_send", wraps=layer.group_send) as group_send:
+        with django_capture_on_commit_callbacks(execute=True):
+            publish_on_commit(business_id=page.business_id, conversation_ids=[conversation.pk],
+                              message_ids=[message.pk])
+        assert group_send.call_count == 1
+    event = _receive(layer, ours)
+    assert event["type"] == "inbox.html"
+    html = event["html"]
+    assert f'id="conversation-{conversation.pk}"' in html and 'data-live="row"' in html
+    assert f'id="message-{message.pk}"' in html and 'data-live="message"' in html
+    assert f'data-conversation="{conversation.pk}"' in html
+    assert f'id="conversation-header-{conversation.pk}"' in html
+    assert f'id="composer-{conversation.pk}"' in html
+    assert 'id="unread-total"' in html and f'id="unread-account-{page.pk}"' in html
+    assert "Is the cake ready?" in html and "Giulia" in html
+    assert _nothing(layer, theirs)
+
+
+def test_publish_of_another_business_ids_renders_nothing_of_theirs(page, other_page):
+    foreign = ConversationFactory(contact=ContactFactory(account=other_page, name="Foreign"))
+    foreign_message = ChatMessageFactory(conversation=foreign, content="not yours")
+    html = render_live(business_id=page.business_id, conversation_ids=[foreign.pk], message_ids=[foreign_message.pk])
+    assert "Foreign" not in html and "not yours" not in html
+    assert f'id="unread-account-{other_page.pk}"' not in html
+
+
+def test_nothing_is_sent_for_a_rolled_back_transaction(layer, page, django_capture_on_commit_callbacks):
+    conversation = ConversationFactory(contact=ContactFactory(account=page))
+    channel = _listen(layer, page.business_id)
+    with django_capture_on_commit_callbacks(execute=True), pytest.raises(RuntimeError), transaction.atomic():
+        publish_on_commit(business_id=page.business_id, conversation_ids=[conversation.pk])
+        raise RuntimeError("rolled back")
+    assert _nothing(layer, channel)
+
+
+def test_a_big_batch_tells_pages_to_fetch_instead(page, settings):
+    conversation = ConversationFactory(contact=ContactFactory(account=page))
+    messages = [ChatMessageFactory(conversation=conversation) for _ in range(realtime.MAX_MESSAGES_PER_PUSH + 5)]
+    html = render_live(business_id=page.business_id, message_ids=[m.pk for m in messages])
+    assert 'data-live="resync"' in html
+    assert html.count('data-live="message"') == realtime.MAX_MESSAGES_PER_PUSH
+    assert f'id="message-{messages[-1].pk}"' in html
+
+
+def test_rendering_cost_does_not_grow_with_the_rows(page, django_assert_max_num_queries):
+    conversations = [ConversationFactory(contact=ContactFactory(account=page)) for _ in range(2)]
+    messages = [ChatMessageFactory(conversation=conversations[0], reply_to=None) for _ in range(2)]
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as few:
+        render_live(business_id=page.business_id, conversation_ids=[c.pk for c in conversations],
+                    message_ids=[m.pk for m in messages])
+    conversations += [ConversationFactory(contact=ContactFactory(account=page)) for _ in range(20)]
+    messages += [ChatMessageFactory(conversation=conversations[1]) for _ in range(20)]
+    for m in messages:
+        AttachmentFactory(message=m)
+    with django_assert_max_num_queries(len(few)):
+        render_live(business_id=page.business_id, conversation_ids=[c.pk for c in conversations],
+                    message_ids=[m.pk for m in messages])
+
+
+def test_a_broken_layer_never_breaks_the_caller(page):
+    with mock.patch("inbox.realtime.get_channel_layer") as get_layer:
+        get_layer.return_value.group_send = mock.AsyncMock(side_effect=ConnectionError("redis is down"))
+        realtime.publish(business_id=page.business_id)  # logs, does not raise
+        get_layer.return_value.group_send.assert_awaited_once()

@@ -1,0 +1,289 @@
+"""Inbox pages and actions. Thin: resolve the tenant, call a selector or service, render.
+
+Pages render whole for a normal request and as one partial of the same template for htmx. Actions
+are POSTs; for htmx they answer with the same live fragments the other staff receive over the
+socket (`inbox.realtime.render_live`), so the acting page and everyone else's change alike.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import posixpath
+from typing import TYPE_CHECKING
+
+from django.conf import settings
+from django.contrib import messages as flash
+from django.http import FileResponse, Http404, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
+
+from accounts.decorators import business_required
+from inbox import selectors
+from inbox.forms import FilterForm, PriorityForm, ReplyForm
+from inbox.models import Attachment, ChatMessage, Contact, Conversation
+from inbox.realtime import MAX_MESSAGES_PER_PUSH, render_live
+from inbox.services import conversations as conversation_services
+from inbox.services import replies as reply_services
+
+if TYPE_CHECKING:
+    from django.http import HttpRequest
+
+LIST_TEMPLATE = "inbox/conversation_list.html"
+DETAIL_TEMPLATE = "inbox/conversation_detail.html"
+# Media a browser may show inline from our origin; anything else (HTML, SVG, PDF…) is a download.
+INLINE_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp", "video/", "audio/")
+# Messages re-sent on a reconnect so ticks that changed while the page was offline are current.
+CATCH_UP_REFRESH = 20
+# Messages per page of history: a screenful and then some; older ones load as staff scroll up.
+MESSAGE_PAGE_SIZE = 30
+
+
+def _page_size() -> int:
+    return int(getattr(settings, "INBOX_PAGE_SIZE", 50))
+
+
+def _conversation_or_404(request: HttpRequest, pk: int) -> Conversation:
+    try:
+        return selectors.conversation_get(business=request.business, pk=pk)
+    except Conversation.DoesNotExist:
+        raise Http404("No such conversation.") from None
+
+
+def _list_context(request: HttpRequest) -> dict:
+    form = FilterForm(request.GET)
+    filters = form.filters()
+    page = selectors.conversation_list(
+        business=request.business, filters=filters, cursor=form.cursor_value(), limit=_page_size()
+    )
+    return {
+        "list_url": reverse("inbox:conversation_list"),
+        "filters": filters,
+        "filter_query": filters.as_query(),
+        "page": page,
+        "counters": selectors.inbox_counters(business=request.business),
+    }
+
+
+@never_cache
+@require_GET
+@business_required
+def conversation_list(request: HttpRequest) -> HttpResponse:
+    context = _list_context(request)
+    template = LIST_TEMPLATE
+    if request.htmx and not request.htmx.history_restore_request:
+        if request.GET.get("cursor"):
+            template += "#conversation-rows"
+        elif request.htmx.target == "conversation-results":
+            template += "#results"
+        else:
+            template += "#list-column"
+    return render(request, template, context)
+
+
+@never_cache
+@require_GET
+@business_required
+def conversation_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    conversation = _conversation_or_404(request, pk)
+    conversation_services.conversation_mark_read(conversation=conversation, user=request.user)
+    context = {
+        "conversation": conversation,
+        "message_page": selectors.message_list(conversation=conversation, limit=MESSAGE_PAGE_SIZE),
+        "window": reply_services.reply_window(conversation=conversation),
+        "form": ReplyForm(),
+    }
+    if request.htmx and not request.htmx.history_restore_request:
+        return render(request, DETAIL_TEMPLATE + "#conversation-pane", context)
+    context.update(_list_context(request))
+    return render(request, DETAIL_TEMPLATE, context)
+
+
+@never_cache
+@require_GET
+@business_required
+def message_list(request: HttpRequest, pk: int) -> HttpResponse:
+    """Older messages (`?before=<cursor>`, on scroll) or, after a reconnect, what came since (`?after=<id>`)."""
+    conversation = _conversation_or_404(request, pk)
+    after = request.GET.get("after")
+    if after is not None:
+        try:
+            after_id = int(after)
+        except ValueError:
+            raise Http404("Bad position.") from None
+        newer = selectors.messages_after(conversation=conversation, after_id=after_id, limit=MAX_MESSAGES_PER_PUSH + 1)
+        recent = (
+            ChatMessage.objects.for_business(request.business)
+            .filter(conversation=conversation, pk__lte=after_id)
+            .order_by("-timestamp", "-id")
+            .values_list("pk", flat=True)[:CATCH_UP_REFRESH]
+        )
+        html = render_live(
+            business_id=request.business.pk, conversation_ids=[conversation.pk],
+            message_ids=[*list(recent), *(m.pk for m in newer)],
+        )
+        return HttpResponse(html)
+    page = selectors.message_list(
+        conversation=conversation, cursor=request.GET.get("before"), limit=MESSAGE_PAGE_SIZE
+    )
+    return render(request, DETAIL_TEMPLATE + "#older-messages", {"conversation": conversation, "message_page": page})
+
+
+def _action_response(request: HttpRequest, conversation: Conversation, *, message_ids: list[int] = ()) -> HttpResponse:
+    if request.htmx:
+        return HttpResponse(
+            render_live(business_id=request.business.pk, conversation_ids=[conversation.pk], message_ids=message_ids)
+        )
+    return HttpResponseRedirect(reverse("inbox:conversation_detail", args=[conversation.pk]))
+
+
+@require_POST
+@business_required
+def reply(request: HttpRequest, pk: int) -> HttpResponse:
+    conversation = _conversation_or_404(request, pk)
+    form = ReplyForm(request.POST, request.FILES)
+    error = ""
+    if form.is_valid():
+        try:
+            sent = reply_services.reply_send_all(
+                conversation=conversation, user=request.user, text=form.cleaned_data["text"],
+                upload=form.cleaned_data.get("file"),
+            )
+        except reply_services.ReplyError as exc:
+            error = str(exc)
+        else:
+            return _action_response(request, conversation, message_ids=[m.pk for m in sent])
+    else:
+        error = " ".join(form.errors.get("__all__", [])) or "Check the reply and try again."
+    if not request.htmx:
+        flash.error(request, error)
+        return HttpResponseRedirect(reverse("inbox:conversation_detail", args=[conversation.pk]))
+    context = {
+        "conversation": conversation,
+        "window": reply_services.reply_window(conversation=conversation),
+        "error": error,
+        "text": request.POST.get("text", ""),
+        "live": True,
+    }
+    # 422 keeps htmx from swapping; the page script shows this composer with the error and the text kept.
+    return render(request, DETAIL_TEMPLATE + "#composer", context, status=422)
+
+
+@require_POST
+@business_required
+def message_retry(request: HttpRequest, pk: int) -> HttpResponse:
+    message = ChatMessage.objects.for_business(request.business).select_related("conversation").filter(pk=pk).first()
+    if message is None:
+        raise Http404("No such message.")
+    try:
+        reply_services.reply_retry(message=message, user=request.user)
+    except reply_services.ReplyError as exc:
+        if not request.htmx:
+            flash.error(request, str(exc))
+        else:
+            return HttpResponse(str(exc), status=409)
+    return _action_response(request, message.conversation, message_ids=[message.pk])
+
+
+def _conversation_action(service_name: str):
+    @require_POST
+    @business_required
+    def view(request: HttpRequest, pk: int) -> HttpResponse:
+        conversation = _conversation_or_404(request, pk)
+        getattr(conversation_services, service_name)(conversation=conversation, user=request.user)
+        if service_name == "conversation_archive" and not request.htmx:
+            flash.success(request, "Conversation archived.")
+            return HttpResponseRedirect(reverse("inbox:conversation_list"))
+        return _action_response(request, conversation)
+
+    view.__name__ = service_name
+    return view
+
+
+conversation_read = _conversation_action("conversation_mark_read")
+conversation_unread = _conversation_action("conversation_mark_unread")
+conversation_archive = _conversation_action("conversation_archive")
+conversation_reopen = _conversation_action("conversation_reopen")
+
+
+@require_POST
+@business_required
+def conversation_priority(request: HttpRequest, pk: int) -> HttpResponse:
+    conversation = _conversation_or_404(request, pk)
+    form = PriorityForm(request.POST)
+    if not form.is_valid():
+        return HttpResponse("Unknown priority.", status=400)
+    conversation_services.conversation_set_priority(
+        conversation=conversation, user=request.user, priority=form.cleaned_data["priority"]
+    )
+    return _action_response(request, conversation)
+
+
+def _file_response(*, file, name: str, content_type: str, force_download: bool) -> FileResponse:
+    inline = not force_download and content_type.startswith(INLINE_TYPES)
+    response = FileResponse(
+        file.open("rb"), as_attachment=not inline, filename=name or posixpath.basename(file.name),
+        content_type=content_type if inline else "application/octet-stream",
+    )
+    # A customer's file is never a page of ours: no scripts, no plugins, even if opened directly.
+    response["Content-Security-Policy"] = "default-src 'none'; img-src 'self'; media-src 'self'; sandbox"
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+def _content_type(attachment: Attachment) -> str:
+    return attachment.mime_type or mimetypes.guess_type(attachment.file.name)[0] or "application/octet-stream"
+
+
+@require_GET
+@business_required
+def attachment_download(request: HttpRequest, pk: int) -> HttpResponse:
+    """Our stored copy of an attachment, for the business it belongs to only."""
+    attachment = Attachment.objects.for_business(request.business).filter(pk=pk).first()
+    if attachment is None or attachment.state != Attachment.State.STORED or not attachment.file:
+        raise Http404("This attachment is not stored.")
+    return _file_response(
+        file=attachment.file, name=attachment.name, content_type=_content_type(attachment),
+        force_download=request.GET.get("download") == "1",
+    )
+
+
+@require_GET
+def attachment_public(request: HttpRequest, token: str) -> HttpResponse:
+    """A file staff attached to a reply, fetched by Meta through the signed URL given to the Send API."""
+    attachment = reply_services.attachment_from_public_token(token)
+    if (
+        attachment is None or not attachment.file
+        or not ChatMessage.objects.filter(pk=attachment.message_id, direction=ChatMessage.Direction.OUTBOUND).exists()
+    ):
+        raise Http404("No such file.")
+    content_type = _content_type(attachment)
+    response = FileResponse(attachment.file.open("rb"), content_type=content_type, filename=attachment.name)
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
+
+
+@require_GET
+@business_required
+def contact_picture(request: HttpRequest, pk: int) -> HttpResponse:
+    contact = Contact.objects.for_business(request.business).filter(pk=pk).only("picture").first()
+    if contact is None or not contact.picture:
+        raise Http404("No stored picture.")
+    content_type = mimetypes.guess_type(contact.picture.name)[0] or "image/jpeg"
+    return _file_response(file=contact.picture, name="", content_type=content_type, force_download=False)
+
+
+@never_cache
+@require_GET
+@business_required
+def dashboard(request: HttpRequest) -> HttpResponse:
+    rows = selectors.dashboard_rows(business=request.business)
+    totals = {
+        "unread_conversations": sum(r.unread_conversations for r in rows),
+        "unread_messages": sum(r.unread_messages for r in rows),
+    }
+    return render(
+        request, "inbox/dashboard.html",
+        {"rows": rows, "totals": totals, "counters": selectors.inbox_counters(business=request.business)},
+    )
