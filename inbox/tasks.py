@@ -25,14 +25,19 @@ def _backoff(retries: int, *, base: int = 2, cap: int = 300) -> int:
 @shared_task(bind=True, name="inbox.tasks.webhook_event_process", max_retries=8, acks_late=True)
 def webhook_event_process(self, event_id: int) -> None:
     """Apply one stored webhook event. A permanent problem is recorded on the row, never raised."""
+    from inbox.models import WebhookEvent
     from inbox.services.webhooks import webhook_event_process as process
 
     try:
-        process(event_id=event_id)
+        event = process(event_id=event_id)
     except DATABASE_UNAVAILABLE as exc:
         # Database down, or a deadlock with another worker: the event is still pending; try again.
         logger.warning("Webhook event %s: database unavailable (%s); retrying", event_id, exc)
         raise self.retry(exc=exc, countdown=_backoff(self.request.retries)) from exc
+    if event is None and WebhookEvent.objects.filter(pk=event_id, state=WebhookEvent.State.PENDING).exists():
+        # Another session holds the row (possibly a killed worker's, until PostgreSQL notices):
+        # look again soon rather than wait for the requeue task.
+        raise self.retry(countdown=5)
 
 
 @shared_task(bind=True, name="inbox.tasks.attachment_download", max_retries=4, acks_late=True)

@@ -58,6 +58,14 @@ class ReplyError(Exception):
     """A reply that cannot be sent as asked; the message is shown to staff as it is."""
 
 
+# Set on a reply whose send may have reached Meta (read timeout, bare 5xx) until its echo confirms it.
+UNCONFIRMED_KEY = "send_unconfirmed"
+UNCONFIRMED_ERROR = (
+    "Meta did not confirm this reply and it may have been delivered. Check the conversation in Messenger "
+    "before retrying, so the customer does not get it twice."
+)
+
+
 class ReplyRetryLater(Exception):
     """Meta had a transient problem: try the same row again after `countdown` seconds."""
 
@@ -227,7 +235,10 @@ def reply_retry(*, message: ChatMessage, user: User) -> ChatMessage:
     with transaction.atomic():
         updated = ChatMessage.objects.filter(
             pk=message.pk, status=ChatMessage.Status.FAILED, message_id__isnull=True
-        ).update(status=ChatMessage.Status.QUEUED, error="", error_code=None, messaging_type=window.messaging_type)
+        ).update(
+            status=ChatMessage.Status.QUEUED, error="", error_code=None, messaging_type=window.messaging_type,
+            extra={k: v for k, v in message.extra.items() if k != UNCONFIRMED_KEY},
+        )
         if not updated:
             raise ReplyError("This reply is not failed.")
         audit_record(
@@ -320,6 +331,11 @@ def reply_deliver(*, message_id: int) -> str:
     )
     if message is None or message.message_id or message.status != ChatMessage.Status.QUEUED:
         return "skipped"
+    if message.extra.get(UNCONFIRMED_KEY):
+        # An earlier attempt may have reached Meta and no echo has confirmed it since: sending again
+        # could deliver the reply twice, so staff decide (the Retry button) instead of a timer.
+        reply_fail(message_id=message.pk, error=UNCONFIRMED_ERROR)
+        return "failed"
     lease = f"inbox:reply-send:{message.pk}"
     if not cache.add(lease, "1", timeout=SEND_LEASE_SECONDS):
         # Another worker is sending this row right now; look again once its lease has run out.
@@ -357,9 +373,12 @@ def reply_deliver(*, message_id: int) -> str:
             return "failed"
         except TransientGraphError as exc:
             attempts = message.send_attempts + 1
-            ChatMessage.objects.filter(pk=message.pk, status=ChatMessage.Status.QUEUED).update(
-                error=f"Meta is not answering; retrying. ({_error_text(exc)})", error_code=exc.code
-            )
+            fields = {"error": f"Meta is not answering; retrying. ({_error_text(exc)})", "error_code": exc.code}
+            if getattr(exc, "may_have_succeeded", False):
+                # The next run only checks whether the echo arrived; it never sends again.
+                fields["extra"] = {**message.extra, UNCONFIRMED_KEY: True}
+                fields["error"] = f"Waiting for Meta to confirm the reply. ({_error_text(exc)})"
+            ChatMessage.objects.filter(pk=message.pk, status=ChatMessage.Status.QUEUED).update(**fields)
             publish_on_commit(
                 business_id=message.business_id, conversation_ids=[conversation.pk], message_ids=[message.pk]
             )

@@ -18,6 +18,7 @@ from inbox.services import replies
 from inbox.services.replies import ReplyError, ReplyRetryLater, reply_deliver, reply_retry, reply_send, reply_window
 from inbox.tasks import message_send
 from inbox.tests.factories import ChatMessageFactory, ContactFactory, ConversationFactory
+from social.graph import MAX_ATTEMPTS
 from social.models import SocialAccount
 
 pytestmark = pytest.mark.django_db
@@ -221,7 +222,8 @@ def test_deliver_transient_error_asks_for_a_retry_and_keeps_the_row_queued(graph
         reply_deliver(message_id=message.pk)
     assert excinfo.value.countdown >= 30  # long enough for the echo of a send that did go out
     message.refresh_from_db()
-    assert message.status == "queued" and message.message_id is None and "retrying" in message.error
+    assert message.status == "queued" and message.message_id is None and "confirm" in message.error
+    assert message.extra[replies.UNCONFIRMED_KEY] is True
 
 
 def test_retry_after_the_echo_arrived_does_not_send_twice(graph, conversation, member, page):
@@ -261,13 +263,40 @@ def test_task_stops_retrying_once_the_echo_arrived(graph, conversation, member, 
     assert (message.status, message.message_id) == ("sent", "m_echo")
 
 
-def test_task_gives_up_after_the_last_retry(graph, conversation, member, page):
+def test_an_unconfirmed_send_is_never_repeated_automatically(graph, conversation, member, page):
+    # A read timeout may mean Meta delivered it: without an echo, staff decide, not a timer.
     message = _queued(conversation, member)
     graph.add(responses.POST, _send_url(page), body=requests.ReadTimeout("read timed out"))
     message_send.delay(message.pk)
     message.refresh_from_db()
+    assert message.status == "failed" and message.error == replies.UNCONFIRMED_ERROR
+    assert len(graph.calls) == 1
+
+
+def test_retry_by_hand_after_an_unconfirmed_send_sends_again(graph, conversation, member, page):
+    message = _queued(conversation, member)
+    graph.add(responses.POST, _send_url(page), body=requests.ReadTimeout("read timed out"))
+    message_send.delay(message.pk)
+    message.refresh_from_db()
+    _ok(graph, page, mid="m_by_hand")
+    with mock.patch("inbox.services.replies._enqueue_send"):
+        replies.reply_retry(message=message, user=member)
+    assert reply_deliver(message_id=message.pk) == "sent"
+    message.refresh_from_db()
+    assert (message.status, message.message_id) == ("sent", "m_by_hand")
+    assert replies.UNCONFIRMED_KEY not in message.extra
+
+
+def test_task_gives_up_after_the_last_retry(graph, conversation, member, page):
+    # Meta answered with an error body each time, so nothing went out and retrying is safe.
+    message = _queued(conversation, member)
+    graph.add(responses.POST, _send_url(page), json={"error": {"code": 1200, "message": "x"}}, status=503)
+    with mock.patch("inbox.services.replies._retry_countdown", return_value=0):
+        message_send.delay(message.pk)
+    message.refresh_from_db()
     assert message.status == "failed" and "after 6 tries" in message.error
-    assert len(graph.calls) == 6
+    assert message.send_attempts == 6
+    assert len(graph.calls) == 6 * MAX_ATTEMPTS  # the client's own quick retries inside each try
 
 
 def test_concurrent_delivery_is_kept_apart(graph, conversation, member, page):
