@@ -319,3 +319,10 @@ def test_allauth_pages_use_the_app_layout(client, url):
     response = client.get(url)
     assert response.status_code == 200
     assert b'class="topbar"' in response.content and b"Social Inbox</title>" in response.content
+
+
+def test_task_names_read_as_words():
+    from social.templatetags.social_tags import task_label
+
+    assert task_label("CREATE_CONTENT") == "Create content"
+    assert task_label("MESSAGING") == "Messaging"
