@@ -181,6 +181,10 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 
+# Tracebacks on the debug page and in error emails hide tokens (config/errors.py).
+DEFAULT_EXCEPTION_REPORTER_FILTER = "config.errors.TokenSafeExceptionReporterFilter"
+DEFAULT_EXCEPTION_REPORTER = "config.errors.TokenSafeExceptionReporter"
+
 # EMAIL
 # ------------------------------------------------------------------------------
 EMAIL_BACKEND = env("DJANGO_EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend")
