@@ -159,15 +159,17 @@ def conversation_list(
 
 
 def _search_condition(*, business: Business, q: str) -> Q:
-    # Each side is an uncorrelated subquery PostgreSQL runs once (hashed) with its trigram index
-    # (migration inbox 0002), instead of probing every conversation's messages in turn.
-    in_messages = (
-        ChatMessage.objects.for_business(business)
-        .filter(content__icontains=q, is_deleted=False)
-        .values("conversation_id")
+    # The matching conversation ids come from two small index scans (trigram indexes of migration
+    # inbox 0003: customer names, message text), so a search never walks the whole business.
+    by_customer = (
+        Conversation.objects.for_business(business)
+        .filter(contact__in=Contact.objects.for_business(business).filter(Q(name__icontains=q) | Q(username__icontains=q)))
+        .values("pk")
     )
-    by_name = Contact.objects.for_business(business).filter(Q(name__icontains=q) | Q(username__icontains=q)).values("pk")
-    return Q(contact_id__in=by_name) | Q(last_message_preview__icontains=q) | Q(pk__in=in_messages)
+    by_message = (
+        ChatMessage.objects.for_business(business).filter(content__icontains=q, is_deleted=False).values("conversation_id")
+    )
+    return Q(pk__in=by_customer.union(by_message))
 
 
 def conversation_get(*, business: Business, pk: int) -> Conversation:

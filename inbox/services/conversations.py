@@ -44,9 +44,12 @@ def _changed(*, conversation: Conversation, user: User, action: str, **metadata)
 def conversation_mark_read(*, conversation: Conversation, user: User) -> int:
     """Mark the customer's messages read by this user; returns how many were unread.
 
-    Nothing is written, audited or pushed when there was nothing unread, so opening a conversation
-    again costs one cheap UPDATE that matches no row.
+    Nothing is written, audited or pushed when there was nothing unread: every unread inbound
+    message counts in `unread_count` (ingest increments it in the same transaction), so a
+    conversation showing 0 is opened without touching its messages.
     """
+    if conversation.unread_count == 0:
+        return 0
     now = timezone.now()
     unread = ChatMessage.objects.filter(
         conversation=conversation, direction=ChatMessage.Direction.INBOUND, is_read=False
