@@ -6,7 +6,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
 
-.PHONY: run test lint format venv worker beat bench bench-ingest bench-pages bench-browser clean
+.PHONY: run test lint format venv worker beat bench bench-ingest bench-ingest-quick bench-floor bench-data \
+	bench-pages bench-browser clean
 
 $(VENV)/.installed: requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -34,11 +35,22 @@ worker: venv
 beat: venv
 	$(VENV)/bin/celery -A config beat -l info
 
+# Benchmarks (bench/README.md): real servers on this machine's PostgreSQL and Redis; they print
+# their figures and write bench/results/*.json. They need `apt-get install -y wrk chromium`.
 bench: venv
 	$(PY) bench/run_all.py
 
 bench-ingest: venv
 	$(PY) bench/ingest.py
+
+bench-ingest-quick: venv
+	$(PY) bench/ingest.py --quick
+
+bench-floor: venv
+	$(PY) bench/floor_app.py
+
+bench-data: venv
+	$(PY) bench/generate_data.py
 
 bench-pages: venv
 	$(PY) bench/pages.py

@@ -1,0 +1,244 @@
+"""The ingest floor: the least any webhook endpoint must do, with no framework at all.
+
+A raw ASGI app that verifies ``X-Hub-Signature-256`` over the raw body, INSERTs the body into one
+table through psycopg's async pool and answers 200, served by uvicorn with 2 workers (STACK-NOTES §7).
+Our Django endpoint's throughput is compared with this one in the same run (target: >= 50 %).
+
+    .venv/bin/python bench/floor_app.py            # serve it and measure it alone
+    .venv/bin/python -m bench.floor_app serve      # just serve it (BENCH_FLOOR_DSN, BENCH_FLOOR_SECRET)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import hmac
+import os
+import sys
+from pathlib import Path
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+TABLE = "bench_floor_events"
+PATH = "/webhooks/facebook/"
+
+_pool = None
+
+
+async def _startup() -> None:
+    global _pool
+    from psycopg_pool import AsyncConnectionPool
+
+    # Same shape as a tuned production pool: a few connections per worker, autocommit (one round trip).
+    _pool = AsyncConnectionPool(
+        os.environ["BENCH_FLOOR_DSN"], min_size=4, max_size=16, kwargs={"autocommit": True}, open=False
+    )
+    await _pool.open(wait=True)
+
+
+async def _respond(send, status: int, body: bytes) -> None:
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"text/plain"), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def app(scope, receive, send) -> None:
+    if scope["type"] == "lifespan":
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await _startup()
+                except Exception as exc:
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                if _pool is not None:
+                    await _pool.close()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+    if scope["type"] != "http":
+        return
+    if scope["method"] != "POST" or scope["path"] != PATH:
+        await _respond(send, 404 if scope["path"] != PATH else 405, b"")
+        return
+    chunks = []
+    more = True
+    while more:
+        message = await receive()
+        chunks.append(message.get("body", b""))
+        more = message.get("more_body", False)
+    body = b"".join(chunks)
+    header = b""
+    for name, value in scope["headers"]:
+        if name == b"x-hub-signature-256":
+            header = value
+            break
+    expected = b"sha256=" + hmac.new(os.environ["BENCH_FLOOR_SECRET"].encode(), body, hashlib.sha256).hexdigest().encode()
+    if not hmac.compare_digest(expected, header):
+        await _respond(send, 403, b"bad signature")
+        return
+    async with _pool.connection() as conn:
+        await conn.execute(f"INSERT INTO {TABLE} (body, signature) VALUES (%s, %s)", (body, header.decode()))
+    await _respond(send, 200, b"EVENT_RECEIVED")
+
+
+# --------------------------------------------------------------------------------------------------
+# Running it (used by ingest.py too)
+# --------------------------------------------------------------------------------------------------
+
+
+def floor_prepare(dsn: str) -> None:
+    import psycopg
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(
+            f"CREATE TABLE IF NOT EXISTS {TABLE} (id bigserial PRIMARY KEY, body bytea NOT NULL, "
+            "signature varchar(80) NOT NULL, received_at timestamptz NOT NULL DEFAULT now())"
+        )
+        conn.execute(f"TRUNCATE {TABLE}")
+
+
+def floor_count(dsn: str) -> int:
+    import psycopg
+
+    with psycopg.connect(dsn) as conn:
+        return conn.execute(f"SELECT count(*) FROM {TABLE}").fetchone()[0]
+
+
+def http_implementation() -> str:
+    """What uvicorn will pick: httptools/uvloop when installed (uvicorn[standard]), else h11/asyncio."""
+    import importlib.util
+
+    http = "httptools" if importlib.util.find_spec("httptools") else "h11"
+    loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
+    return f"{http}+{loop}"
+
+
+def floor_start(group, *, dsn: str, secret: str, port: int, workers: int = 2):
+    from bench import _common as c
+
+    c.require_port_free(port)
+    floor_prepare(dsn)
+    env = {**os.environ, "BENCH_FLOOR_DSN": dsn, "BENCH_FLOOR_SECRET": secret, "PYTHONPATH": str(c.ROOT)}
+    server = group.start(
+        "floor-uvicorn",
+        [sys.executable, "-m", "bench.floor_app", "serve", "--port", str(port), "--workers", str(workers)],
+        env=env,
+    )
+    c.wait_http(port, PATH, server=server, timeout=30)
+    return server
+
+
+def serve(*, port: int, workers: int) -> None:
+    """uvicorn with `workers` processes accepting on one shared listening socket.
+
+    Not `uvicorn --workers 2`: uvicorn 0.54 creates that socket as socket.socket(AF_INET) (proto 0),
+    asyncio then never sets TCP_NODELAY on accepted connections, and every response written in two
+    parts (start, body) waits ~40 ms for the client's delayed ACK (Nagle). A socket created with
+    IPPROTO_TCP gets TCP_NODELAY as in single-process uvicorn.
+    """
+    import signal
+    import socket
+    import subprocess
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    children = [
+        subprocess.Popen([sys.executable, "-m", "bench.floor_app", "worker", "--fd", str(sock.fileno())],
+                         pass_fds=(sock.fileno(),))
+        for _ in range(workers)
+    ]
+
+    def stop(signum, frame):
+        for child in children:
+            child.terminate()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    for child in children:
+        child.wait()
+
+
+def worker(*, fd: int) -> None:
+    import socket
+
+    import uvicorn
+
+    sock = socket.socket(fileno=fd)  # family, type and proto (IPPROTO_TCP) read from the descriptor
+    config = uvicorn.Config("bench.floor_app:app", log_level="warning", access_log=False, lifespan="on")
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def main() -> int:
+    from bench import _common as c
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=int, default=15, help="seconds of wrk saturation (default 15)")
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--port", type=int, default=18010)
+    c.add_common_arguments(parser)
+    args = parser.parse_args()
+
+    c.require_python_modules("psycopg", "psycopg_pool", "uvicorn")
+    c.require_executable("wrk", "Install it: `apt-get install -y wrk` (a Debian package).")
+    c.require_postgres()
+    db = "bench_floor"
+    c.db_create(db, drop=False)
+    dsn = c.db_url(db)
+    secret = c.bench_secrets()["FACEBOOK_APP_SECRET"]
+    from bench._payloads import sample_body
+
+    body = sample_body()
+    from sandbox.payloads import sign
+
+    rows: list[c.Row] = []
+    with c.ProcessGroup() as group:
+        floor_start(group, dsn=dsn, secret=secret, port=args.port)
+        c.wait_for_quiet(max_wait=args.wait_quiet)
+        url = f"http://{c.HOST}:{args.port}{PATH}"
+        c.log(f"floor: steady 200 req/s for 10 s ({http_implementation()})")
+        requests = [(body, {"Content-Type": "application/json", "X-Hub-Signature-256": sign(body, secret)})] * 2000
+        latencies, statuses = asyncio.run(c.steady_rate(args.port, PATH, requests, rate=200))
+        c.log(f"floor: wrk -c{args.connections} for {args.duration} s")
+        result = c.run_wrk(url, body=body, signature=sign(body, secret), connections=args.connections,
+                           duration=args.duration)
+        stored = floor_count(dsn)
+    rows += [
+        c.Row("floor", "ack p50 @200/s", c.percentile(latencies, 50), "ms"),
+        c.Row("floor", "ack p99 @200/s", c.percentile(latencies, 99), "ms"),
+        c.Row("floor", "non-200 @200/s", sum(v for k, v in statuses.items() if k != 200)),
+        c.Row("floor", f"acks/s wrk -c{args.connections}", result.requests_per_s, "/s"),
+        c.Row("floor", "wrk p99", result.p99_ms, "ms"),
+        c.Row("floor", "wrk non-2xx", result.non_2xx),
+        c.Row("floor", "rows stored", stored),
+    ]
+    c.print_table(rows, f"Ingest floor (raw ASGI + psycopg async pool, uvicorn x2, {http_implementation()}), body "
+                        f"{len(body)} bytes")
+    path = c.write_results("floor", rows, {"http_implementation": http_implementation(), "wrk": result.raw})
+    print(f"results: {path.relative_to(c.ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] in ("serve", "worker"):
+        _parser = argparse.ArgumentParser()
+        _parser.add_argument("mode")
+        _parser.add_argument("--port", type=int, default=18010)
+        _parser.add_argument("--workers", type=int, default=2)
+        _parser.add_argument("--fd", type=int, default=-1)
+        _args = _parser.parse_args()
+        if _args.mode == "serve":
+            serve(port=_args.port, workers=_args.workers)
+        else:
+            worker(fd=_args.fd)
+    else:
+        from bench._common import main_guard
+
+        main_guard(main)

@@ -1,0 +1,426 @@
+"""Generate a big inbox fast: 100,000 conversations and 1,000,000 messages in ONE business.
+
+Loads PostgreSQL database `bench_pages` with COPY (not the ORM row by row): contacts with names,
+conversations with a realistic spread of last-message times, unread counts, statuses (~5 % archived)
+and priorities, and their messages (one 5,000-message conversation, many short ones). A second,
+small business (60 conversations) lets pages.py compare query counts at both sizes.
+
+Idempotent: an existing data set with the expected counts is reused (migrations are applied first);
+anything else is wiped and generated again. `--force` regenerates anyway.
+
+    .venv/bin/python bench/generate_data.py [--conversations 100000 --messages 1000000] [--force]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import io
+import json
+import random
+import sys
+import time
+from pathlib import Path
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench import _common as c
+
+DB_NAME = "bench_pages"
+BIG_SLUG, SMALL_SLUG = "bench-big", "bench-small"
+BIG_USER, SMALL_USER = "staff-big@bench.example", "staff-small@bench.example"
+PASSWORD = "bench-password-123"
+LONG_CONVERSATION_MESSAGES = 5_000
+SMALL_CONVERSATIONS, SMALL_MESSAGES = 60, 600
+# Words a support inbox sees; "tracking" is in ~0.5 % of messages (pages.py searches it).
+_VOCAB = ["hi", "hello", "thanks", "thank", "you", "please", "order", "delivery", "parcel", "price", "size", "colour", "color", "available", "stock", "shop", "open", "today", "tomorrow", "weekend", "address", "refund", "return", "exchange", "invoice", "receipt", "payment", "card", "paypal", "discount", "code", "cake", "bread", "croissant", "birthday", "wedding", "gluten", "vegan", "pickup", "time", "when", "where", "how", "much", "can", "could", "would", "need", "want", "love", "great", "perfect", "sorry", "late", "missing", "wrong", "broken", "photo", "picture", "link", "website", "instagram", "message", "reply"]
+RARE_WORD = "tracking"
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+
+
+def _copy_value(value: object) -> str:
+    if value is None:
+        return "\\N"
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    if isinstance(value, dict | list):
+        return _escape(json.dumps(value))
+    return _escape(str(value))
+
+
+class CopyTable:
+    """COPY rows into a model's table: the columns we set vary per row, every other column gets the
+    model field's default (so a field added later by a migration does not break generation)."""
+
+    def __init__(self, model, varying: list[str], constants: dict[str, object] | None = None) -> None:
+        from django.db.models import JSONField
+        from django.utils import timezone
+
+        self.model = model
+        self.table = model._meta.db_table
+        constants = constants or {}
+        now = timezone.now()
+        self.columns: list[str] = []
+        self.template: list[str | None] = []
+        self.slots: list[int] = []
+        by_attname = {f.attname: f for f in model._meta.concrete_fields}
+        for name in varying:
+            if name not in by_attname:
+                raise c.BenchError(f"{self.table} has no column {name!r} any more: update bench/generate_data.py.")
+        for field in model._meta.concrete_fields:
+            name = field.attname
+            self.columns.append(field.column)
+            if name in varying:
+                self.slots.append(len(self.template))
+                self.template.append(None)
+                continue
+            if name in constants:
+                value = constants[name]
+            elif getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
+                value = now
+            elif field.has_default():
+                value = field.get_default()
+            elif field.null:
+                value = None
+            elif field.blank and field.get_internal_type() in ("CharField", "TextField", "SlugField", "URLField",
+                                                                 "EmailField", "FileField"):
+                value = ""
+            else:
+                raise c.BenchError(f"{self.table}.{field.column} is NOT NULL without a default; "
+                                   "teach bench/generate_data.py to fill it.")
+            if isinstance(field, JSONField) and value is not None:
+                self.template.append(_escape(json.dumps(value)))
+            else:
+                self.template.append(_copy_value(value))
+        order = {name: index for index, name in enumerate(varying)}
+        # Slots are filled in model-field order; remember which varying value goes where.
+        self.slot_sources = [order[f.attname] for f in model._meta.concrete_fields if f.attname in order]
+
+    def line(self, values: tuple) -> str:
+        parts = list(self.template)
+        for slot, source in zip(self.slots, self.slot_sources, strict=True):
+            parts[slot] = _copy_value(values[source])
+        return "\t".join(parts)
+
+    def copy(self, cursor, rows, *, progress=None) -> int:
+        columns = ", ".join(f'"{name}"' for name in self.columns)
+        count = 0
+        buffer = io.StringIO()
+        with cursor.copy(f'COPY "{self.table}" ({columns}) FROM STDIN') as copy:
+            for values in rows:
+                buffer.write(self.line(values))
+                buffer.write("\n")
+                count += 1
+                if count % 20_000 == 0:
+                    copy.write(buffer.getvalue())
+                    buffer = io.StringIO()
+                    if progress is not None:
+                        progress.update(20_000)
+            copy.write(buffer.getvalue())
+        if progress is not None:
+            progress.update(count % 20_000)
+        return count
+
+
+def _names(rng: random.Random, count: int) -> tuple[list[str], list[str]]:
+    from faker import Faker
+
+    fake = Faker(["en_US", "it_IT", "fr_FR", "de_DE", "es_ES", "pt_BR"])
+    fake.seed_instance(11)
+    firsts = list({fake.first_name() for _ in range(count)})
+    lasts = list({fake.last_name() for _ in range(count)})
+    rng.shuffle(firsts)
+    rng.shuffle(lasts)
+    return firsts, lasts
+
+
+def _message_counts(rng: random.Random, conversations: int, messages: int) -> list[int]:
+    """Per conversation: the first one is long (in a big data set), the rest spread around the mean."""
+    long = LONG_CONVERSATION_MESSAGES if messages >= conversations + LONG_CONVERSATION_MESSAGES * 2 else 1
+    counts = [long]
+    rest = messages - long
+    mean = max(1.0, rest / (conversations - 1) - 1)
+    for _ in range(conversations - 1):
+        counts.append(max(1, int(rng.expovariate(1 / mean)) + 1))
+    # Nudge random conversations until the total is exact.
+    diff = messages - sum(counts)
+    while diff:
+        index = rng.randrange(1, conversations)
+        if diff > 0:
+            counts[index] += 1
+            diff -= 1
+        elif counts[index] > 1:
+            counts[index] -= 1
+            diff += 1
+    return counts
+
+
+def _text(rng: random.Random, index: int) -> str:
+    words = rng.choices(_VOCAB, k=rng.randint(3, 24))
+    if index % 200 == 0:
+        words.insert(rng.randrange(len(words)), RARE_WORD)
+    if index % 37 == 0:
+        words.append(f"order {10_000 + index % 90_000}")
+    text = " ".join(words)
+    return text[0].upper() + text[1:] + rng.choice((".", "?", "!", "", " 🙂"))
+
+
+def generate_business(*, slug: str, name: str, email: str, conversations: int, messages: int, seed: int,
+                      account_specs: list[tuple[str, str, str, float]]) -> None:
+    """One business with its staff user, accounts and inbox, loaded with COPY."""
+    from django.db import connection
+    from django.utils import timezone
+    from tqdm import tqdm
+
+    from accounts.models import Business, Membership, User
+    from inbox.models import ChatMessage, Contact, Conversation
+    from social.models import SocialAccount
+
+    rng = random.Random(seed)
+    business = Business.objects.create(name=name, slug=slug)
+    user = User.objects.create_user(email=email, password=PASSWORD, name=f"{name} staff")
+    Membership.objects.create(user=user, business=business, role=Membership.Role.OWNER)
+    accounts = []
+    for account_id, account_name, platform, share in account_specs:
+        account = SocialAccount.objects.create(
+            business=business, platform=platform, account_id=account_id, account_name=account_name,
+            access_token="bench-page-token", refresh_token="bench-user-token", connected_at=timezone.now(),
+        )
+        accounts.append((account, share))
+
+    firsts, lasts = _names(rng, 400 if conversations > 1000 else 60)
+    counts = _message_counts(rng, conversations, messages) if conversations > 1 else [messages]
+    now = timezone.now()
+    year = 365 * 86_400
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT coalesce(max(id), 0) FROM {Contact._meta.db_table}")
+        contact_base = cursor.fetchone()[0] + 1
+        cursor.execute(f"SELECT coalesce(max(id), 0) FROM {Conversation._meta.db_table}")
+        conv_base = cursor.fetchone()[0] + 1
+        cursor.execute(f"SELECT coalesce(max(id), 0) FROM {ChatMessage._meta.db_table}")
+        msg_base = cursor.fetchone()[0] + 1
+
+    account_weights = [share for _, share in accounts]
+    plan = []  # per conversation: (account, last_at, status, priority, unread, count)
+    for index in range(conversations):
+        account = rng.choices([a for a, _ in accounts], weights=account_weights)[0]
+        # Skewed to recent: most conversations moved in the last weeks, a tail goes back a year.
+        age = year * rng.random() ** 3 if index else 60.0
+        last_at = now - dt.timedelta(seconds=age)
+        status = "archived" if rng.random() < 0.05 else "open"
+        priority = rng.choices(["none", "low", "normal", "high", "urgent"], weights=[70, 10, 10, 7, 3])[0]
+        plan.append([account, last_at, status, priority, 0, counts[index]])
+
+    contacts = CopyTable(Contact, ["id", "business_id", "account_id", "platform", "external_id", "name", "username",
+                                   "profile_state"])
+    conv_table = CopyTable(Conversation, [
+        "id", "business_id", "platform", "account_id", "contact_id", "participant_ids", "participant_names",
+        "last_message_at", "last_message_preview", "last_message_direction", "unread_count", "status", "priority",
+        "last_inbound_at", "created_at",
+    ])
+    msg_table = CopyTable(ChatMessage, [
+        "id", "business_id", "platform", "account_id", "conversation_id", "message_id", "direction", "source",
+        "sender_id", "sender_name", "content", "timestamp", "status", "is_read", "read_at", "sent_at",
+        "created_at",
+    ])
+
+    contact_rows = []
+    for index, (account, *_rest) in enumerate(plan):
+        is_ig = account.platform == "INSTAGRAM"
+        display = f"{rng.choice(firsts)} {rng.choice(lasts)}" if rng.random() > 0.03 else ""
+        username = (display.lower().replace(" ", ".") if is_ig and display else "")
+        contact_rows.append((contact_base + index, business.pk, account.pk, account.platform,
+                             str((17_800_000_000_000_000 if is_ig else 7_400_000_000_000_000) + seed * 10**9 + index),
+                             "" if is_ig else display, username, "fetched" if display else "pending"))
+
+    def message_rows():
+        mid = msg_base
+        for index, entry in enumerate(plan):
+            account, last_at, _status, _priority, _unread, count = entry
+            conv_id = conv_base + index
+            psid = contact_rows[index][4]
+            name = contact_rows[index][5] or contact_rows[index][6]
+            # Gaps between messages: minutes inside a chat, sometimes days between chats.
+            gaps = [rng.expovariate(1 / 600) if rng.random() < 0.85 else rng.expovariate(1 / 172_800)
+                    for _ in range(count - 1)]
+            when = last_at - dt.timedelta(seconds=sum(gaps))
+            directions = ["inbound" if rng.random() < 0.6 else "outbound" for _ in range(count)]
+            directions[0] = "inbound"  # a conversation starts with the customer
+            # Unread: a quarter of the conversations whose last message is the customer's.
+            trailing = 0
+            for direction in reversed(directions):
+                if direction != "inbound":
+                    break
+                trailing += 1
+            unread = min(trailing, 1 + int(rng.expovariate(0.5))) if trailing and rng.random() < 0.25 else 0
+            entry[4] = unread
+            entry.append(directions[-1])
+            for position in range(count):
+                if position:
+                    when += dt.timedelta(seconds=gaps[position - 1])
+                inbound = directions[position] == "inbound"
+                text = _text(rng, mid)
+                if position == count - 1:
+                    entry.append(text)
+                    entry.append(when)
+                unread_here = inbound and position >= count - unread
+                status = "received" if inbound else rng.choices(["read", "delivered", "sent", "failed"],
+                                                                weights=[60, 25, 13, 2])[0]
+                yield (mid, business.pk, account.platform, account.pk, conv_id, f"m_bench_{seed}_{mid}",
+                       directions[position], "customer" if inbound else "inbox",
+                       psid if inbound else account.account_id, name if inbound else "", text, when, status,
+                       not unread_here if inbound else True, None if unread_here or not inbound else when,
+                       None if inbound else when, when)
+                mid += 1
+
+    with connection.cursor() as django_cursor:
+        cursor = django_cursor.cursor  # psycopg's own cursor: COPY
+        with tqdm(total=conversations, desc=f"{slug}: contacts", unit="row", disable=conversations < 1000) as bar:
+            contacts.copy(cursor, contact_rows, progress=bar)
+        with tqdm(total=messages, desc=f"{slug}: messages", unit="msg", unit_scale=True,
+                  disable=messages < 10_000) as bar:
+            msg_table.copy(cursor, message_rows(), progress=bar)
+        last_inbound = {}
+        conv_rows = []
+        for index, entry in enumerate(plan):
+            account, _last_at, status, priority, unread, _count, last_direction, preview, last_when = entry
+            name = contact_rows[index][5] or contact_rows[index][6] or contact_rows[index][4]
+            conv_rows.append((conv_base + index, business.pk, account.platform, account.pk, contact_base + index,
+                              [contact_rows[index][4]], [name], last_when, preview[:255], last_direction, unread,
+                              status, priority, last_when if last_direction == "inbound" else
+                              last_inbound.get(index, last_when - dt.timedelta(hours=1)),
+                              last_when - dt.timedelta(days=1)))
+        with tqdm(total=conversations, desc=f"{slug}: conversations", unit="row",
+                  disable=conversations < 1000) as bar:
+            conv_table.copy(cursor, conv_rows, progress=bar)
+        for model in (Contact, Conversation, ChatMessage):
+            table = model._meta.db_table
+            cursor.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
+
+
+def dataset_state(conversations: int, messages: int) -> str:
+    """'ok' when the expected data is there, 'empty' when nothing is, 'partial' otherwise."""
+    from accounts.models import Business
+    from inbox.models import ChatMessage, Conversation
+
+    big = Business.objects.filter(slug=BIG_SLUG).first()
+    small = Business.objects.filter(slug=SMALL_SLUG).first()
+    if big is None and small is None:
+        return "empty"
+    if big is None or small is None:
+        return "partial"
+    ok = (
+        Conversation.objects.filter(business=big).count() == conversations
+        and ChatMessage.objects.filter(business=big).count() == messages
+        and Conversation.objects.filter(business=small).count() == SMALL_CONVERSATIONS
+    )
+    return "ok" if ok else "partial"
+
+
+def wipe() -> None:
+    from django.db import connection
+
+    from accounts.models import AuditEvent, Business, Membership, User
+    from inbox.models import Attachment, ChatMessage, Contact, Conversation, PendingMessageUpdate, WebhookEvent
+    from social.models import SocialAccount
+
+    models = (Attachment, ChatMessage, PendingMessageUpdate, Conversation, Contact, WebhookEvent, SocialAccount,
+              Membership, AuditEvent, Business, User)
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE " + ", ".join(f'"{m._meta.db_table}"' for m in models) + " CASCADE")
+
+
+def ensure_dataset(*, conversations: int, messages: int, force: bool = False,
+                   settings: str = "config.settings.production") -> dict:
+    """Create/migrate the database and generate the data unless it is already there. Returns facts.
+
+    Configures Django in this process (with `settings`) on the way.
+    """
+    c.require_python_modules("django", "psycopg", "tqdm", "faker")
+    c.require_postgres()
+    env = c.django_env(DB_NAME, settings=settings)
+    c.db_create(DB_NAME, drop=False)
+    c.log(f"migrating {DB_NAME}")
+    c.manage(env, "migrate", "--noinput")
+    c.django_setup_in_process(env)
+    from django.db import connection
+
+    state = dataset_state(conversations, messages)
+    generated = False
+    seconds = 0.0
+    if force or state != "ok":
+        if state != "empty":
+            c.log(f"existing data is {'being replaced (--force)' if force else 'incomplete'}: wiping it")
+            wipe()
+        c.log(f"generating {conversations:,} conversations and {messages:,} messages in one business")
+        started = time.monotonic()
+        with connection.cursor() as cursor:
+            # Bulk load: no synchronous commit wait, more memory for the index builds.
+            cursor.execute("SET synchronous_commit TO off")
+            cursor.execute("SET maintenance_work_mem TO '256MB'")
+            # The rows are consistent by construction and messages are loaded before their conversations
+            # (which summarise them): skip the per-row foreign key triggers during the load.
+            cursor.execute("SET session_replication_role TO replica")
+        generate_business(
+            slug=BIG_SLUG, name="Bench Bakery Group", email=BIG_USER, conversations=conversations,
+            messages=messages, seed=1,
+            account_specs=[("104857600999101", "Bench Bakery", "FACEBOOK", 0.5),
+                           ("104857600999102", "Bench Bakery Outlet", "FACEBOOK", 0.3),
+                           ("17841400999103", "benchbakery", "INSTAGRAM", 0.2)],
+        )
+        generate_business(
+            slug=SMALL_SLUG, name="Bench Corner Shop", email=SMALL_USER, conversations=SMALL_CONVERSATIONS,
+            messages=SMALL_MESSAGES, seed=2,
+            account_specs=[("104857600999201", "Corner Shop", "FACEBOOK", 0.7),
+                           ("17841400999202", "cornershop", "INSTAGRAM", 0.3)],
+        )
+        with connection.cursor() as cursor:
+            cursor.execute("SET session_replication_role TO DEFAULT")
+        c.log("VACUUM ANALYZE")
+        connection.close()
+        import psycopg
+
+        with psycopg.connect(c.db_url(DB_NAME), autocommit=True) as conn:
+            conn.execute("VACUUM ANALYZE")
+        seconds = time.monotonic() - started
+        generated = True
+        c.log(f"generated in {seconds:.0f} s")
+    else:
+        c.log(f"{DB_NAME} already holds {conversations:,} conversations / {messages:,} messages: reusing it")
+    return {"generated": generated, "seconds": seconds, "env": env}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description="Generate the big inbox data set for bench/pages.py.")
+    parser.add_argument("--conversations", type=int, default=100_000)
+    parser.add_argument("--messages", type=int, default=1_000_000)
+    parser.add_argument("--force", action="store_true", help="regenerate even if the data is there")
+    args = parser.parse_args()
+    if args.messages < args.conversations + LONG_CONVERSATION_MESSAGES:
+        raise c.BenchError("--messages must be at least --conversations + 5,000 (the long conversation).")
+    facts = ensure_dataset(conversations=args.conversations, messages=args.messages, force=args.force)
+    import psycopg
+
+    with psycopg.connect(c.db_url(DB_NAME)) as conn:
+        size = conn.execute("SELECT pg_size_pretty(pg_database_size(%s))", (DB_NAME,)).fetchone()[0]
+    rows = [
+        c.Row("generate", "conversations", args.conversations),
+        c.Row("generate", "messages", args.messages),
+        c.Row("generate", "generated now (else reused)", facts["generated"]),
+        c.Row("generate", "generation time", facts["seconds"] or None, "s"),
+        c.Row("generate", "database size", size),
+    ]
+    c.print_table(rows, f"Data set in {DB_NAME}")
+    c.write_results("generate_data", rows)
+    return 0
+
+
+if __name__ == "__main__":
+    c.main_guard(main)
