@@ -104,10 +104,10 @@ def main() -> int:
     c.require_executable(CHROMIUM, "Install Debian's Chromium: `apt-get install -y chromium`.")
     c.require_postgres()
     c.require_redis()
-    for path, what in (("inbox/consumers.py", "the inbox WebSocket consumer (INBOX engineer)"),
-                       ("inbox/tasks.py", "the webhook processing task (RECEIVE engineer)"),
-                       ("static/js/inbox.js", "the inbox page script (INBOX engineer)")):
-        c.require_file(c.ROOT / path, f"{what} is not written yet.")
+    for path, what in (("inbox/consumers.py", "the inbox WebSocket consumer"),
+                       ("inbox/tasks.py", "the webhook processing task"),
+                       ("static/js/inbox.js", "the inbox page script")):
+        c.require_file(c.ROOT / path, f"{what} is missing.")
     for port in (args.port, args.graph_port):
         c.require_port_free(port)
 

@@ -96,8 +96,8 @@ def prerequisites(args: argparse.Namespace) -> None:
     c.require_executable("wrk", "Install it: `apt-get install -y wrk` (a Debian package).")
     c.require_postgres()
     c.require_redis()
-    c.require_file(c.ROOT / "inbox" / "webhooks.py", "the webhook endpoint (RECEIVE engineer) is not written yet.")
-    c.require_file(c.ROOT / "inbox" / "tasks.py", "the webhook processing task (RECEIVE engineer) is not written yet.")
+    c.require_file(c.ROOT / "inbox" / "webhooks.py", "the webhook endpoint is missing.")
+    c.require_file(c.ROOT / "inbox" / "tasks.py", "the webhook processing task is missing.")
     for port in (args.web_port, args.floor_port, args.graph_port):
         c.require_port_free(port)
 

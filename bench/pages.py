@@ -191,7 +191,7 @@ def main() -> int:
         reverse("inbox:conversation_list")
         reverse("inbox:conversation_detail", args=[1])
     except NoReverseMatch as exc:
-        raise c.BenchError(f"the inbox pages are not routed yet ({exc}); the INBOX engineer adds inbox/urls.py.") from exc
+        raise c.BenchError(f"the inbox pages are not routed ({exc}): inbox/urls.py is missing them.") from exc
 
     c.wait_for_quiet(max_wait=args.wait_quiet)
     big = Business.objects.get(slug=gen.BIG_SLUG)

@@ -118,7 +118,7 @@ def _describe(exc: BaseException) -> str:
     return f"{prefix}: {exc}"
 
 
-# --- send (owned by the inbox engineer; keep the receive tasks above) -----------------------------
+# --- send (replies, read receipts to Meta) ---------------------------------------------------------
 
 
 @shared_task(bind=True, name="inbox.tasks.message_send", max_retries=5, acks_late=True)

@@ -7,7 +7,6 @@ FACEBOOK_DIALOG_URL / FACEBOOK_GRAPH_URL per request, so the test points them at
 
 from __future__ import annotations
 
-import copy
 import json
 import re
 from html.parser import HTMLParser
@@ -120,11 +119,7 @@ def live(live_server, settings, transactional_db):
     settings.FACEBOOK_GRAPH_URL = f"{base}/sandbox/graph/v25.0"
     settings.FACEBOOK_DIALOG_URL = f"{base}/sandbox/dialog/oauth"
     settings.SANDBOX_WEBHOOK_URL = f"{base}/webhooks/facebook/"
-    templates = copy.deepcopy(settings.TEMPLATES)
-    processors = templates[0]["OPTIONS"]["context_processors"]
-    if "social.context_processors.reconnect_banner" not in processors:
-        processors.append("social.context_processors.reconnect_banner")  # the lead adds it to settings
-        settings.TEMPLATES = templates
+    assert "social.context_processors.reconnect_banner" in settings.TEMPLATES[0]["OPTIONS"]["context_processors"]
     seed()
     sb.Config.objects.update_or_create(pk=1, defaults={"send_receipts": False})
     return base
