@@ -256,3 +256,25 @@ def test_the_sender_is_known_from_the_fixture(client, page):
     data = json.loads(load_fixture("message_text"))
     assert data["entry"][0]["id"] == PAGE_ID
     assert data["entry"][0]["messaging"][0]["sender"]["id"] == PSID
+
+
+def test_processing_does_not_wait_for_the_disk_but_the_ack_does(client, page):
+    """The raw event's INSERT (the ack) is durable; applying it may skip the WAL flush, since a lost
+    commit leaves the event pending and it is applied again."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from inbox.services.webhooks import webhook_event_process
+
+    body = load_fixture("message_text")
+    with CaptureQueriesContext(connection) as ack, mock.patch("inbox.webhooks.webhook_event_enqueue"):
+        assert post_webhook(client, body).status_code == 200
+    assert not any("synchronous_commit" in q["sql"] for q in ack.captured_queries)
+
+    event = WebhookEvent.objects.get()
+    WebhookEvent.objects.filter(pk=event.pk).update(state=WebhookEvent.State.PENDING)
+    with CaptureQueriesContext(connection) as processing:
+        webhook_event_process(event_id=event.pk)
+    relaxed = [q["sql"] for q in processing.captured_queries if "synchronous_commit" in q["sql"]]
+    assert relaxed == (["SET LOCAL synchronous_commit TO OFF"] if connection.vendor == "postgresql" else [])
+    assert ChatMessage.objects.count() == 1
