@@ -69,3 +69,32 @@ def test_a_body_that_is_not_json_is_stored_and_marked_failed(live_server, page, 
     event.refresh_from_db()
     assert bytes(event.body) == body
     assert "not valid UTF-8" in event.last_error or "not valid JSON" in event.last_error
+
+
+def test_the_worker_pushes_the_new_message_to_open_inbox_pages_in_other_processes(live_server, page, worker):
+    """The worker (one process) broadcasts through Redis; a page's socket lives in another (this one)."""
+    import asyncio
+
+    from channels.layers import get_channel_layer
+
+    from inbox.realtime import business_group
+
+    layer = get_channel_layer()
+    assert type(layer).__name__ == "RedisChannelLayer"
+
+    async def listen() -> str:
+        channel = await layer.new_channel()
+        await layer.group_add(business_group(page.business_id), channel)
+        body, _mids = message_batch(page_id=page.account_id, psid=PSID, count=1, tag="live push")
+        status = await asyncio.to_thread(post_webhook, live_server.url, body)
+        assert status == 200
+        try:
+            event = await asyncio.wait_for(layer.receive(channel), timeout=30)
+        finally:
+            await layer.group_discard(business_group(page.business_id), channel)
+        return event["html"]
+
+    html = asyncio.run(listen())
+    message = ChatMessage.objects.get(account=page)
+    assert f'id="message-{message.pk}"' in html
+    assert "live push message 0" in html
