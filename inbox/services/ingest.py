@@ -191,10 +191,8 @@ def _apply(batch: _Batch, event: Event, changes: Changes) -> None:
             _echo(batch, event, changes)
         else:
             _inbound_message(batch, event, changes)
-    elif isinstance(event, Delivery):
-        _delivery(batch, event, changes)
-    elif isinstance(event, Read):
-        _read(batch, event, changes)
+    elif isinstance(event, (Delivery, Read)):
+        _receipt(batch, event, changes)
     elif isinstance(event, Reaction):
         _update_or_wait(batch, event, changes, kind=UpdateKind.REACTION, payload=_reaction_payload(event))
     elif isinstance(event, MessageEdit):
@@ -530,23 +528,14 @@ def _update_or_wait(
 # --- receipts -------------------------------------------------------------------------------------
 
 
-def _delivery(batch: _Batch, event: Delivery, changes: Changes) -> None:
+def _receipt(batch: _Batch, event: Delivery | Read, changes: Changes) -> None:
     conversation = batch.conversation(external_id=event.sender_id, timestamp=timezone.now(), create=False)
     if conversation is None:
-        logger.info("Delivery receipt for an unknown conversation on account %s skipped", batch.account.pk)
+        kind = "Delivery" if isinstance(event, Delivery) else "Read"
+        logger.info("%s receipt for an unknown conversation on account %s skipped", kind, batch.account.pk)
         return
-    changed, message_ids = receipt_delivery_apply(conversation=conversation, event=event)
-    if changed:
-        changes.add(conversation_id=conversation.pk)
-        changes.message_ids.update(message_ids)
-
-
-def _read(batch: _Batch, event: Read, changes: Changes) -> None:
-    conversation = batch.conversation(external_id=event.sender_id, timestamp=timezone.now(), create=False)
-    if conversation is None:
-        logger.info("Read receipt for an unknown conversation on account %s skipped", batch.account.pk)
-        return
-    changed, message_ids = receipt_read_apply(conversation=conversation, event=event)
+    apply = receipt_delivery_apply if isinstance(event, Delivery) else receipt_read_apply
+    changed, message_ids = apply(conversation=conversation, event=event)
     if changed:
         changes.add(conversation_id=conversation.pk)
         changes.message_ids.update(message_ids)
