@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from cryptography.fernet import Fernet
 from django.urls import reverse
+
+from config.tests.test_settings import PRODUCTION_ENV, clean_environ
 
 pytestmark = pytest.mark.django_db
 
@@ -109,14 +109,9 @@ print("RESULT" + json.dumps(out))
 
 @pytest.fixture(scope="module")
 def production_responses() -> dict:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "FACEBOOK_", "FIELD_", "SANDBOX"))}
     env = {
-        **clean,
-        "DJANGO_SETTINGS_MODULE": "config.settings.production",
-        "DJANGO_SECRET_KEY": "x" * 20 + "A-long-random-production-secret-key-0123456789",
-        "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
-        "FACEBOOK_APP_SECRET": "production-app-secret",
-        "DJANGO_ALLOWED_HOSTS": "inbox.example.com",
+        **clean_environ(),
+        **PRODUCTION_ENV,
         "DATABASE_URL": "sqlite://:memory:",
         "REDIS_URL": "",
         "CELERY_BROKER_URL": "memory://",

@@ -22,10 +22,14 @@ PRODUCTION_ENV = {
 }
 
 
+def clean_environ() -> dict[str, str]:
+    """This process's environment without any setting a production subprocess must not inherit."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "FACEBOOK_", "FIELD_", "SANDBOX"))}
+
+
 def manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "FACEBOOK_", "FIELD_", "SANDBOX"))}
     return subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env={**clean, **env}, capture_output=True, text=True,
+        [sys.executable, "manage.py", *args], cwd=ROOT, env={**clean_environ(), **env}, capture_output=True, text=True,
         timeout=60, check=False,
     )
 
