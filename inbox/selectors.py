@@ -11,7 +11,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from django.db.models import Count, Max, Prefetch, Q, Sum
+from django.db.models import Count, Exists, Max, OuterRef, Prefetch, Q, Sum
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
@@ -158,18 +158,36 @@ def conversation_list(
     return ConversationPage(conversations=rows, next_cursor=next_cursor)
 
 
+# How many matches a search collects through the trigram indexes (migration inbox 0003) before it
+# calls its text common. Chosen on the 1M-message data set (bench/README.md): below it, fetching the
+# matching conversations by id and sorting them is cheapest; above it, walking the conversations
+# newest first and checking each one stops after a few hundred rows.
+SEARCH_ID_LIMIT = 2000
+
+
 def _search_condition(*, business: Business, q: str) -> Q:
-    # The matching conversation ids come from two small index scans (trigram indexes of migration
-    # inbox 0003: customer names, message text), so a search never walks the whole business.
-    by_customer = (
-        Conversation.objects.for_business(business)
-        .filter(contact__in=Contact.objects.for_business(business).filter(Q(name__icontains=q) | Q(username__icontains=q)))
-        .values("pk")
-    )
-    by_message = (
-        ChatMessage.objects.for_business(business).filter(content__icontains=q, is_deleted=False).values("conversation_id")
-    )
-    return Q(pk__in=by_customer.union(by_message))
+    """Conversations whose customer name/username or any non-deleted message contains `q` (any case).
+
+    Each half is first looked up through its trigram index, at most SEARCH_ID_LIMIT + 1 rows (one
+    query each). A half that found all its matches becomes an id list, so PostgreSQL fetches exactly
+    those conversations and sorts the few of them. A half with more matches is common text: it
+    becomes a per-row check instead, and the list query walks the conversations newest first
+    (index conv_business_status_recent) and stops at the page's last row; with common text that is
+    after a few hundred rows, while collecting every match would read thousands of messages.
+    """
+    contacts = Contact.objects.for_business(business).filter(Q(name__icontains=q) | Q(username__icontains=q))
+    contact_ids = list(contacts.values_list("pk", flat=True)[: SEARCH_ID_LIMIT + 1])
+    if len(contact_ids) > SEARCH_ID_LIMIT:
+        by_customer = Q(contact__name__icontains=q) | Q(contact__username__icontains=q)
+    else:
+        by_customer = Q(contact_id__in=contact_ids)
+    messages = ChatMessage.objects.for_business(business).filter(content__icontains=q, is_deleted=False)
+    conversation_ids = list(messages.values_list("conversation_id", flat=True)[: SEARCH_ID_LIMIT + 1])
+    if len(conversation_ids) > SEARCH_ID_LIMIT:
+        by_message = Q(Exists(messages.filter(conversation=OuterRef("pk"))))
+    else:
+        by_message = Q(pk__in=set(conversation_ids))
+    return by_customer | by_message
 
 
 def conversation_get(*, business: Business, pk: int) -> Conversation:

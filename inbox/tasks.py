@@ -22,9 +22,25 @@ def _backoff(retries: int, *, base: int = 2, cap: int = 300) -> int:
 # --- receive (webhook events, attachments, profiles) ----------------------------------------------
 
 
+@shared_task(bind=True, name="inbox.tasks.webhook_events_drain", max_retries=None, acks_late=True)
+def webhook_events_drain(self) -> int:
+    """Apply the pending webhook events in batches (woken by the endpoint; see the service)."""
+    from inbox.services.webhooks import webhook_events_drain as drain
+
+    try:
+        return drain()
+    except DATABASE_UNAVAILABLE as exc:
+        # Database down, or a deadlock with another drain (rolled back, so at once): the events
+        # are still pending. Without a retry cap: the requeue task would wake a drain anyway.
+        deadlock = "deadlock" in str(exc).lower()
+        logger.warning("Webhook drain: database unavailable (%s); retrying", exc)
+        countdown = 0 if deadlock else _backoff(min(self.request.retries, 8))
+        raise self.retry(exc=exc, countdown=countdown) from exc
+
+
 @shared_task(bind=True, name="inbox.tasks.webhook_event_process", max_retries=8, acks_late=True)
 def webhook_event_process(self, event_id: int) -> None:
-    """Apply one stored webhook event. A permanent problem is recorded on the row, never raised."""
+    """Apply one stored webhook event (replays by id). A permanent problem is recorded on the row."""
     from inbox.models import WebhookEvent
     from inbox.services.webhooks import webhook_event_process as process
 

@@ -323,6 +323,10 @@ INBOX_STORE_MEDIA = {
 INBOX_MEDIA_MAX_BYTES = 25 * 1024 * 1024
 # A pending webhook event older than this is handed to a worker again (broker outage recovery).
 INBOX_WEBHOOK_REQUEUE_AFTER_SECONDS = 120
+# A drain applies this many stored events per transaction, and hands over to the next drain task
+# after this long so replies queued meanwhile get a worker.
+INBOX_WEBHOOK_BATCH_SIZE = env.int("INBOX_WEBHOOK_BATCH_SIZE", default=100)
+INBOX_WEBHOOK_DRAIN_SECONDS = 5.0
 INBOX_PAGE_SIZE = 50
 # Opening a conversation also tells Meta the page has seen it (the customer sees "Seen"); best effort.
 INBOX_SEND_MARK_SEEN = env.bool("INBOX_SEND_MARK_SEEN", default=True)

@@ -15,8 +15,9 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.core.files.base import ContentFile
-from django.db import IntegrityError, models, transaction
+from django.db import IntegrityError, models, router, transaction
 from django.db.models import Subquery
+from django.db.models.constants import OnConflict
 from django.utils import timezone
 
 from inbox.models import ChatMessage, Contact, Conversation
@@ -78,6 +79,79 @@ def conversation_get_or_create(
             "last_message_at": timestamp,
         },
     )
+
+
+def _insert_missing(model: type[M], rows: list[M], *, key: str) -> set[Any]:
+    """``INSERT ... ON CONFLICT DO NOTHING RETURNING`` for many rows; the ``key`` values inserted.
+
+    Rows another worker inserted first are skipped without an error (and not returned).
+    """
+    if not rows:
+        return set()
+    opts = model._meta
+    fields = [f for f in opts.local_concrete_fields if not f.primary_key]
+    for row in rows:  # what save() would fill in (auto_now_add)
+        for f in fields:
+            if getattr(f, "auto_now_add", False) or getattr(f, "auto_now", False):
+                setattr(row, f.attname, f.pre_save(row, add=True))
+    inserted = model._base_manager._insert(
+        rows, fields=fields, returning_fields=[opts.get_field(key)], using=router.db_for_write(model),
+        on_conflict=OnConflict.IGNORE,
+    )
+    return {values[0] for values in inserted or ()}
+
+
+def conversations_get_or_create(
+    *, account: SocialAccount, first_seen: dict[str, datetime], lookup_only: set[str] = frozenset()
+) -> tuple[dict[str, Conversation], set[int]]:
+    """The conversations with many customers of ``account`` in a few queries, creating the missing
+    ones (for the ids of ``first_seen``, with the time of their first message) but not for
+    ``lookup_only``. Returns them by external id, contacts attached, and the ids of the contacts
+    created here.
+
+    Rows are inserted in key order and without failing on a conflict, so two workers creating the
+    same customers at once neither deadlock nor fail: the loser reads the winner's rows.
+    """
+    wanted = set(first_seen) | set(lookup_only)
+    found = {
+        c.contact.external_id: c
+        for c in Conversation.objects.select_related("contact").filter(
+            account=account, contact__external_id__in=wanted
+        )
+    }
+    missing = sorted(set(first_seen) - set(found))
+    if not missing:
+        return found, set()
+    created_ids = _insert_missing(
+        Contact,
+        [
+            Contact(business_id=account.business_id, account=account, platform=account.platform, external_id=i)
+            for i in missing
+        ],
+        key="id",
+    )
+    contacts = sorted(
+        Contact.objects.filter(account=account, external_id__in=missing), key=lambda contact: contact.pk
+    )
+    _insert_missing(
+        Conversation,
+        [
+            Conversation(
+                business_id=account.business_id,
+                platform=account.platform,
+                account=account,
+                contact=contact,
+                participant_ids=[contact.external_id],
+                participant_names=[contact.display_name],
+                last_message_at=first_seen[contact.external_id],
+            )
+            for contact in contacts
+        ],
+        key="id",
+    )
+    for conversation in Conversation.objects.select_related("contact").filter(account=account, contact__in=contacts):
+        found[conversation.contact.external_id] = conversation
+    return found, created_ids
 
 
 def conversation_find(*, account: SocialAccount, external_id: str) -> Conversation | None:

@@ -70,11 +70,43 @@ UpdateKind = PendingMessageUpdate.Kind
 
 
 @dataclass
+class Bump:
+    """What newly stored messages change on their conversation, summed until the batch commits."""
+
+    timestamp: datetime
+    preview: str
+    direction: str
+    inbound: int = 0
+    last_inbound_at: datetime | None = None
+
+    def add(self, other: Bump) -> None:
+        # Equal times: the later message wins, as if the two updates ran one after the other.
+        if other.timestamp >= self.timestamp:
+            self.timestamp, self.preview, self.direction = other.timestamp, other.preview, other.direction
+        self.inbound += other.inbound
+        if other.last_inbound_at is not None:
+            self.last_inbound_at = max(filter(None, (self.last_inbound_at, other.last_inbound_at)))
+
+
+def bump_merge(bumps: dict[int, Bump], conversation_id: int, bump: Bump) -> None:
+    current = bumps.get(conversation_id)
+    if current is None:
+        bumps[conversation_id] = bump
+    else:
+        current.add(bump)
+
+
+@dataclass
 class Changes:
-    """Ids to broadcast once the transaction commits (one publish per business per webhook event)."""
+    """What to write last and broadcast after commit: touched ids and the conversations' bumps.
+
+    The bumps are applied by ``conversation_bumps_apply`` once per conversation per transaction, in
+    id order, so two workers applying batches at once always lock conversation rows in the same order.
+    """
 
     conversation_ids: set[int] = field(default_factory=set)
     message_ids: set[int] = field(default_factory=set)
+    bumps: dict[int, Bump] = field(default_factory=dict)
 
     def add(self, *, conversation_id: int | None = None, message_id: int | None = None) -> None:
         if conversation_id is not None:
@@ -82,9 +114,14 @@ class Changes:
         if message_id is not None:
             self.message_ids.add(message_id)
 
+    def bump(self, conversation_id: int, bump: Bump) -> None:
+        bump_merge(self.bumps, conversation_id, bump)
+
     def update(self, other: Changes) -> None:
         self.conversation_ids |= other.conversation_ids
         self.message_ids |= other.message_ids
+        for conversation_id, bump in other.bumps.items():
+            self.bump(conversation_id, bump)
 
     def __bool__(self) -> bool:
         return bool(self.conversation_ids or self.message_ids)
@@ -97,8 +134,12 @@ class ApplyResult:
     applied: int = 0
 
 
-class _Batch:
-    """What one account's events of one webhook event share: caches that save a query per event."""
+class AccountBatch:
+    """What one account's events in one transaction share: caches that save a query per event.
+
+    Create it with every event of the account the transaction will apply (their mids are used to
+    load the waiting reactions and edits in one query).
+    """
 
     def __init__(self, *, account: SocialAccount, events: list[Event]) -> None:
         self.account = account
@@ -106,6 +147,45 @@ class _Batch:
         # Updates waiting for the messages of this batch, loaded in one query on first use.
         self.batch_mids = {clean_text(e.mid, max_length=MID_LENGTH) for e in events if isinstance(e, MessageEvent)}
         self.pending: dict[str, list[PendingMessageUpdate]] | None = None
+        # Bumps of the events applied without a savepoint, written by the caller before commit.
+        self.bumps: dict[int, Bump] = {}
+
+    def prefetch(self, events: list[Event]) -> None:
+        """Load (and create) the conversations these events need, in a few queries for them all."""
+        first_seen: dict[str, datetime] = {}
+        lookup_only: set[str] = set()
+        now = timezone.now()
+        for event in events:
+            if isinstance(event, MessageEvent | Postback | Referral):
+                customer = clean_text(event.customer_id if isinstance(event, MessageEvent) else event.sender_id, max_length=64)
+                when = event.timestamp or now
+                if customer:
+                    first_seen[customer] = min(first_seen.get(customer, when), when)
+            elif isinstance(event, Delivery | Read) and event.sender_id:
+                lookup_only.add(clean_text(event.sender_id, max_length=64))
+        wanted = (set(first_seen) | lookup_only) - set(self.conversations)
+        if not wanted:
+            return
+        found, created = contact_services.conversations_get_or_create(
+            account=self.account,
+            first_seen={k: v for k, v in first_seen.items() if k in wanted},
+            lookup_only=lookup_only & wanted,
+        )
+        for external_id, conversation in found.items():
+            if contact_services.contact_profile_needed(
+                contact=conversation.contact, created=conversation.contact_id in created
+            ):
+                contact_services.contact_profile_fetch_enqueue(contact_id=conversation.contact_id)
+            self.conversations[external_id] = conversation
+
+    def bump_now(self, conversation_id: int, changes: Changes) -> None:
+        """Write a conversation's waiting bump before something else changes its preview."""
+        waiting: dict[int, Bump] = {}
+        for source in (self.bumps, changes.bumps):
+            bump = source.pop(conversation_id, None)
+            if bump is not None:
+                bump_merge(waiting, conversation_id, bump)
+        conversation_bumps_apply(waiting)
 
     def forget(self) -> None:
         """After a rolled-back event, cached rows may not exist any more."""
@@ -150,13 +230,18 @@ class _Batch:
         return conversation
 
 
-def events_apply(*, account: SocialAccount, events: list[Event], isolate: bool = True) -> ApplyResult:
+def events_apply(
+    *, account: SocialAccount, events: list[Event], isolate: bool = True, batch: AccountBatch | None = None
+) -> ApplyResult:
     """Apply ``events`` (all of ``account``) in order; one failing event does not stop the others.
 
-    ``isolate=False`` skips the savepoint around each event: for a webhook holding a single event,
-    there are no others to protect and the caller's transaction rolls back as a whole on error.
+    ``isolate=False`` skips the savepoint around each event: the caller's transaction rolls back as
+    a whole on error (a webhook holding a single event, or a batch the caller retries event by event).
+    Then the conversations' bumps wait in ``batch.bumps``: a caller passing its own ``batch`` writes
+    them with ``conversation_bumps_apply`` before committing (once per conversation for the batch).
     """
-    batch = _Batch(account=account, events=events)
+    own_batch = batch is None
+    batch = batch or AccountBatch(account=account, events=events)
     result = ApplyResult(changes=Changes(), errors=[])
     # Receipts go last: they only ever move statuses forward, and a receipt batched before the
     # message or echo it covers would otherwise apply on a replay but not the first time.
@@ -167,12 +252,17 @@ def events_apply(*, account: SocialAccount, events: list[Event], isolate: bool =
         changes = Changes()
         if not isolate:
             _apply(batch, event, changes)
+            for conversation_id, bump in changes.bumps.items():
+                bump_merge(batch.bumps, conversation_id, bump)
+            changes.bumps.clear()
             result.applied += 1
             result.changes.update(changes)
             continue
         try:
             with transaction.atomic():
                 _apply(batch, event, changes)
+                conversation_bumps_apply(changes.bumps)
+                changes.bumps.clear()
         except (OperationalError, InterfaceError):
             raise
         except Exception as exc:
@@ -182,10 +272,13 @@ def events_apply(*, account: SocialAccount, events: list[Event], isolate: bool =
             continue
         result.applied += 1
         result.changes.update(changes)
+    if own_batch:
+        conversation_bumps_apply(batch.bumps)
+        batch.bumps.clear()
     return result
 
 
-def _apply(batch: _Batch, event: Event, changes: Changes) -> None:
+def _apply(batch: AccountBatch, event: Event, changes: Changes) -> None:
     if isinstance(event, MessageEvent):
         if event.is_echo:
             _echo(batch, event, changes)
@@ -231,27 +324,32 @@ def _dt(value: datetime) -> Value:
     return Value(value, output_field=DateTimeField())
 
 
-def _conversation_bump(
-    conversation: Conversation, *, timestamp: datetime, preview: str, direction: str, inbound: bool
-) -> None:
-    """Record a newly stored message on its conversation, in one UPDATE computed by the database.
+def conversation_bumps_apply(bumps: dict[int, Bump]) -> None:
+    """Record newly stored messages on their conversations: one UPDATE each, computed by the database.
 
     ``last_message_*`` only move forward (an older message arriving late leaves them alone); the
-    unread counter is incremented in SQL so concurrent messages never lose a count.
+    unread counter is incremented in SQL so concurrent workers never lose a count. Rows are updated
+    in id order (see ``Changes``).
     """
-    newer = Q(last_message_at__lte=timestamp)
-    fields: dict[str, Any] = {
-        "last_message_at": Greatest(F("last_message_at"), _dt(timestamp)),
-        "last_message_preview": Case(When(newer, then=Value(preview)), default=F("last_message_preview")),
-        "last_message_direction": Case(When(newer, then=Value(direction)), default=F("last_message_direction")),
-        "updated_at": timezone.now(),
-    }
-    if inbound:
-        fields["unread_count"] = F("unread_count") + 1
-        fields["last_inbound_at"] = Greatest(Coalesce(F("last_inbound_at"), _dt(timestamp)), _dt(timestamp))
-        # A customer writing again reopens an archived conversation.
-        fields["status"] = Value(Conversation.Status.OPEN)
-    Conversation.objects.filter(pk=conversation.pk).update(**fields)
+    now = timezone.now()
+    for conversation_id in sorted(bumps):
+        bump = bumps[conversation_id]
+        newer = Q(last_message_at__lte=bump.timestamp)
+        fields: dict[str, Any] = {
+            "last_message_at": Greatest(F("last_message_at"), _dt(bump.timestamp)),
+            "last_message_preview": Case(When(newer, then=Value(bump.preview)), default=F("last_message_preview")),
+            "last_message_direction": Case(
+                When(newer, then=Value(bump.direction)), default=F("last_message_direction")
+            ),
+            "updated_at": now,
+        }
+        if bump.inbound:
+            fields["unread_count"] = F("unread_count") + bump.inbound
+            last_inbound = _dt(bump.last_inbound_at or bump.timestamp)
+            fields["last_inbound_at"] = Greatest(Coalesce(F("last_inbound_at"), last_inbound), last_inbound)
+            # A customer writing again reopens an archived conversation.
+            fields["status"] = Value(Conversation.Status.OPEN)
+        Conversation.objects.filter(pk=conversation_id).update(**fields)
 
 
 def _preview(*, text: str, attachments: tuple = (), fallback: str = "") -> str:
@@ -289,7 +387,7 @@ def _insert(message: ChatMessage) -> bool:
 
 
 def _store(
-    batch: _Batch,
+    batch: AccountBatch,
     changes: Changes,
     *,
     event: Event,
@@ -340,15 +438,19 @@ def _store(
     if not _insert(message):
         return None
     attachments_create(message=message, attachments=attachments)
-    _conversation_bump(
-        conversation,
-        timestamp=timestamp,
-        preview=clean_text(preview or _preview(text=message.content, attachments=attachments)),
-        direction=direction,
-        inbound=inbound,
+    changes.bump(
+        conversation.pk,
+        Bump(
+            timestamp=timestamp,
+            preview=clean_text(preview or _preview(text=message.content, attachments=attachments)),
+            direction=direction,
+            inbound=int(inbound),
+            last_inbound_at=timestamp if inbound else None,
+        ),
     )
     changes.add(conversation_id=conversation.pk, message_id=message.pk)
     for update in batch.pending_for(message.message_id):
+        batch.bump_now(conversation.pk, changes)
         if message_update_apply(message=message, kind=update.kind, payload=update.payload, account=account):
             changes.add(conversation_id=message.conversation_id, message_id=message.pk)
         update.delete()
@@ -374,7 +476,7 @@ def _message_extra(event: MessageEvent) -> dict[str, Any]:
     return extra
 
 
-def _inbound_message(batch: _Batch, event: MessageEvent, changes: Changes) -> None:
+def _inbound_message(batch: AccountBatch, event: MessageEvent, changes: Changes) -> None:
     _store(
         batch,
         changes,
@@ -391,7 +493,7 @@ def _inbound_message(batch: _Batch, event: MessageEvent, changes: Changes) -> No
     )
 
 
-def _echo(batch: _Batch, event: MessageEvent, changes: Changes) -> None:
+def _echo(batch: AccountBatch, event: MessageEvent, changes: Changes) -> None:
     """A message the page sent: ours (matched to the row we sent) or typed in Meta's own apps."""
     account = batch.account
     mid = clean_text(event.mid, max_length=MID_LENGTH)
@@ -445,7 +547,7 @@ def _echo_confirm(message: ChatMessage, *, mid: str, timestamp: datetime | None,
     changes.add(conversation_id=message.conversation_id, message_id=message.pk)
 
 
-def _postback(batch: _Batch, event: Postback, changes: Changes) -> None:
+def _postback(batch: AccountBatch, event: Postback, changes: Changes) -> None:
     title = event.title or event.payload or "Button tapped"
     extra: dict[str, Any] = {"payload": event.payload}
     if event.referral:
@@ -470,7 +572,7 @@ def referral_text(*, source: str | None) -> str:
     return "Opened the conversation from a link"
 
 
-def _referral(batch: _Batch, event: Referral, changes: Changes) -> None:
+def _referral(batch: AccountBatch, event: Referral, changes: Changes) -> None:
     _store(
         batch,
         changes,
@@ -499,7 +601,7 @@ def _reaction_payload(event: Reaction) -> dict[str, Any]:
 
 
 def _update_or_wait(
-    batch: _Batch, event: Reaction | MessageEdit | MessageDeleted, changes: Changes, *, kind: str,
+    batch: AccountBatch, event: Reaction | MessageEdit | MessageDeleted, changes: Changes, *, kind: str,
     payload: dict[str, Any],
 ) -> None:
     account = batch.account
@@ -507,6 +609,7 @@ def _update_or_wait(
     payload = clean_json(payload)
     message = ChatMessage.objects.select_for_update().filter(account=account, message_id=mid).first()
     if message is not None:
+        batch.bump_now(message.conversation_id, changes)
         if message_update_apply(message=message, kind=kind, payload=payload, account=account):
             changes.add(conversation_id=message.conversation_id, message_id=message.pk)
         return
@@ -528,7 +631,7 @@ def _update_or_wait(
 # --- receipts -------------------------------------------------------------------------------------
 
 
-def _receipt(batch: _Batch, event: Delivery | Read, changes: Changes) -> None:
+def _receipt(batch: AccountBatch, event: Delivery | Read, changes: Changes) -> None:
     conversation = batch.conversation(external_id=event.sender_id, timestamp=timezone.now(), create=False)
     if conversation is None:
         kind = "Delivery" if isinstance(event, Delivery) else "Read"

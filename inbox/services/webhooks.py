@@ -1,7 +1,8 @@
 """Stored webhook events: processing, replay and recovery (meta-platform.md §3, §5).
 
-The endpoint stores each signed POST as a ``WebhookEvent`` and queues ``webhook_event_process``.
-Processing parses the body, routes every entry by its id to the connected account of that platform,
+The endpoint stores each signed POST as a ``WebhookEvent`` and wakes a drain
+(``webhook_events_wake``), which claims the pending events in batches and applies each batch in one
+transaction (``webhook_events_process_batch``). Processing parses the body, routes every entry by its id to the connected account of that platform,
 applies the events (``inbox.services.ingest``) and records the outcome on the row:
 
 - ``processed``: everything applied;
@@ -17,20 +18,24 @@ the row stays ``pending`` (its transaction rolled back) for ``webhook_events_req
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable
-from datetime import timedelta
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import InterfaceError, OperationalError, connection, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from inbox.facebook.parsing import OBJECT_PLATFORMS, PayloadError, parse_body, parse_payload
 from inbox.models import WebhookEvent
 from inbox.realtime import publish_on_commit
-from inbox.services.ingest import Changes, events_apply
+from inbox.services.ingest import AccountBatch, Bump, Changes, bump_merge, conversation_bumps_apply, events_apply
 from inbox.text import clean_text
 from social.models import Platform, SocialAccount
 
@@ -48,9 +53,38 @@ OBJECT_TYPES = {Platform.FACEBOOK: "page", Platform.INSTAGRAM: "instagram"}
 # One quick retry only: the webhook ack must stay fast, and the requeue task covers a longer outage.
 ENQUEUE_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.1, "interval_max": 0.1}
 
+# Set while a drain task is queued and not yet started (see ``webhook_events_wake``). It expires on
+# its own, so a lost task only delays the next wake-up by this long.
+DRAIN_QUEUED_KEY = "inbox:webhook-drain-queued"
+DRAIN_QUEUED_SECONDS = 2
+
+
+def webhook_events_wake(*, force: bool = False) -> None:
+    """Make sure a worker will drain the pending events; call it once a stored event is committed.
+
+    One drain task is queued per burst, not one task per webhook: the first event sets a flag and
+    queues a drain, the next ones see the flag and return. The drain clears the flag *before* it
+    claims events, so an event committed after that queues the next drain, and an event committed
+    before it is claimed by this one: none is left waiting. Publishing to the broker is the most
+    expensive step of an ack; this keeps it off most of them. A broker or Redis outage only delays
+    the drain: the events are stored, and the requeue task wakes a drain once the broker is back.
+    """
+    if not force:
+        try:
+            if not cache.add(DRAIN_QUEUED_KEY, 1, timeout=DRAIN_QUEUED_SECONDS):
+                return
+        except Exception:
+            logger.warning("Drain flag unavailable (cache down?); queueing a drain anyway")
+    from inbox.tasks import webhook_events_drain as webhook_events_drain_task
+
+    try:
+        webhook_events_drain_task.apply_async(retry_policy=ENQUEUE_RETRY_POLICY)
+    except Exception:
+        logger.exception("Could not queue a drain; the stored events stay pending for the requeue task")
+
 
 def webhook_event_enqueue(*, event_id: int) -> None:
-    """Hand the event to a worker after commit; a broker outage leaves it pending for the requeue task."""
+    """Queue one event's own task after commit: replays, which must touch only what was chosen."""
 
     def enqueue() -> None:
         from inbox.tasks import webhook_event_process as webhook_event_process_task
@@ -61,6 +95,61 @@ def webhook_event_enqueue(*, event_id: int) -> None:
             logger.exception("Could not enqueue webhook event %s; it stays pending for the requeue task", event_id)
 
     transaction.on_commit(enqueue)
+
+
+def webhook_events_drain(*, batch_size: int | None = None, seconds: float | None = None) -> int:
+    """Process pending events in batches until none is left or ``seconds`` have passed; returns how many.
+
+    Two drains may run at once (two workers): each claims rows the other has not locked. A drain
+    that runs out of time queues the next one, so other tasks (replies) get a worker in between.
+    """
+    batch_size = batch_size or settings.INBOX_WEBHOOK_BATCH_SIZE
+    seconds = settings.INBOX_WEBHOOK_DRAIN_SECONDS if seconds is None else seconds
+    try:
+        cache.delete(DRAIN_QUEUED_KEY)
+    except Exception:
+        logger.warning("Drain flag unavailable (cache down?); draining anyway")
+    deadline = time.monotonic() + seconds
+    total = 0
+    while True:
+        claimed = webhook_events_process_batch(limit=batch_size)
+        total += claimed
+        if claimed < batch_size:
+            return total
+        if time.monotonic() >= deadline:
+            webhook_events_wake()
+            return total
+
+
+def webhook_events_process_batch(*, limit: int) -> int:
+    """Claim up to ``limit`` pending events, oldest first, and apply them in one transaction.
+
+    Returns the number claimed. The batch shares queries (accounts, conversations, waiting updates),
+    writes each conversation once, and is broadcast once per business. If applying it raises
+    anything but a database outage, it is rolled back and each event is processed on its own, so a
+    bad event is recorded on its row while the others still apply.
+    """
+    try:
+        with transaction.atomic():
+            _commit_without_waiting_for_disk()
+            events = list(
+                WebhookEvent.objects.select_for_update(skip_locked=True)
+                .filter(state=State.PENDING)
+                .order_by("received_at", "pk")[:limit]
+            )
+            if len(events) > 1:
+                _process_together(events)
+            elif events:
+                _process(events[0])
+            return len(events)
+    except (OperationalError, InterfaceError):
+        raise
+    except Exception:
+        logger.exception("A batch of webhook events failed; processing them one by one")
+    event_ids = [event.pk for event in events]
+    for event_id in event_ids:
+        webhook_event_process(event_id=event_id)
+    return len(event_ids)
 
 
 def webhook_event_process(*, event_id: int) -> WebhookEvent | None:
@@ -117,18 +206,32 @@ def _entry_ids(data: dict[str, Any]) -> list[str]:
 
 
 def _finish(event: WebhookEvent, *, state: str, error: str = "") -> None:
+    _outcome(event, state=state, error=error)
+    event.save(update_fields=OUTCOME_FIELDS)
+
+
+OUTCOME_FIELDS = ["state", "last_error", "processed_at", "attempts", "object_type", "account_ids", "unroutable_account_ids"]
+
+
+def _outcome(event: WebhookEvent, *, state: str, error: str = "") -> None:
     event.state = state
     event.last_error = clean_text(error)[:ERROR_LENGTH]
     event.processed_at = timezone.now()
-    event.save(
-        update_fields=[
-            "state", "last_error", "processed_at", "attempts", "object_type", "account_ids", "unroutable_account_ids"
-        ]
-    )
 
 
-def _process(event: WebhookEvent) -> None:
+@dataclass
+class _Parsed:
+    """A stored event, parsed and routed (``platform`` None: nothing to apply, outcome already set)."""
+
+    event: WebhookEvent
+    platform: str | None = None
+    events: list[Event] = dataclass_field(default_factory=list)
+
+
+def _parse(event: WebhookEvent) -> _Parsed:
+    """Parse and describe the event on its row (not saved); sets the outcome when nothing applies."""
     event.attempts += 1
+    parsed = _Parsed(event=event)
     try:
         data = parse_body(bytes(event.body))
         object_type = data.get("object")
@@ -136,49 +239,55 @@ def _process(event: WebhookEvent) -> None:
         result = parse_payload(data)
     except PayloadError as exc:
         logger.warning("Webhook event %s is not a webhook envelope: %s", event.pk, exc)
-        _finish(event, state=State.FAILED, error=str(exc))
-        return
+        _outcome(event, state=State.FAILED, error=str(exc))
+        return parsed
     for reason in result.skipped:
         logger.info("Webhook event %s: skipped %s", event.pk, reason)
-    entry_ids = _entry_ids(data)
-    event.account_ids = entry_ids
-    platform = OBJECT_PLATFORMS.get(data["object"])
-    if platform is None:
-        event.unroutable_account_ids = []
-        _finish(event, state=State.PROCESSED)
-        return
+    event.account_ids = _entry_ids(data)
+    event.unroutable_account_ids = []
+    parsed.platform = OBJECT_PLATFORMS.get(data["object"])
+    if parsed.platform is None:
+        _outcome(event, state=State.PROCESSED)
+    parsed.events = result.events
+    return parsed
 
-    # Every account of the batch in one query; a disconnected page is not routed (its events wait
-    # for a reconnect, which replays them).
-    accounts = {
-        account.account_id: account
-        for account in SocialAccount.objects.filter(platform=platform, account_id__in=entry_ids).exclude(
-            status=SocialAccount.Status.DISCONNECTED
-        )
+
+def _accounts(platform_ids: dict[str, set[str]]) -> dict[tuple[str, str], SocialAccount]:
+    """The connected accounts named by these entry ids, in one query; a disconnected page is not
+    routed (its events wait for a reconnect, which replays them)."""
+    condition = Q()
+    for platform, ids in platform_ids.items():
+        condition |= Q(platform=platform, account_id__in=ids)
+    if not condition:
+        return {}
+    return {
+        (account.platform, account.account_id): account
+        for account in SocialAccount.objects.filter(condition).exclude(status=SocialAccount.Status.DISCONNECTED)
     }
-    unroutable = [account_id for account_id in entry_ids if account_id not in accounts]
+
+
+def _route(parsed: _Parsed, accounts: dict[tuple[str, str], SocialAccount]) -> None:
+    """Name the unroutable entries and set the outcome of an event whose events all apply."""
+    event = parsed.event
+    unroutable = [i for i in event.account_ids if (parsed.platform, i) not in accounts]
     event.unroutable_account_ids = unroutable
+    if unroutable:
+        logger.info("Webhook event %s names unconnected account(s) %s", event.pk, ", ".join(unroutable))
+        _outcome(event, state=State.UNROUTABLE, error=f"No connected account for entry id(s): {', '.join(unroutable)}")
+    else:
+        _outcome(event, state=State.PROCESSED)
 
-    by_account: dict[str, list[Event]] = {}
-    for parsed in result.events:
-        by_account.setdefault(parsed.account_id, []).append(parsed)
-    changes_by_business: dict[int, Changes] = {}
-    errors: list[str] = []
-    for account_id, account_events in by_account.items():
-        account = accounts.get(account_id)
-        if account is None:
-            continue
-        # A savepoint per event only when there are other events to protect from a failing one.
-        applied = events_apply(account=account, events=account_events, isolate=len(result.events) > 1)
-        errors.extend(f"entry {account_id}: {error}" for error in applied.errors)
-        changes_by_business.setdefault(account.business_id, Changes()).update(applied.changes)
 
-    # One UPDATE per entry; the time Meta delivered it (not now), so a replay changes nothing.
-    received_at = event.received_at
-    for account in accounts.values():
-        SocialAccount.objects.filter(pk=account.pk).update(
+def _mark_webhooks_seen(received: dict[int, datetime]) -> None:
+    """One UPDATE per account: the time Meta delivered its latest event (not now), so a replay
+    changes nothing."""
+    for account_pk, received_at in sorted(received.items()):
+        SocialAccount.objects.filter(pk=account_pk).update(
             last_webhook_at=Greatest(Coalesce(F("last_webhook_at"), received_at), received_at)
         )
+
+
+def _publish(changes_by_business: dict[int, Changes]) -> None:
     for business_id, changes in changes_by_business.items():
         if changes:
             publish_on_commit(
@@ -187,13 +296,87 @@ def _process(event: WebhookEvent) -> None:
                 message_ids=sorted(changes.message_ids),
             )
 
+
+def _process_together(events: list[WebhookEvent]) -> None:
+    """Apply several stored events in the caller's transaction, sharing every query they can.
+
+    Any exception propagates (the caller rolls back and falls back to ``_process`` per event).
+    """
+    parsed = [_parse(event) for event in events]
+    platform_ids: dict[str, set[str]] = {}
+    for item in parsed:
+        if item.platform is not None:
+            platform_ids.setdefault(item.platform, set()).update(item.event.account_ids)
+    accounts = _accounts(platform_ids)
+
+    by_account: dict[int, list[Event]] = {}
+    received: dict[int, datetime] = {}
+    for item in parsed:
+        if item.platform is None:
+            continue
+        _route(item, accounts)
+        for routed in item.events:
+            account = accounts.get((item.platform, routed.account_id))
+            if account is not None:
+                by_account.setdefault(account.pk, []).append(routed)
+        for account_id in item.event.account_ids:
+            account = accounts.get((item.platform, account_id))
+            if account is not None:
+                received[account.pk] = max(received.get(account.pk, item.event.received_at), item.event.received_at)
+
+    accounts_by_pk = {account.pk: account for account in accounts.values()}
+    changes_by_business: dict[int, Changes] = {}
+    bumps: dict[int, Bump] = {}
+    for account_pk, account_events in by_account.items():
+        account = accounts_by_pk[account_pk]
+        batch = AccountBatch(account=account, events=account_events)
+        batch.prefetch(account_events)
+        applied = events_apply(account=account, events=account_events, isolate=False, batch=batch)
+        changes_by_business.setdefault(account.business_id, Changes()).update(applied.changes)
+        for conversation_id, bump in batch.bumps.items():
+            bump_merge(bumps, conversation_id, bump)
+    conversation_bumps_apply(bumps)
+    _mark_webhooks_seen(received)
+    _publish(changes_by_business)
+    _save_outcomes(events)
+
+
+def _save_outcomes(events: list[WebhookEvent]) -> None:
+    """Write the outcomes: one UPDATE for the (usual) processed events, one per other event."""
+    processed = [e for e in events if e.state == State.PROCESSED and not e.last_error]
+    if processed:
+        WebhookEvent.objects.bulk_update(processed, OUTCOME_FIELDS)
+    done = {e.pk for e in processed}
+    for event in events:
+        if event.pk not in done:
+            event.save(update_fields=OUTCOME_FIELDS)
+
+
+def _process(event: WebhookEvent) -> None:
+    parsed = _parse(event)
+    if parsed.platform is None:
+        event.save(update_fields=OUTCOME_FIELDS)
+        return
+    accounts = _accounts({parsed.platform: set(event.account_ids)})
+    _route(parsed, accounts)
+    by_account: dict[str, list[Event]] = {}
+    for routed in parsed.events:
+        by_account.setdefault(routed.account_id, []).append(routed)
+    changes_by_business: dict[int, Changes] = {}
+    errors: list[str] = []
+    for account_id, account_events in by_account.items():
+        account = accounts.get((parsed.platform, account_id))
+        if account is None:
+            continue
+        # A savepoint per event only when there are other events to protect from a failing one.
+        applied = events_apply(account=account, events=account_events, isolate=len(parsed.events) > 1)
+        errors.extend(f"entry {account_id}: {error}" for error in applied.errors)
+        changes_by_business.setdefault(account.business_id, Changes()).update(applied.changes)
+    _mark_webhooks_seen({account.pk: event.received_at for account in accounts.values()})
+    _publish(changes_by_business)
     if errors:
-        _finish(event, state=State.FAILED, error="\n".join(errors))
-    elif unroutable:
-        logger.info("Webhook event %s names unconnected account(s) %s", event.pk, ", ".join(unroutable))
-        _finish(event, state=State.UNROUTABLE, error=f"No connected account for entry id(s): {', '.join(unroutable)}")
-    else:
-        _finish(event, state=State.PROCESSED)
+        _outcome(event, state=State.FAILED, error="\n".join(errors))
+    event.save(update_fields=OUTCOME_FIELDS)
 
 
 def webhook_events_replay(*, event_ids: Iterable[int]) -> int:
@@ -243,17 +426,13 @@ def webhook_events_replay_for_account(account: SocialAccount) -> int:
     return webhook_events_replay(event_ids=event_ids)
 
 
-def webhook_events_requeue_stale(*, older_than_seconds: int | None = None, limit: int = 1000) -> int:
-    """Queue again events still pending after a while: their task was lost (broker down, worker killed)."""
+def webhook_events_requeue_stale(*, older_than_seconds: int | None = None) -> int:
+    """Wake a drain when events are still pending after a while (their drain was lost: broker down,
+    worker killed); returns how many such events there are."""
     seconds = settings.INBOX_WEBHOOK_REQUEUE_AFTER_SECONDS if older_than_seconds is None else older_than_seconds
     cutoff = timezone.now() - timedelta(seconds=seconds)
-    event_ids = list(
-        WebhookEvent.objects.filter(state=State.PENDING, received_at__lt=cutoff)
-        .order_by("received_at", "pk")
-        .values_list("pk", flat=True)[:limit]
-    )
-    for event_id in event_ids:
-        webhook_event_enqueue(event_id=event_id)
-    if event_ids:
-        logger.warning("Re-enqueued %d stale pending webhook event(s)", len(event_ids))
-    return len(event_ids)
+    stale = WebhookEvent.objects.filter(state=State.PENDING, received_at__lt=cutoff).count()
+    if stale:
+        logger.warning("%d webhook event(s) still pending after %d s; waking a drain", stale, seconds)
+        webhook_events_wake(force=True)
+    return stale

@@ -146,12 +146,20 @@ def test_requeue_hands_stale_pending_events_to_a_worker(page, settings):
     done = stored("referral", state=State.PROCESSED, received_at=now - timedelta(hours=1))
     failed = stored("message_quick_reply", state=State.FAILED, received_at=now - timedelta(hours=1))
 
+    # Nothing stale yet: no drain.
+    with mock.patch("inbox.tasks.webhook_events_drain.apply_async") as apply_async:
+        WebhookEvent.objects.filter(pk=stale.pk).update(received_at=now)
+        assert run_on_commit(webhook_events_requeue_stale) == 0
+        apply_async.assert_not_called()
+    WebhookEvent.objects.filter(pk=stale.pk).update(received_at=now - timedelta(seconds=300))
+
+    # A stale event means its drain was lost: the drain it wakes applies every pending event.
     assert run_on_commit(webhook_events_requeue_stale) == 1
     assert WebhookEvent.objects.get(pk=stale.pk).state == State.PROCESSED
-    assert WebhookEvent.objects.get(pk=fresh.pk).state == State.PENDING
+    assert WebhookEvent.objects.get(pk=fresh.pk).state == State.PROCESSED
     assert WebhookEvent.objects.get(pk=done.pk).state == State.PROCESSED
     assert WebhookEvent.objects.get(pk=failed.pk).state == State.FAILED
-    assert ChatMessage.objects.count() == 1
+    assert ChatMessage.objects.count() == 2
 
 
 def test_requeue_task_is_registered_under_the_beat_name(settings):
@@ -165,6 +173,6 @@ def test_requeue_task_is_registered_under_the_beat_name(settings):
 
 def test_requeue_survives_a_broker_that_is_still_down(page):
     stored("message_text", received_at=timezone.now() - timedelta(hours=1))
-    with mock.patch("inbox.tasks.webhook_event_process.apply_async", side_effect=ConnectionError("down")):
+    with mock.patch("inbox.tasks.webhook_events_drain.apply_async", side_effect=ConnectionError("down")):
         assert run_on_commit(webhook_events_requeue_stale) == 1
     assert WebhookEvent.objects.get().state == State.PENDING

@@ -112,3 +112,97 @@ def test_disconnected_pages_leave_the_navigation(page):
     page.status = "disconnected"
     page.save(update_fields=["status"])
     assert selectors.inbox_counters(business=page.business).accounts == []
+
+
+# Search answers the same whether a half of it (names, message text) is fetched as an id list or, for
+# text more common than SEARCH_ID_LIMIT matches, checked row by row on a newest-first walk.
+@pytest.fixture(params=["id lists", "row checks"])
+def search_limit(request, monkeypatch):
+    if request.param == "row checks":
+        monkeypatch.setattr(selectors, "SEARCH_ID_LIMIT", 1)
+    return request.param
+
+
+def _search(business, q, **kwargs):
+    return selectors.conversation_list(business=business, filters=ConversationFilters(q=q), **kwargs)
+
+
+def test_search_matches_names_usernames_and_any_message_in_any_case(page, search_limit):
+    now = timezone.now()
+    by_name = ConversationFactory(contact=ContactFactory(account=page, name="Parcel Smith"), last_message_at=now)
+    by_username = ConversationFactory(contact=ContactFactory(account=page, name="Bo", username="the.parcel.guy"),
+                                      last_message_at=now - timedelta(minutes=1))
+    by_old_message = ConversationFactory(contact=ContactFactory(account=page, name="Cy"),
+                                         last_message_at=now - timedelta(minutes=2))
+    ChatMessageFactory(conversation=by_old_message, content="Where is my PARCEL?")
+    ChatMessageFactory(conversation=by_old_message, content="Thanks")
+    by_two_messages = ConversationFactory(contact=ContactFactory(account=page, name="Di"),
+                                          last_message_at=now - timedelta(minutes=3))
+    ChatMessageFactory(conversation=by_two_messages, content="parcels x2")
+    ChatMessageFactory(conversation=by_two_messages, content="one more parcel")
+    no_match = ConversationFactory(contact=ContactFactory(account=page, name="Ed"), last_message_at=now)
+    ChatMessageFactory(conversation=no_match, content="Where is my order?")
+    result = _search(page.business, "pArCeL")
+    assert [c.pk for c in result.conversations] == [by_name.pk, by_username.pk, by_old_message.pk, by_two_messages.pk]
+    assert result.next_cursor is None
+
+
+def test_search_pages_with_the_cursor_newest_first(page, search_limit):
+    when = timezone.now()
+    rows = []
+    for index in range(7):
+        conversation = ConversationFactory(contact=ContactFactory(account=page, name=f"Customer {index}"),
+                                           last_message_at=when - timedelta(seconds=index // 2))
+        ChatMessageFactory(conversation=conversation, content=f"my refund {index}" if index != 3 else "hello")
+        rows.append(conversation)
+    seen, cursor = [], None
+    while True:
+        result = _search(page.business, "refund", cursor=cursor, limit=2)
+        seen += [c.pk for c in result.conversations]
+        if not result.next_cursor:
+            break
+        cursor = result.next_cursor
+    expected = sorted((c for i, c in enumerate(rows) if i != 3), key=lambda c: (c.last_message_at, c.pk),
+                      reverse=True)
+    assert seen == [c.pk for c in expected]
+
+
+def test_search_keeps_the_other_filters(page, search_limit):
+    archived = ConversationFactory(contact=ContactFactory(account=page, name="Anna"), status="archived")
+    ChatMessageFactory(conversation=archived, content="refund please")
+    unread = ConversationFactory(contact=ContactFactory(account=page, name="Anna"), unread_count=2)
+    read = ConversationFactory(contact=ContactFactory(account=page, name="Anna"))
+    ChatMessageFactory(conversation=read, content="refund please")
+    assert [c.pk for c in _search(page.business, "anna").conversations] == [read.pk, unread.pk] or \
+        {c.pk for c in _search(page.business, "anna").conversations} == {read.pk, unread.pk}
+    filters = ConversationFilters(q="refund", unread=True)
+    assert selectors.conversation_list(business=page.business, filters=filters).conversations == []
+    filters = ConversationFilters(q="refund", status="archived")
+    assert [c.pk for c in selectors.conversation_list(business=page.business, filters=filters).conversations] == [
+        archived.pk
+    ]
+
+
+def test_search_never_reaches_another_business(page, other_page, search_limit):
+    theirs = ConversationFactory(contact=ContactFactory(account=other_page, name="Refund Jones"))
+    ChatMessageFactory(conversation=theirs, content="refund")
+    ChatMessageFactory(conversation=theirs, content="another refund")
+    mine = ConversationFactory(contact=ContactFactory(account=page, name="Kim"))
+    ChatMessageFactory(conversation=mine, content="no refund?")
+    ChatMessageFactory(conversation=mine, content="refund!")
+    assert [c.pk for c in _search(page.business, "refund").conversations] == [mine.pk]
+    assert _search(other_page.business, "kim").conversations == []
+
+
+def test_search_ignores_deleted_text_in_both_plans(page, search_limit):
+    conversation = ConversationFactory(contact=ContactFactory(account=page, name="Anna"))
+    ChatMessageFactory(conversation=conversation, content="my secret address", is_deleted=True)
+    ChatMessageFactory(conversation=conversation, content="my secret code", is_deleted=True)
+    assert _search(page.business, "secret").conversations == []
+
+
+def test_search_without_a_match_is_empty(page, search_limit):
+    conversation = ConversationFactory(contact=ContactFactory(account=page, name="Anna"))
+    ChatMessageFactory(conversation=conversation, content="hello")
+    result = _search(page.business, "zqxjv")
+    assert (result.conversations, result.next_cursor) == ([], None)

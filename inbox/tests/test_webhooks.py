@@ -151,14 +151,25 @@ def test_the_view_makes_one_insert_and_parses_nothing(client, page, django_asser
     parse_body.assert_not_called()
 
 
-def test_processing_is_handed_over_after_commit(client, page):
+def test_processing_is_handed_over_after_commit_once_per_burst(client, page):
+    from inbox.services.webhooks import webhook_events_drain
+
     body = load_fixture("message_text")
-    with mock.patch("inbox.tasks.webhook_event_process.apply_async") as apply_async:
-        response = post_webhook(client, body)
-    assert response.status_code == 200
-    event = WebhookEvent.objects.get()
-    apply_async.assert_called_once()
-    assert apply_async.call_args.args[0] == (event.pk,)
+    with mock.patch("inbox.tasks.webhook_events_drain.apply_async") as apply_async:
+        assert post_webhook(client, body).status_code == 200
+        apply_async.assert_called_once()
+        # A drain is already queued: the next acks publish nothing.
+        assert post_webhook(client, body).status_code == 200
+        assert post_webhook(client, body).status_code == 200
+        apply_async.assert_called_once()
+        assert set(WebhookEvent.objects.values_list("state", flat=True)) == {WebhookEvent.State.PENDING}
+
+        # The drain clears the flag before it claims: the first event stored after it queues the next.
+        assert run_on_commit(webhook_events_drain) == 3
+        assert post_webhook(client, body).status_code == 200
+        assert apply_async.call_count == 2
+    assert ChatMessage.objects.count() == 1
+    assert WebhookEvent.objects.filter(state=WebhookEvent.State.PROCESSED).count() == 3
 
 
 def test_a_signed_body_that_is_not_json_is_stored_and_marked_failed(client, page):
@@ -224,7 +235,7 @@ def test_broker_down_still_answers_200_and_the_requeue_task_recovers(client, pag
     from inbox.tasks import webhook_events_requeue_stale
 
     body = load_fixture("message_text")
-    with mock.patch("inbox.tasks.webhook_event_process.apply_async", side_effect=ConnectionError("broker down")):
+    with mock.patch("inbox.tasks.webhook_events_drain.apply_async", side_effect=ConnectionError("broker down")):
         response = post_webhook(client, body)
     assert response.status_code == 200
     event = WebhookEvent.objects.get()
@@ -267,7 +278,7 @@ def test_processing_does_not_wait_for_the_disk_but_the_ack_does(client, page):
     from inbox.services.webhooks import webhook_event_process
 
     body = load_fixture("message_text")
-    with CaptureQueriesContext(connection) as ack, mock.patch("inbox.webhooks.webhook_event_enqueue"):
+    with CaptureQueriesContext(connection) as ack, mock.patch("inbox.webhooks.webhook_events_wake"):
         assert post_webhook(client, body).status_code == 200
     assert not any("synchronous_commit" in q["sql"] for q in ack.captured_queries)
 

@@ -1,0 +1,199 @@
+"""The drain: stored webhook events applied in batches, one transaction and one broadcast per batch.
+
+A batch must leave exactly the rows that applying the same events one by one leaves, whatever
+the mix (redeliveries, late messages, an edit before its message, echoes, receipts, other
+businesses, unknown pages, junk), and a bad event must not cost the others.
+"""
+
+from __future__ import annotations
+
+from unittest import mock
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from inbox.models import ChatMessage, Conversation, WebhookEvent
+from inbox.services.webhooks import webhook_events_drain
+from inbox.tests.helpers import OTHER_PAGE_ID, PAGE_ID, FakeGraph, post_webhook, run_on_commit
+from sandbox import payloads as p
+
+pytestmark = pytest.mark.django_db
+
+State = WebhookEvent.State
+ALICE, BRUNO, CARLA = "7100000000000001", "7100000000000002", "7100000000000003"
+T = 1_780_000_000_000  # ms
+
+
+@pytest.fixture(autouse=True)
+def graph():
+    with FakeGraph() as fake:
+        yield fake
+
+
+def body(*items: dict, page_id: str = PAGE_ID) -> bytes:
+    return p.encode(p.envelope(object_type="page", entries=[p.entry(account_id=page_id, events=list(items))]))
+
+
+def scenario() -> list[bytes]:
+    m1 = p.text_message(page_id=PAGE_ID, psid=ALICE, text="hello", mid="m_a1", timestamp_ms=T + 1000)
+    m2 = p.text_message(page_id=PAGE_ID, psid=ALICE, text="second", mid="m_a2", timestamp_ms=T + 2000)
+    return [
+        body(m1),
+        body(m2),
+        body(m2),  # redelivered in another body
+        # The edit of m_a3 arrives before m_a3 itself: it waits, then applies to the stored message.
+        body(p.edit(page_id=PAGE_ID, psid=ALICE, mid="m_a3", text="fixed", timestamp_ms=T + 3500)),
+        body(p.echo(page_id=PAGE_ID, psid=ALICE, text="typed in Meta's app", mid="m_e1", timestamp_ms=T + 2500)),
+        body(p.text_message(page_id=PAGE_ID, psid=ALICE, text="typo", mid="m_a3", timestamp_ms=T + 3000)),
+        body(p.reaction(page_id=PAGE_ID, psid=ALICE, mid="m_a1", timestamp_ms=T + 3100)),
+        body(p.delivery(page_id=PAGE_ID, psid=ALICE, mids=["m_e1"], watermark_ms=T + 2600)),
+        # Bruno: two messages in one body, then an older one late; the preview stays the newest.
+        body(
+            p.text_message(page_id=PAGE_ID, psid=BRUNO, text="newest", mid="m_b1", timestamp_ms=T + 1500),
+            p.postback(page_id=PAGE_ID, psid=BRUNO, title="Opening hours", mid="m_b2", timestamp_ms=T + 1200),
+        ),
+        body(p.text_message(page_id=PAGE_ID, psid=BRUNO, text="older", mid="m_b3", timestamp_ms=T + 1400)),
+        body(p.text_message(page_id=OTHER_PAGE_ID, psid=CARLA, text="other shop", mid="m_c1", timestamp_ms=T), page_id=OTHER_PAGE_ID),
+        body(p.text_message(page_id="999", psid=CARLA, text="nobody's", mid="m_x1", timestamp_ms=T), page_id="999"),
+        b'{"object":"page","entry":[',
+    ]
+
+
+def deliver(client, bodies: list[bytes], *, mode: str) -> None:
+    if mode == "one by one":
+        for item in bodies:
+            assert post_webhook(client, item).status_code == 200
+        return
+    for item in bodies:
+        assert post_webhook(client, item, run_tasks=False).status_code == 200
+    assert WebhookEvent.objects.filter(state=State.PENDING).count() == len(bodies)
+    assert run_on_commit(webhook_events_drain) == len(bodies)
+
+
+@pytest.mark.parametrize("mode", ["one by one", "batch"])
+def test_a_batch_leaves_the_rows_that_one_by_one_leaves(client, page, other_page, mode):
+    deliver(client, scenario(), mode=mode)
+
+    alice = Conversation.objects.get(contact__external_id=ALICE)
+    assert alice.unread_count == 3
+    assert alice.last_message_at.timestamp() * 1000 == T + 3000
+    assert alice.last_message_preview == "fixed"
+    assert alice.last_message_direction == ChatMessage.Direction.INBOUND
+    messages = {m.message_id: m for m in ChatMessage.objects.filter(conversation=alice)}
+    assert set(messages) == {"m_a1", "m_a2", "m_a3", "m_e1"}
+    assert messages["m_a3"].content == "fixed"
+    assert messages["m_a1"].extra.get("reaction")
+    assert messages["m_e1"].direction == ChatMessage.Direction.OUTBOUND
+    assert messages["m_e1"].status == ChatMessage.Status.DELIVERED
+    assert messages["m_a1"].is_replied and messages["m_a2"].is_replied and not messages["m_a3"].is_replied
+
+    bruno = Conversation.objects.get(contact__external_id=BRUNO)
+    assert (bruno.unread_count, bruno.last_message_preview) == (3, "newest")
+    assert bruno.last_message_at.timestamp() * 1000 == T + 1500
+
+    carla = Conversation.objects.get(contact__external_id=CARLA)
+    assert carla.business_id == other_page.business_id and carla.unread_count == 1
+
+    assert ChatMessage.objects.count() == 8
+    states = list(WebhookEvent.objects.order_by("pk").values_list("state", flat=True))
+    assert states == [State.PROCESSED] * 11 + [State.UNROUTABLE, State.FAILED]
+    page.refresh_from_db()
+    assert page.last_webhook_at is not None
+
+
+def test_a_batch_is_broadcast_once_per_business(client, page, other_page):
+    with mock.patch("inbox.services.webhooks.publish_on_commit") as publish:
+        deliver(client, scenario(), mode="batch")
+    assert sorted(c.kwargs["business_id"] for c in publish.call_args_list) == sorted(
+        [page.business_id, other_page.business_id]
+    )
+    ours = next(c.kwargs for c in publish.call_args_list if c.kwargs["business_id"] == page.business_id)
+    assert set(ours["message_ids"]) == set(
+        ChatMessage.objects.filter(business_id=page.business_id).values_list("pk", flat=True)
+    )
+    assert set(ours["conversation_ids"]) == set(
+        Conversation.objects.filter(business_id=page.business_id).values_list("pk", flat=True)
+    )
+
+
+def test_a_bad_event_in_a_batch_costs_only_itself(client, page):
+    from inbox.services import ingest
+
+    real = ingest._inbound_message
+
+    def broken_for_bruno(batch, event, changes):
+        if event.sender_id == BRUNO:
+            raise ValueError("a bug")
+        return real(batch, event, changes)
+
+    bodies = [
+        body(p.text_message(page_id=PAGE_ID, psid=ALICE, text="one", mid="m_1", timestamp_ms=T)),
+        body(p.text_message(page_id=PAGE_ID, psid=BRUNO, text="two", mid="m_2", timestamp_ms=T + 1)),
+        body(p.text_message(page_id=PAGE_ID, psid=ALICE, text="three", mid="m_3", timestamp_ms=T + 2)),
+    ]
+    with mock.patch.object(ingest, "_inbound_message", side_effect=broken_for_bruno):
+        deliver(client, bodies, mode="batch")
+    assert sorted(ChatMessage.objects.values_list("message_id", flat=True)) == ["m_1", "m_3"]
+    states = list(WebhookEvent.objects.order_by("pk").values_list("state", "last_error"))
+    assert [s for s, _ in states] == [State.PROCESSED, State.FAILED, State.PROCESSED]
+    assert "a bug" in states[1][1]
+    assert Conversation.objects.get(contact__external_id=ALICE).unread_count == 2
+
+
+def test_a_database_outage_leaves_the_batch_pending(client, page):
+    from django.db import OperationalError
+
+    item = body(p.text_message(page_id=PAGE_ID, psid=ALICE, text="one", mid="m_1", timestamp_ms=T))
+    for _ in range(2):
+        post_webhook(client, item, run_tasks=False)
+    with (
+        mock.patch("inbox.services.webhooks.events_apply", side_effect=OperationalError("gone")),
+        pytest.raises(OperationalError),
+    ):
+        webhook_events_drain()
+    assert set(WebhookEvent.objects.values_list("state", flat=True)) == {State.PENDING}
+    assert run_on_commit(webhook_events_drain) == 2
+    assert ChatMessage.objects.count() == 1
+
+
+def test_batches_share_their_queries(client, page, settings):
+    """Forty customers' first messages: a batch needs a fraction of the queries of forty transactions."""
+    settings.INBOX_WEBHOOK_BATCH_SIZE = 50
+
+    def bodies(prefix: str) -> list[bytes]:
+        return [
+            body(p.text_message(page_id=PAGE_ID, psid=f"{prefix}{n:04d}", text=f"hi {n}", mid=f"m_{prefix}{n}",
+                                timestamp_ms=T + n))
+            for n in range(40)
+        ]
+
+    with mock.patch("inbox.tasks.contact_profile_fetch.delay"):
+        for item in bodies("71"):
+            post_webhook(client, item, run_tasks=False)
+        with CaptureQueriesContext(connection) as one_by_one:
+            for event_id in WebhookEvent.objects.order_by("pk").values_list("pk", flat=True):
+                from inbox.services.webhooks import webhook_event_process
+
+                run_on_commit(webhook_event_process, event_id=event_id)
+        one_by_one_count = len(one_by_one)  # before the next request resets the connection's query log
+        for item in bodies("72"):
+            post_webhook(client, item, run_tasks=False)
+        with CaptureQueriesContext(connection) as batched:
+            assert run_on_commit(webhook_events_drain) == 40
+    assert ChatMessage.objects.count() == 80
+    assert len(batched) < one_by_one_count * 0.4, (len(batched), one_by_one_count)
+
+
+def test_a_drain_out_of_time_hands_over_to_the_next(client, page, settings):
+    settings.INBOX_WEBHOOK_BATCH_SIZE = 2
+    for n in range(5):
+        item = body(p.text_message(page_id=PAGE_ID, psid=ALICE, text=str(n), mid=f"m_{n}", timestamp_ms=T + n))
+        post_webhook(client, item, run_tasks=False)
+    with mock.patch("inbox.tasks.webhook_events_drain.apply_async") as apply_async:
+        assert run_on_commit(webhook_events_drain, seconds=0) == 2
+    apply_async.assert_called_once()
+    assert WebhookEvent.objects.filter(state=State.PENDING).count() == 3
+    # With time left it goes on until nothing is pending.
+    assert run_on_commit(webhook_events_drain) == 3
+    assert Conversation.objects.get().unread_count == 5
