@@ -25,12 +25,20 @@ def _media_storage(settings, tmp_path) -> None:
 
 @pytest.fixture(autouse=True)
 def _empty_cache():
-    """Each test starts with an empty cache (rate limits, the webhook drain's flag)."""
-    from django.core.cache import cache
+    """Each test starts with an empty cache (rate limits) and no webhook drain flagged as queued."""
+    from django.conf import settings
+    from django.core.cache import cache, caches
 
-    cache.clear()
+    from inbox.services.webhooks import DRAIN_QUEUED_KEY
+
+    def empty() -> None:
+        cache.clear()
+        if settings.INBOX_WEBHOOK_WAKE_CACHE:
+            caches[settings.INBOX_WEBHOOK_WAKE_CACHE].delete(DRAIN_QUEUED_KEY)
+
+    empty()
     yield
-    cache.clear()
+    empty()
 
 
 @pytest.fixture(scope="session")

@@ -35,19 +35,28 @@ def business_group(business_id: int) -> str:
 
 
 def publish_on_commit(
-    *, business_id: int, conversation_ids: Iterable[int] = (), message_ids: Iterable[int] = ()
+    *, business_id: int, conversation_ids: Iterable[int] = (), message_ids: Iterable[int] = (),
+    pane_ids: Iterable[int] | None = None,
 ) -> None:
     conversation_ids, message_ids = tuple(conversation_ids), tuple(message_ids)
+    pane_ids = None if pane_ids is None else tuple(pane_ids)
     transaction.on_commit(
-        lambda: publish(business_id=business_id, conversation_ids=conversation_ids, message_ids=message_ids)
+        lambda: publish(
+            business_id=business_id, conversation_ids=conversation_ids, message_ids=message_ids, pane_ids=pane_ids
+        )
     )
 
 
-def render_live(*, business_id: int, conversation_ids: Iterable[int] = (), message_ids: Iterable[int] = ()) -> str:
+def render_live(
+    *, business_id: int, conversation_ids: Iterable[int] = (), message_ids: Iterable[int] = (),
+    pane_ids: Iterable[int] | None = None,
+) -> str:
     """The HTML fragments for these rows and messages, plus the business's unread counters.
 
     Also what the action views answer to htmx, so a staff member's own page and everyone else's
-    are updated by the same markup.
+    are updated by the same markup. ``pane_ids`` limits the open-conversation header and composer
+    to those conversations (ingest knows when a new message cannot have changed them); None
+    renders them for every conversation.
     """
     from inbox.selectors import conversations_by_ids, inbox_counters, messages_by_ids
     from inbox.services.replies import reply_window
@@ -55,9 +64,12 @@ def render_live(*, business_id: int, conversation_ids: Iterable[int] = (), messa
     conversation_ids = sorted({int(pk) for pk in conversation_ids})
     message_ids = sorted({int(pk) for pk in message_ids})
     parts: list[str] = []
+    panes = None if pane_ids is None else {int(pk) for pk in pane_ids}
     for conversation in conversations_by_ids(business_id=business_id, ids=conversation_ids):
         context = {"c": conversation, "conversation": conversation, "live": True}
         parts.append(render_to_string(ROW_TEMPLATE, context))
+        if panes is not None and conversation.pk not in panes:
+            continue
         parts.append(render_to_string(HEADER_TEMPLATE, context))
         parts.append(
             render_to_string(COMPOSER_TEMPLATE, {**context, "window": reply_window(conversation=conversation)})
@@ -74,12 +86,17 @@ def render_live(*, business_id: int, conversation_ids: Iterable[int] = (), messa
     return "\n".join(part.strip() for part in parts)
 
 
-def publish(*, business_id: int, conversation_ids: Iterable[int] = (), message_ids: Iterable[int] = ()) -> None:
+def publish(
+    *, business_id: int, conversation_ids: Iterable[int] = (), message_ids: Iterable[int] = (),
+    pane_ids: Iterable[int] | None = None,
+) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
     try:
-        html = render_live(business_id=business_id, conversation_ids=conversation_ids, message_ids=message_ids)
+        html = render_live(
+            business_id=business_id, conversation_ids=conversation_ids, message_ids=message_ids, pane_ids=pane_ids
+        )
         async_to_sync(layer.group_send)(business_group(business_id), {"type": "inbox.html", "html": html})
     except Exception:
         # A broadcast is best effort: the rows are committed and pages catch up on reconnect.

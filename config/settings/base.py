@@ -327,6 +327,9 @@ INBOX_WEBHOOK_REQUEUE_AFTER_SECONDS = 120
 # after this long so replies queued meanwhile get a worker.
 INBOX_WEBHOOK_BATCH_SIZE = env.int("INBOX_WEBHOOK_BATCH_SIZE", default=100)
 INBOX_WEBHOOK_DRAIN_SECONDS = 5.0
+# The cache alias where the endpoint flags "a drain is queued" (one broker publish per burst, not
+# per webhook). It must be shared by the web and worker processes; "" publishes for every webhook.
+INBOX_WEBHOOK_WAKE_CACHE = env("INBOX_WEBHOOK_WAKE_CACHE", default="default" if REDIS_URL else "")
 INBOX_PAGE_SIZE = 50
 # Opening a conversation also tells Meta the page has seen it (the customer sees "Seen"); best effort.
 INBOX_SEND_MARK_SEEN = env.bool("INBOX_SEND_MARK_SEEN", default=True)

@@ -22,6 +22,7 @@ re-raised so the task retries.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -30,10 +31,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.db import IntegrityError, InterfaceError, OperationalError, router, transaction
-from django.db.models import Case, DateTimeField, F, Q, Value, When
+from django.db import IntegrityError, InterfaceError, OperationalError, connection, router, transaction
+from django.db.models import DateTimeField, Q, Value
 from django.db.models.constants import OnConflict
-from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from inbox.facebook.events import (
@@ -53,6 +53,7 @@ from inbox.services import contacts as contact_services
 from inbox.services.media import attachment_label, attachments_create
 from inbox.services.message_updates import message_update_apply
 from inbox.services.receipts import receipt_delivery_apply, receipt_read_apply
+from inbox.services.replies import reply_window
 from inbox.text import clean_json, clean_text, truncate
 
 if TYPE_CHECKING:
@@ -107,6 +108,9 @@ class Changes:
     conversation_ids: set[int] = field(default_factory=set)
     message_ids: set[int] = field(default_factory=set)
     bumps: dict[int, Bump] = field(default_factory=dict)
+    # Conversations whose open-pane header or composer may look different (see ``_store``);
+    # for the others a push carries only the list row and the messages.
+    pane_ids: set[int] = field(default_factory=set)
 
     def add(self, *, conversation_id: int | None = None, message_id: int | None = None) -> None:
         if conversation_id is not None:
@@ -120,6 +124,7 @@ class Changes:
     def update(self, other: Changes) -> None:
         self.conversation_ids |= other.conversation_ids
         self.message_ids |= other.message_ids
+        self.pane_ids |= other.pane_ids
         for conversation_id, bump in other.bumps.items():
             self.bump(conversation_id, bump)
 
@@ -176,6 +181,7 @@ class AccountBatch:
                 contact=conversation.contact, created=conversation.contact_id in created
             ):
                 contact_services.contact_profile_fetch_enqueue(contact_id=conversation.contact_id)
+            conversation.account = self.account
             self.conversations[external_id] = conversation
 
     def bump_now(self, conversation_id: int, changes: Changes) -> None:
@@ -226,6 +232,7 @@ class AccountBatch:
             conversation.contact = contact
         if contact_services.contact_profile_needed(contact=conversation.contact, created=created):
             contact_services.contact_profile_fetch_enqueue(contact_id=conversation.contact_id)
+        conversation.account = self.account
         self.conversations[external_id] = conversation
         return conversation
 
@@ -325,31 +332,57 @@ def _dt(value: datetime) -> Value:
 
 
 def conversation_bumps_apply(bumps: dict[int, Bump]) -> None:
-    """Record newly stored messages on their conversations: one UPDATE each, computed by the database.
+    """Record newly stored messages on their conversations, computed by the database.
 
     ``last_message_*`` only move forward (an older message arriving late leaves them alone); the
-    unread counter is incremented in SQL so concurrent workers never lose a count. Rows are updated
-    in id order (see ``Changes``).
+    unread counter is incremented in SQL so concurrent workers never lose a count. One statement
+    shape, sent for every conversation in one ``executemany`` (the ORM would build and compile an
+    expression tree per row), in id order (see ``Changes``).
     """
-    now = timezone.now()
+    if not bumps:
+        return
+    ops = connection.ops
+    now = ops.adapt_datetimefield_value(timezone.now())
+    plain, inbound = [], []
     for conversation_id in sorted(bumps):
         bump = bumps[conversation_id]
-        newer = Q(last_message_at__lte=bump.timestamp)
-        fields: dict[str, Any] = {
-            "last_message_at": Greatest(F("last_message_at"), _dt(bump.timestamp)),
-            "last_message_preview": Case(When(newer, then=Value(bump.preview)), default=F("last_message_preview")),
-            "last_message_direction": Case(
-                When(newer, then=Value(bump.direction)), default=F("last_message_direction")
-            ),
-            "updated_at": now,
-        }
+        when = ops.adapt_datetimefield_value(bump.timestamp)
+        row = [when, bump.preview, when, bump.direction, when, when, now]
         if bump.inbound:
-            fields["unread_count"] = F("unread_count") + bump.inbound
-            last_inbound = _dt(bump.last_inbound_at or bump.timestamp)
-            fields["last_inbound_at"] = Greatest(Coalesce(F("last_inbound_at"), last_inbound), last_inbound)
-            # A customer writing again reopens an archived conversation.
-            fields["status"] = Value(Conversation.Status.OPEN)
-        Conversation.objects.filter(pk=conversation_id).update(**fields)
+            last_inbound = ops.adapt_datetimefield_value(bump.last_inbound_at or bump.timestamp)
+            inbound.append([*row, bump.inbound, last_inbound, last_inbound, Conversation.Status.OPEN, conversation_id])
+        else:
+            plain.append([*row, conversation_id])
+    update, inbound_fields = _bump_sql()
+    with connection.cursor() as cursor:
+        if plain:
+            cursor.executemany(update.format(inbound=""), plain)
+        if inbound:
+            cursor.executemany(update.format(inbound=inbound_fields), inbound)
+
+
+@functools.cache
+def _bump_sql() -> tuple[str, str]:
+    """The UPDATE of ``conversation_bumps_apply``, built from the model (no user input reaches it)."""
+    column = {f.name: connection.ops.quote_name(f.column) for f in Conversation._meta.concrete_fields}
+    at, preview, direction = column["last_message_at"], column["last_message_preview"], column["last_message_direction"]
+    inbound_at = column["last_inbound_at"]
+    # Every right-hand side sees the row as it was before this UPDATE (standard SQL; PostgreSQL and SQLite).
+    # Table and column names come from the model.
+    update = (
+        f"UPDATE {connection.ops.quote_name(Conversation._meta.db_table)} SET "  # noqa: S608
+        f"{preview} = CASE WHEN {at} <= %s THEN %s ELSE {preview} END, "
+        f"{direction} = CASE WHEN {at} <= %s THEN %s ELSE {direction} END, "
+        f"{at} = CASE WHEN {at} < %s THEN %s ELSE {at} END, "
+        f"{column['updated_at']} = %s{{inbound}} WHERE {column['id']} = %s"
+    )
+    inbound = (
+        f", {column['unread_count']} = {column['unread_count']} + %s, "
+        f"{inbound_at} = CASE WHEN {inbound_at} IS NULL OR {inbound_at} < %s THEN %s ELSE {inbound_at} END, "
+        # A customer writing again reopens an archived conversation.
+        f"{column['status']} = %s"
+    )
+    return update, inbound
 
 
 def _preview(*, text: str, attachments: tuple = (), fallback: str = "") -> str:
@@ -449,6 +482,10 @@ def _store(
         ),
     )
     changes.add(conversation_id=conversation.pk, message_id=message.pk)
+    if inbound and (conversation.status != Conversation.Status.OPEN or reply_window(conversation=conversation).state != "open"):
+        # A customer's message reopens an archived conversation and opens a closed reply window:
+        # then the header (Archive/Reopen) and the composer change. Otherwise they stay as they are.
+        changes.pane_ids.add(conversation.pk)
     for update in batch.pending_for(message.message_id):
         batch.bump_now(conversation.pk, changes)
         if message_update_apply(message=message, kind=update.kind, payload=update.payload, account=account):

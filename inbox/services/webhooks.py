@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import BaseCache, caches
 from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce, Greatest
@@ -69,9 +69,10 @@ def webhook_events_wake(*, force: bool = False) -> None:
     expensive step of an ack; this keeps it off most of them. A broker or Redis outage only delays
     the drain: the events are stored, and the requeue task wakes a drain once the broker is back.
     """
-    if not force:
+    flags = _drain_flags()
+    if flags is not None and not force:
         try:
-            if not cache.add(DRAIN_QUEUED_KEY, 1, timeout=DRAIN_QUEUED_SECONDS):
+            if not flags.add(DRAIN_QUEUED_KEY, 1, timeout=DRAIN_QUEUED_SECONDS):
                 return
         except Exception:
             logger.warning("Drain flag unavailable (cache down?); queueing a drain anyway")
@@ -81,6 +82,13 @@ def webhook_events_wake(*, force: bool = False) -> None:
         webhook_events_drain_task.apply_async(retry_policy=ENQUEUE_RETRY_POLICY)
     except Exception:
         logger.exception("Could not queue a drain; the stored events stay pending for the requeue task")
+
+
+def _drain_flags() -> BaseCache | None:
+    """The cache the web and worker processes share for the flag (``INBOX_WEBHOOK_WAKE_CACHE``);
+    None (a drain per webhook) when there is none, e.g. a process-local cache beside a real worker."""
+    alias = settings.INBOX_WEBHOOK_WAKE_CACHE
+    return caches[alias] if alias else None
 
 
 def webhook_event_enqueue(*, event_id: int) -> None:
@@ -105,8 +113,10 @@ def webhook_events_drain(*, batch_size: int | None = None, seconds: float | None
     """
     batch_size = batch_size or settings.INBOX_WEBHOOK_BATCH_SIZE
     seconds = settings.INBOX_WEBHOOK_DRAIN_SECONDS if seconds is None else seconds
+    flags = _drain_flags()
     try:
-        cache.delete(DRAIN_QUEUED_KEY)
+        if flags is not None:
+            flags.delete(DRAIN_QUEUED_KEY)
     except Exception:
         logger.warning("Drain flag unavailable (cache down?); draining anyway")
     deadline = time.monotonic() + seconds
@@ -294,6 +304,7 @@ def _publish(changes_by_business: dict[int, Changes]) -> None:
                 business_id=business_id,
                 conversation_ids=sorted(changes.conversation_ids),
                 message_ids=sorted(changes.message_ids),
+                pane_ids=sorted(changes.pane_ids),
             )
 
 
@@ -342,14 +353,19 @@ def _process_together(events: list[WebhookEvent]) -> None:
 
 
 def _save_outcomes(events: list[WebhookEvent]) -> None:
-    """Write the outcomes: one UPDATE for the (usual) processed events, one per other event."""
-    processed = [e for e in events if e.state == State.PROCESSED and not e.last_error]
-    if processed:
-        WebhookEvent.objects.bulk_update(processed, OUTCOME_FIELDS)
-    done = {e.pk for e in processed}
+    """Write the outcomes: one UPDATE for the (usual) processed events of a page, one per other event."""
+    groups: dict[tuple[str, tuple[str, ...]], list[int]] = {}
     for event in events:
-        if event.pk not in done:
+        if event.state == State.PROCESSED and not event.last_error and not event.unroutable_account_ids:
+            groups.setdefault((event.object_type, tuple(event.account_ids)), []).append(event.pk)
+        else:
             event.save(update_fields=OUTCOME_FIELDS)
+    now = timezone.now()
+    for (object_type, account_ids), pks in groups.items():
+        WebhookEvent.objects.filter(pk__in=pks).update(
+            state=State.PROCESSED, last_error="", processed_at=now, attempts=F("attempts") + 1,
+            object_type=object_type, account_ids=list(account_ids), unroutable_account_ids=[],
+        )
 
 
 def _process(event: WebhookEvent) -> None:

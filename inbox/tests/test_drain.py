@@ -197,3 +197,32 @@ def test_a_drain_out_of_time_hands_over_to_the_next(client, page, settings):
     # With time left it goes on until nothing is pending.
     assert run_on_commit(webhook_events_drain) == 3
     assert Conversation.objects.get().unread_count == 5
+
+
+def test_the_pane_is_pushed_only_when_a_message_can_change_it(client, page):
+    """A customer writing into an open window changes the list row and adds a message; the open
+    conversation's header and composer change only when it was archived or the window was closed."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    def pushed_panes(item: bytes) -> set[int]:
+        with mock.patch("inbox.services.webhooks.publish_on_commit") as publish:
+            post_webhook(client, item)
+        return set(publish.call_args.kwargs["pane_ids"])
+
+    now_ms = int(timezone.now().timestamp() * 1000)
+    first = body(p.text_message(page_id=PAGE_ID, psid=ALICE, text="hi", mid="m_1", timestamp_ms=now_ms))
+    post_webhook(client, first)
+    conversation = Conversation.objects.get()
+    # The window is open: only the row and the message.
+    assert pushed_panes(body(p.text_message(page_id=PAGE_ID, psid=ALICE, text="a", mid="m_2", timestamp_ms=now_ms))) == set()
+
+    Conversation.objects.filter(pk=conversation.pk).update(status=Conversation.Status.ARCHIVED)
+    assert pushed_panes(body(p.text_message(page_id=PAGE_ID, psid=ALICE, text="b", mid="m_3", timestamp_ms=now_ms))) == {
+        conversation.pk
+    }
+    Conversation.objects.filter(pk=conversation.pk).update(last_inbound_at=timezone.now() - timedelta(days=2))
+    assert pushed_panes(body(p.text_message(page_id=PAGE_ID, psid=ALICE, text="c", mid="m_4", timestamp_ms=now_ms))) == {
+        conversation.pk
+    }

@@ -50,7 +50,7 @@ def publishes():
     """Broadcasts requested by webhook processing: (business_id, conversation_ids, message_ids)."""
     calls: list[tuple[int, tuple, tuple]] = []
 
-    def record(*, business_id, conversation_ids=(), message_ids=()):
+    def record(*, business_id, conversation_ids=(), message_ids=(), pane_ids=None):
         calls.append((business_id, tuple(conversation_ids), tuple(message_ids)))
 
     with mock.patch("inbox.services.webhooks.publish_on_commit", side_effect=record):

@@ -119,3 +119,15 @@ def test_a_broken_layer_never_breaks_the_caller(page):
         get_layer.return_value.group_send = mock.AsyncMock(side_effect=ConnectionError("redis is down"))
         realtime.publish(business_id=page.business_id)  # logs, does not raise
         get_layer.return_value.group_send.assert_awaited_once()
+
+
+def test_pane_ids_limit_the_header_and_composer_to_those_conversations(page):
+    first = ConversationFactory(contact=ContactFactory(account=page, name="Giulia"))
+    second = ConversationFactory(contact=ContactFactory(account=page, name="Marco"))
+    html = render_live(business_id=page.business_id, conversation_ids=[first.pk, second.pk], pane_ids=[second.pk])
+    assert f'id="conversation-{first.pk}"' in html and f'id="conversation-{second.pk}"' in html
+    assert f'id="conversation-header-{first.pk}"' not in html and f'id="composer-{first.pk}"' not in html
+    assert f'id="conversation-header-{second.pk}"' in html and f'id="composer-{second.pk}"' in html
+    # Without pane_ids (the staff actions), every conversation's pane parts are sent.
+    html = render_live(business_id=page.business_id, conversation_ids=[first.pk, second.pk])
+    assert f'id="conversation-header-{first.pk}"' in html and f'id="composer-{second.pk}"' in html

@@ -172,6 +172,16 @@ def test_processing_is_handed_over_after_commit_once_per_burst(client, page):
     assert WebhookEvent.objects.filter(state=WebhookEvent.State.PROCESSED).count() == 3
 
 
+def test_without_a_shared_cache_every_webhook_queues_a_drain(client, page, settings):
+    """A cache local to the web process cannot tell the worker's drain apart: no flag then."""
+    settings.INBOX_WEBHOOK_WAKE_CACHE = ""
+    body = load_fixture("message_text")
+    with mock.patch("inbox.tasks.webhook_events_drain.apply_async") as apply_async:
+        for _ in range(3):
+            assert post_webhook(client, body).status_code == 200
+    assert apply_async.call_count == 3
+
+
 def test_a_signed_body_that_is_not_json_is_stored_and_marked_failed(client, page):
     body = b'{"object":"page","entry":[{"id":'
     response = post_webhook(client, body)
