@@ -31,7 +31,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.db import IntegrityError, InterfaceError, OperationalError, connection, router, transaction
+from django.db import IntegrityError, InterfaceError, OperationalError, connection, connections, router, transaction
 from django.db.models import DateTimeField, Q, Value
 from django.db.models.constants import OnConflict
 from django.utils import timezone
@@ -139,6 +139,16 @@ class ApplyResult:
     applied: int = 0
 
 
+@dataclass
+class _Unsaved:
+    """A message built from an event, with what storing it also needs."""
+
+    message: ChatMessage
+    conversation: Conversation
+    attachments: tuple
+    preview: str
+
+
 class AccountBatch:
     """What one account's events in one transaction share: caches that save a query per event.
 
@@ -154,6 +164,25 @@ class AccountBatch:
         self.pending: dict[str, list[PendingMessageUpdate]] | None = None
         # Bumps of the events applied without a savepoint, written by the caller before commit.
         self.bumps: dict[int, Bump] = {}
+        # Customers' messages waiting to be inserted together (None: insert each at once).
+        self.deferred: list[_Unsaved] | None = None
+        self.deferred_mids: set[str] = set()
+
+    def defer(self, unsaved: _Unsaved) -> None:
+        if unsaved.message.message_id in self.deferred_mids:
+            return  # the same message twice in the batch (a redelivery): stored once
+        self.deferred.append(unsaved)
+        self.deferred_mids.add(unsaved.message.message_id)
+
+    def flush(self, changes: Changes) -> None:
+        """Insert the deferred messages, then do what follows each insert (``_stored``)."""
+        if not self.deferred:
+            return
+        deferred, self.deferred, self.deferred_mids = self.deferred, [], set()
+        _insert_many([unsaved.message for unsaved in deferred])
+        for unsaved in deferred:
+            if unsaved.message.pk is not None:
+                _stored(self, changes, unsaved)
 
     def prefetch(self, events: list[Event]) -> None:
         """Load (and create) the conversations these events need, in a few queries for them all."""
@@ -255,15 +284,25 @@ def events_apply(
     ordered = [e for e in events if not isinstance(e, Delivery | Read)] + [
         e for e in events if isinstance(e, Delivery | Read)
     ]
+    if not isolate:
+        # No savepoints: customers' messages can wait and be inserted together. They are flushed
+        # before any other kind of event, which may need them stored (a reaction to one of them).
+        batch.deferred = []
+
+    def absorb(changes: Changes) -> None:
+        for conversation_id, bump in changes.bumps.items():
+            bump_merge(batch.bumps, conversation_id, bump)
+        changes.bumps.clear()
+        result.changes.update(changes)
+
     for event in ordered:
         changes = Changes()
         if not isolate:
+            if not _deferrable(event):
+                batch.flush(changes)
             _apply(batch, event, changes)
-            for conversation_id, bump in changes.bumps.items():
-                bump_merge(batch.bumps, conversation_id, bump)
-            changes.bumps.clear()
+            absorb(changes)
             result.applied += 1
-            result.changes.update(changes)
             continue
         try:
             with transaction.atomic():
@@ -279,10 +318,20 @@ def events_apply(
             continue
         result.applied += 1
         result.changes.update(changes)
+    if not isolate:
+        changes = Changes()
+        batch.flush(changes)
+        absorb(changes)
+        batch.deferred = None
     if own_batch:
         conversation_bumps_apply(batch.bumps)
         batch.bumps.clear()
     return result
+
+
+def _deferrable(event: Event) -> bool:
+    """Events that only add a customer's message (their insert can wait for the batch's others)."""
+    return isinstance(event, Postback | Referral) or (isinstance(event, MessageEvent) and not event.is_echo)
 
 
 def _apply(batch: AccountBatch, event: Event, changes: Changes) -> None:
@@ -419,6 +468,45 @@ def _insert(message: ChatMessage) -> bool:
     return False
 
 
+def _insert_many(messages: list[ChatMessage]) -> None:
+    """``_insert`` for many messages: one ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` per chunk.
+
+    Sets the pk of each message inserted; those already stored keep ``pk`` None. Rows go in mid
+    order, so two workers inserting overlapping batches take the unique index's locks in the same
+    order (no deadlock).
+    """
+    if not messages:
+        return
+    opts = ChatMessage._meta
+    using = router.db_for_write(ChatMessage)
+    fields = [field for field in opts.local_concrete_fields if not field.primary_key]
+    ordered = sorted(messages, key=lambda m: m.message_id)
+    by_mid = {m.message_id: m for m in ordered}
+    size = max(1, connections[using].ops.bulk_batch_size(fields, ordered))
+    for start in range(0, len(ordered), size):
+        rows = ChatMessage._base_manager._insert(
+            ordered[start : start + size], fields=fields, returning_fields=[opts.pk, opts.get_field("message_id")],
+            using=using, on_conflict=OnConflict.IGNORE,
+        )
+        for row in rows or ():
+            if row is None:  # a single row that was already stored
+                continue
+            pk, mid = row
+            message = by_mid[mid]
+            message.pk = pk
+            message._state.adding = False
+            message._state.db = using
+    missing = [m.message_id for m in ordered if m.pk is None]
+    if missing:
+        account_id = ordered[0].account_id
+        stored = set(
+            ChatMessage.objects.filter(account_id=account_id, message_id__in=missing).values_list("message_id", flat=True)
+        )
+        lost = sorted(set(missing) - stored)
+        if lost:  # see _insert: SQLite's OR IGNORE hides other constraint failures
+            raise IntegrityError(f"Messages {lost!r} were neither inserted nor already stored")
+
+
 def _store(
     batch: AccountBatch,
     changes: Changes,
@@ -434,8 +522,13 @@ def _store(
     attachments: tuple = (),
     reply_to_mid: str | None = None,
     preview: str = "",
+    defer: bool = False,
 ) -> ChatMessage | None:
-    """Store one message (inbound or an outbound echo) once; returns it, or None if already stored."""
+    """Store one message (inbound or an outbound echo) once; returns it, or None if already stored.
+
+    ``defer``: when the batch collects messages (``AccountBatch.deferred``), add it there and
+    return None; the batch inserts them together.
+    """
     account = batch.account
     timestamp = event.timestamp or timezone.now()
     conversation = batch.conversation(external_id=customer_id, timestamp=timestamp)
@@ -465,33 +558,54 @@ def _store(
     )
     if reply_to_mid:
         message.reply_to_mid = clean_text(reply_to_mid, max_length=MID_LENGTH)
+        if message.reply_to_mid in batch.deferred_mids:
+            batch.flush(changes)  # the message it answers must be stored first
         message.reply_to = (
             ChatMessage.objects.filter(account=account, message_id=message.reply_to_mid).only("pk").first()
         )
+    unsaved = _Unsaved(
+        message=message,
+        conversation=conversation,
+        attachments=attachments,
+        preview=clean_text(preview or _preview(text=message.content, attachments=attachments)),
+    )
+    if defer and batch.deferred is not None:
+        # Inserted with the batch's other messages by ``AccountBatch.flush``.
+        batch.defer(unsaved)
+        return None
     if not _insert(message):
         return None
-    attachments_create(message=message, attachments=attachments)
+    _stored(batch, changes, unsaved)
+    return message
+
+
+def _stored(batch: AccountBatch, changes: Changes, unsaved: _Unsaved) -> None:
+    """What follows a message's insert: attachments, the conversation's bump, waiting updates."""
+    message, conversation = unsaved.message, unsaved.conversation
+    inbound = message.direction == Direction.INBOUND
+    attachments_create(message=message, attachments=unsaved.attachments)
     changes.bump(
         conversation.pk,
         Bump(
-            timestamp=timestamp,
-            preview=clean_text(preview or _preview(text=message.content, attachments=attachments)),
-            direction=direction,
+            timestamp=message.timestamp,
+            preview=unsaved.preview,
+            direction=message.direction,
             inbound=int(inbound),
-            last_inbound_at=timestamp if inbound else None,
+            last_inbound_at=message.timestamp if inbound else None,
         ),
     )
     changes.add(conversation_id=conversation.pk, message_id=message.pk)
-    if inbound and (conversation.status != Conversation.Status.OPEN or reply_window(conversation=conversation).state != "open"):
+    if inbound and (
+        conversation.status != Conversation.Status.OPEN or reply_window(conversation=conversation).state != "open"
+    ):
         # A customer's message reopens an archived conversation and opens a closed reply window:
         # then the header (Archive/Reopen) and the composer change. Otherwise they stay as they are.
         changes.pane_ids.add(conversation.pk)
     for update in batch.pending_for(message.message_id):
         batch.bump_now(conversation.pk, changes)
-        if message_update_apply(message=message, kind=update.kind, payload=update.payload, account=account):
+        if message_update_apply(message=message, kind=update.kind, payload=update.payload, account=batch.account):
             changes.add(conversation_id=message.conversation_id, message_id=message.pk)
         update.delete()
-    return message
 
 
 # --- messages -------------------------------------------------------------------------------------
@@ -527,6 +641,7 @@ def _inbound_message(batch: AccountBatch, event: MessageEvent, changes: Changes)
         attachments=event.attachments,
         reply_to_mid=event.reply_to_mid,
         preview="" if not event.is_unsupported or event.text else UNSUPPORTED_PREVIEW,
+        defer=True,
     )
 
 
@@ -600,6 +715,7 @@ def _postback(batch: AccountBatch, event: Postback, changes: Changes) -> None:
         kind=ChatMessage.Kind.POSTBACK,
         content=title,
         extra=extra,
+        defer=True,
     )
 
 
@@ -621,6 +737,7 @@ def _referral(batch: AccountBatch, event: Referral, changes: Changes) -> None:
         kind=ChatMessage.Kind.REFERRAL,
         content=referral_text(source=event.source),
         extra=dict(event.data),
+        defer=True,
     )
 
 

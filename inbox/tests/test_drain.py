@@ -226,3 +226,15 @@ def test_the_pane_is_pushed_only_when_a_message_can_change_it(client, page):
     assert pushed_panes(body(p.text_message(page_id=PAGE_ID, psid=ALICE, text="c", mid="m_4", timestamp_ms=now_ms))) == {
         conversation.pk
     }
+
+
+@pytest.mark.parametrize("mode", ["one by one", "batch"])
+def test_a_reply_to_a_message_of_the_same_batch_is_linked(client, page, mode):
+    first = p.text_message(page_id=PAGE_ID, psid=ALICE, text="which colours?", mid="m_q", timestamp_ms=T)
+    answer = p.text_message(page_id=PAGE_ID, psid=ALICE, text="blue please", mid="m_r", timestamp_ms=T + 1,
+                            reply_to_mid="m_q")
+    deliver(client, [body(first, answer), body(answer)], mode=mode)
+    reply = ChatMessage.objects.get(message_id="m_r")
+    assert reply.reply_to == ChatMessage.objects.get(message_id="m_q")
+    assert ChatMessage.objects.count() == 2
+    assert Conversation.objects.get().unread_count == 2
