@@ -58,7 +58,7 @@ def render_live(
     to those conversations (ingest knows when a new message cannot have changed them); None
     renders them for every conversation.
     """
-    from inbox.selectors import conversations_by_ids, inbox_counters, messages_by_ids
+    from inbox.selectors import conversations_by_ids, inbox_counters, message_conversation_ids, messages_by_ids
     from inbox.services.replies import reply_window
 
     conversation_ids = sorted({int(pk) for pk in conversation_ids})
@@ -75,8 +75,10 @@ def render_live(
             render_to_string(COMPOSER_TEMPLATE, {**context, "window": reply_window(conversation=conversation)})
         )
     if len(message_ids) > MAX_MESSAGES_PER_PUSH:
+        # The newest messages go as HTML; a page showing a conversation of the others reloads it.
+        dropped = message_ids[:-MAX_MESSAGES_PER_PUSH]
         messages = messages_by_ids(business_id=business_id, ids=message_ids[-MAX_MESSAGES_PER_PUSH:])
-        resync = sorted({m.conversation_id for m in messages})
+        resync = sorted(message_conversation_ids(business_id=business_id, ids=dropped))
         parts.append(render_to_string(RESYNC_TEMPLATE, {"conversation_ids": resync}))
     else:
         messages = messages_by_ids(business_id=business_id, ids=message_ids)

@@ -231,6 +231,13 @@ def messages_after(*, conversation: Conversation, after_id: int, limit: int = 10
     return list(qs.order_by("pk")[:limit])
 
 
+def message_conversation_ids(*, business_id: int, ids: list[int]) -> set[int]:
+    """The conversations these messages belong to (one query on the primary key)."""
+    return set(
+        ChatMessage.objects.filter(business_id=business_id, pk__in=ids).values_list("conversation_id", flat=True)
+    )
+
+
 def messages_by_ids(*, business_id: int, ids: list[int]) -> list[ChatMessage]:
     return list(_message_queryset().filter(business_id=business_id, pk__in=ids).order_by("timestamp", "pk"))
 

@@ -94,6 +94,18 @@ def test_a_big_batch_tells_pages_to_fetch_instead(page, settings):
     assert 'data-live="resync"' in html
     assert html.count('data-live="message"') == realtime.MAX_MESSAGES_PER_PUSH
     assert f'id="message-{messages[-1].pk}"' in html
+    assert f'data-conversations="{conversation.pk}"' in html
+
+
+def test_a_big_batch_resyncs_every_conversation_whose_messages_it_leaves_out(page):
+    """The oldest messages of a big push are left out: every conversation they belong to is named."""
+    early, late = (ConversationFactory(contact=ContactFactory(account=page)) for _ in range(2))
+    dropped = [ChatMessageFactory(conversation=early) for _ in range(3)]
+    sent = [ChatMessageFactory(conversation=late) for _ in range(realtime.MAX_MESSAGES_PER_PUSH)]
+    html = render_live(business_id=page.business_id, message_ids=[m.pk for m in dropped + sent])
+    assert f'data-conversations="{early.pk}"' in html
+    assert not any(f'id="message-{m.pk}"' in html for m in dropped)
+    assert all(f'id="message-{m.pk}"' in html for m in sent)
 
 
 def test_rendering_cost_does_not_grow_with_the_rows(page, django_assert_max_num_queries):
