@@ -330,6 +330,19 @@ class ProcessGroup:
             self.stop(server)
 
 
+def asgi_start(group: ProcessGroup, name: str, app: str, *, port: int, workers: int = 2, env: dict[str, str],
+               lifespan: str = "auto") -> Server:
+    """An ASGI app under uvicorn with `workers` processes, through the production launcher
+    (config/serve_asgi.py: one shared socket created with IPPROTO_TCP, so TCP_NODELAY holds)."""
+    require_port_free(port)
+    return group.start(
+        name,
+        [sys.executable, "-m", "config.serve_asgi", "--host", HOST, "--port", str(port), "--workers", str(workers),
+         "--backlog", "2048", "--lifespan", lifespan, "--log-level", "warning", app],
+        env={**env, "PYTHONPATH": str(ROOT)},
+    )
+
+
 def wait_http(port: int, path: str, *, server: Server, timeout: float = 30, method: str = "GET") -> None:
     """Wait until the server answers anything on `path` (any status)."""
     import http.client

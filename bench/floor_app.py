@@ -123,57 +123,21 @@ def floor_start(group, *, dsn: str, secret: str, port: int, workers: int = 2):
 
     c.require_port_free(port)
     floor_prepare(dsn)
-    env = {**os.environ, "BENCH_FLOOR_DSN": dsn, "BENCH_FLOOR_SECRET": secret, "PYTHONPATH": str(c.ROOT)}
-    server = group.start(
-        "floor-uvicorn",
-        [sys.executable, "-m", "bench.floor_app", "serve", "--port", str(port), "--workers", str(workers)],
-        env=env,
-    )
+    env = {**os.environ, "BENCH_FLOOR_DSN": dsn, "BENCH_FLOOR_SECRET": secret}
+    server = c.asgi_start(group, "floor-uvicorn", "bench.floor_app:app", port=port, workers=workers, env=env,
+                          lifespan="on")
     c.wait_http(port, PATH, server=server, timeout=30)
     return server
 
 
-def serve(*, port: int, workers: int) -> None:
-    """uvicorn with `workers` processes accepting on one shared listening socket.
+def serve_argv(*, port: int, workers: int) -> list[str]:
+    """uvicorn with `workers` processes on one shared socket, through config.serve_asgi.
 
-    Not `uvicorn --workers 2`: uvicorn 0.54 creates that socket as socket.socket(AF_INET) (proto 0),
-    asyncio then never sets TCP_NODELAY on accepted connections, and every response written in two
-    parts (start, body) waits ~40 ms for the client's delayed ACK (Nagle). A socket created with
-    IPPROTO_TCP gets TCP_NODELAY as in single-process uvicorn.
+    Not `uvicorn --workers 2`: its socket misses TCP_NODELAY and every response waits ~40 ms for the
+    client's delayed ACK (see config/serve_asgi.py and bench/README.md).
     """
-    import signal
-    import socket
-    import subprocess
-
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", port))
-    sock.listen(2048)
-    sock.set_inheritable(True)
-    children = [
-        subprocess.Popen([sys.executable, "-m", "bench.floor_app", "worker", "--fd", str(sock.fileno())],
-                         pass_fds=(sock.fileno(),))
-        for _ in range(workers)
-    ]
-
-    def stop(signum, frame):
-        for child in children:
-            child.terminate()
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    for child in children:
-        child.wait()
-
-
-def worker(*, fd: int) -> None:
-    import socket
-
-    import uvicorn
-
-    sock = socket.socket(fileno=fd)  # family, type and proto (IPPROTO_TCP) read from the descriptor
-    config = uvicorn.Config("bench.floor_app:app", log_level="warning", access_log=False, lifespan="on")
-    uvicorn.Server(config).run(sockets=[sock])
+    return [sys.executable, "-m", "config.serve_asgi", "--host", "127.0.0.1", "--port", str(port),
+            "--workers", str(workers), "--lifespan", "on", "bench.floor_app:app"]
 
 
 def main() -> int:
@@ -227,17 +191,13 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) > 1 and sys.argv[1] in ("serve", "worker"):
+    if len(sys.argv) > 1 and sys.argv[1] == "serve":
         _parser = argparse.ArgumentParser()
         _parser.add_argument("mode")
         _parser.add_argument("--port", type=int, default=18010)
         _parser.add_argument("--workers", type=int, default=2)
-        _parser.add_argument("--fd", type=int, default=-1)
         _args = _parser.parse_args()
-        if _args.mode == "serve":
-            serve(port=_args.port, workers=_args.workers)
-        else:
-            worker(fd=_args.fd)
+        os.execv(sys.executable, serve_argv(port=_args.port, workers=_args.workers))
     else:
         from bench._common import main_guard
 

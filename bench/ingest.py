@@ -1,7 +1,8 @@
 """Webhook ingest on the production shape: ack latency, ack throughput against the floor, end to end.
 
 Starts, on a fresh PostgreSQL database `bench_inbox` and Redis DB 7:
-  gunicorn (WSGI, 4 sync workers, config.wsgi) serving /webhooks/facebook/ with production settings,
+  uvicorn (config.serve_asgi, 2 workers, httptools + uvloop, config.asgi:application) serving
+  /webhooks/facebook/ with production settings, as in production (its POST is inbox/webhook_asgi.py),
   a Celery worker (--concurrency 2), the floor app (bench/floor_app.py, uvicorn x2),
   and a stand-in Graph API on loopback answering the profile lookups new contacts trigger.
 
@@ -91,12 +92,12 @@ class BroadcastListener(threading.Thread):
 
 
 def prerequisites(args: argparse.Namespace) -> None:
-    c.require_python_modules("django", "psycopg", "psycopg_pool", "gunicorn", "celery", "uvicorn", "psutil",
-                             "channels_redis")
+    c.require_python_modules("django", "psycopg", "psycopg_pool", "celery", "uvicorn", "psutil", "channels_redis")
     c.require_executable("wrk", "Install it: `apt-get install -y wrk` (a Debian package).")
     c.require_postgres()
     c.require_redis()
     c.require_file(c.ROOT / "inbox" / "webhooks.py", "the webhook endpoint is missing.")
+    c.require_file(c.ROOT / "config" / "serve_asgi.py", "the ASGI launcher is missing.")
     c.require_file(c.ROOT / "inbox" / "tasks.py", "the webhook processing task is missing.")
     for port in (args.web_port, args.floor_port, args.graph_port):
         c.require_port_free(port)
@@ -125,7 +126,7 @@ def setup_database(env: dict[str, str], db_name: str = DB_NAME) -> dict[str, int
 def reset_inbox_tables() -> None:
     """Empty the inbox between phases (servers stay up; the worker is stopped when this runs).
 
-    First waits until no webhook event has been stored for a second: after wrk stops, gunicorn still
+    First waits until no webhook event has been stored for a second: after wrk stops, the server still
     answers the requests already waiting in its listen backlog, and those must not land in the next phase.
     """
     from django.db import connection
@@ -201,6 +202,12 @@ def cpu_rows(bench: str, before: dict[str, float], after: dict[str, float], seco
     ]
 
 
+def server_name(args: argparse.Namespace) -> str:
+    from bench.floor_app import http_implementation
+
+    return f"uvicorn x{args.web_workers}, {http_implementation()}"
+
+
 # --------------------------------------------------------------------------------------------------
 # Phases
 # --------------------------------------------------------------------------------------------------
@@ -218,7 +225,7 @@ def phase_steady(args: argparse.Namespace, secret: str, sampler: c.ResourceSampl
                               psid_base=7_300_000_000_000_000, shuffle=False)
     c.log(f"(a) backlog: {len(backlog.requests):,} POSTs carrying {args.backlog:,} messages, so the worker is busy")
     asyncio.run(c.closed_loop(args.web_port, WEBHOOK_PATH, backlog.requests, concurrency=8))
-    c.log(f"(a) steady {args.rate:.0f} POST/s for {args.steady_seconds} s (one message each) against gunicorn")
+    c.log(f"(a) steady {args.rate:.0f} POST/s for {args.steady_seconds} s (one message each) against {server_name(args)}")
     cpu_before, t0 = sampler.cpu_seconds(), time.monotonic()
     latencies, statuses = asyncio.run(c.steady_rate(args.web_port, WEBHOOK_PATH, steady.requests, rate=args.rate))
     elapsed = time.monotonic() - t0
@@ -231,7 +238,7 @@ def phase_steady(args: argparse.Namespace, secret: str, sampler: c.ResourceSampl
         c.Row("ingest (a)", f"ack p99 @{args.rate:.0f}/s, worker busy", p99, "ms", "≤ 20 ms", p99 <= 20),
         c.Row("ingest (a)", "non-200 answers", errors, "", "0", errors == 0),
         *cpu_rows("ingest (a)", cpu_before, cpu_after, elapsed),
-        c.Row("ingest (a)", "web CPU per ack (gunicorn worker)",
+        c.Row("ingest (a)", f"web CPU per ack ({server_name(args)})",
               (cpu_after["web"] - cpu_before["web"]) / max(1, len(latencies)) * 1000, "ms"),
         c.Row("ingest (a)", "events still queued after (a)", pending_after, "", "> 0 (busy throughout)",
               pending_after > 0),
@@ -262,7 +269,7 @@ def phase_saturation(args: argparse.Namespace, secret: str) -> tuple[list[c.Row]
 
     rows = [
         c.Row("ingest (b)", f"floor acks/s (uvicorn x2, {http_implementation()})", floor, "/s"),
-        c.Row("ingest (b)", "our acks/s (gunicorn 4 sync)", ours, "/s"),
+        c.Row("ingest (b)", f"our acks/s ({server_name(args)})", ours, "/s"),
         c.Row("ingest (b)", "ours / floor", ratio, "%", "≥ 50 %", ratio >= 50),
         c.Row("ingest (b)", "our p99 at saturation", c.median([r.p99_ms or 0 for r in ours_runs]), "ms"),
         c.Row("ingest (b)", "our non-2xx at saturation", sum(r.non_2xx for r in ours_runs), "", "0",
@@ -448,7 +455,7 @@ def main() -> int:
     parser.add_argument("--sat-seconds", type=int, default=15)
     parser.add_argument("--rounds", type=int, default=1, help="saturation rounds (floor, ours) — median reported")
     parser.add_argument("--connections", type=int, default=64)
-    parser.add_argument("--gunicorn-workers", type=int, default=4)
+    parser.add_argument("--web-workers", type=int, default=2, help="uvicorn worker processes of our endpoint")
     parser.add_argument("--concurrency", type=int, default=2, help="Celery worker processes")
     parser.add_argument("--worker-nice", type=int, default=0,
                         help="run the worker under `nice -n N` so acks win the CPU (0: same priority as the web)")
@@ -476,13 +483,8 @@ def main() -> int:
         graph = group.start("ingest-graph-stub", [sys.executable, "-m", "bench._graph_stub", "--port",
                                                   str(args.graph_port)], env=env)
         c.wait_http(args.graph_port, "/__calls", server=graph, timeout=20)
-        web = group.start(
-            "ingest-gunicorn",
-            [c.venv_bin("gunicorn"), "config.wsgi:application", "--workers", str(args.gunicorn_workers),
-             "--worker-class", "sync", "--bind", f"{c.HOST}:{args.web_port}", "--backlog", "2048",
-             "--log-level", "warning", "--timeout", "60", "--worker-tmp-dir", "/dev/shm"],
-            env=env,
-        )
+        web = c.asgi_start(group, "ingest-uvicorn", "config.asgi:application", port=args.web_port,
+                           workers=args.web_workers, env={**env, "DJANGO_DB_POOL": "1"})
         from bench.floor_app import floor_start
 
         floor = floor_start(group, dsn=c.db_url(DB_NAME), secret=secret, port=args.floor_port)
@@ -502,14 +504,14 @@ def main() -> int:
             e2e_rows, extra["c"] = phase_end_to_end(args, secret, ids, group, env, sampler)
             rows += e2e_rows
         rows += [
-            c.Row("ingest", "peak RSS web (gunicorn, all processes)", sampler.peak_rss["web"] / MB, "MiB"),
+            c.Row("ingest", "peak RSS web (uvicorn, all processes)", sampler.peak_rss["web"] / MB, "MiB"),
             c.Row("ingest", "peak RSS one web worker", sampler.peak_rss_single["web"] / MB, "MiB"),
             c.Row("ingest", "peak RSS worker (celery, all processes)", sampler.peak_rss["worker"] / MB, "MiB"),
             c.Row("ingest", "peak RSS floor (uvicorn, all processes)", sampler.peak_rss["floor"] / MB, "MiB"),
         ]
     nice = f", worker nice {args.worker_nice}" if args.worker_nice else ""
     c.print_table(rows, f"Ingest — production shape on {c.machine_info()['nproc']} cores "
-                        f"(PostgreSQL, Redis, gunicorn x{args.gunicorn_workers}, celery x{args.concurrency}{nice}; "
+                        f"(PostgreSQL, Redis, {server_name(args)}, celery x{args.concurrency}{nice}; "
                         f"machine {c.BACKGROUND.get('busy_before_percent', '?')} % busy before)")
     path = c.write_results("ingest", rows, extra)
     print(f"results: {path.relative_to(c.ROOT)}; server logs: bench/results/*.log")

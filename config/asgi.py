@@ -1,4 +1,10 @@
-"""ASGI entry point: HTTP and WebSocket (daphne in development, daphne/uvicorn for /ws/ in production)."""
+"""ASGI entry point: HTTP and WebSocket.
+
+Development: daphne (``manage.py runserver``). Production: uvicorn through ``config.serve_asgi`` for
+``/webhooks/`` and ``/ws/`` (gunicorn serves the other pages). ``POST /webhooks/facebook/`` is
+answered by ``inbox.webhook_asgi.WebhookFastPath`` without Django's request cycle when the database
+is PostgreSQL; every other HTTP request goes to Django unchanged.
+"""
 
 from __future__ import annotations
 
@@ -16,10 +22,13 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from inbox.routing import websocket_urlpatterns  # noqa: E402
+from inbox.webhook_asgi import WebhookFastPath  # noqa: E402
+
+http_app = WebhookFastPath(django_asgi_app)
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        "http": http_app,
         "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )
