@@ -192,7 +192,11 @@ class WebhookFastPath:
     def _middleware_refusal(self, scope: Scope, host: bytes | None, forwarded: bytes | None,
                             proxy_header: tuple[bytes, bytes] | None) -> Callable[[Send], Awaitable[None]] | None:
         """What Django's middleware would answer before the view: a disallowed Host, the HTTPS redirect."""
-        host_name = (host or b"").decode("latin-1")
+        if host is not None:
+            host_name = host.decode("latin-1")
+        else:  # HTTP/1.0 without Host: Django falls back to the server's name and port
+            server = scope.get("server") or ("", None)
+            host_name = server[0] if server[1] in (None, 80, 443) else f"{server[0]}:{server[1]}"
         if host_name not in self._allowed_hosts:
             from django.http.request import split_domain_port, validate_host
 
