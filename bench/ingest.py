@@ -45,6 +45,8 @@ MB = 1024 * 1024
 
 
 _TEXT_RE = re.compile(r"bench (\d+):")
+# A push too big to carry every message names the conversations whose pages must reload instead.
+_RESYNC_RE = re.compile(r'data-live="resync" data-conversations="([\d,]*)"')
 
 
 class BroadcastListener(threading.Thread):
@@ -55,6 +57,7 @@ class BroadcastListener(threading.Thread):
         self.message_ids: set[int] = set()
         # Pushes carry rendered HTML: every benchmark message's text starts "bench <n>:", unique per message.
         self.texts_seen: set[int] = set()
+        self.resynced: set[int] = set()
         self.ready = threading.Event()
         self.stopping = threading.Event()
         self.error: str = ""
@@ -83,6 +86,8 @@ class BroadcastListener(threading.Thread):
             html = message.get("html")
             if isinstance(html, str):
                 self.texts_seen.update(int(n) for n in _TEXT_RE.findall(html))
+                for ids in _RESYNC_RE.findall(html):
+                    self.resynced.update(int(pk) for pk in ids.split(",") if pk)
         await layer.group_discard(self.group, channel)
 
 
@@ -206,6 +211,14 @@ def server_name(args: argparse.Namespace) -> str:
     from bench.floor_app import http_implementation
 
     return f"uvicorn x{args.web_workers}, {http_implementation()}"
+
+
+def texts_in_conversations(conversation_ids: set[int]) -> set[int]:
+    """The benchmark numbers ("bench <n>:") of the messages stored in these conversations."""
+    from inbox.models import ChatMessage
+
+    contents = ChatMessage.objects.filter(conversation_id__in=conversation_ids).values_list("content", flat=True)
+    return {int(match.group(1)) for content in contents.iterator() if (match := _TEXT_RE.match(content))}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -349,8 +362,11 @@ def phase_end_to_end(
     rate = expected / elapsed if done_at else stored / elapsed
     send_seconds = (send_done["t"] - t0) if send_done["t"] else None
     statuses = send_done.get("statuses", {})
-    # Which stored messages some push named: by id (a push of ids) or by its unique text (a push of HTML).
-    broadcast_cover = len(listener.message_ids & checks["stored_ids"]) + len(listener.texts_seen)
+    # Which stored messages some push named: by id (a push of ids), by its unique text (a push of
+    # HTML), or by its conversation in a resync hint (a push of a big batch: open pages reload it).
+    broadcast_cover = len(listener.message_ids & checks["stored_ids"]) + len(
+        listener.texts_seen | texts_in_conversations(listener.resynced)
+    )
     drained = done_at is not None
     n_conv = len(work.count_by_psid)
 
@@ -449,7 +465,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description="Webhook ingest benchmark (production shape).")
     parser.add_argument("--messages", type=int, default=20_000, help="distinct messages in (c)")
     parser.add_argument("--contacts", type=int, default=2_000, help="distinct customers in (c)")
-    parser.add_argument("--backlog", type=int, default=12_000, help="messages queued before (a) to keep the worker busy")
+    parser.add_argument("--backlog", type=int, default=60_000, help="messages queued before (a) to keep the worker busy")
     parser.add_argument("--rate", type=float, default=200.0)
     parser.add_argument("--steady-seconds", type=int, default=20)
     parser.add_argument("--sat-seconds", type=int, default=15)
@@ -467,7 +483,7 @@ def main() -> int:
     parser.add_argument("--graph-port", type=int, default=GRAPH_PORT)
     args = parser.parse_args()
     if args.quick:
-        args.messages, args.contacts, args.backlog = 3_000, 300, 2_000
+        args.messages, args.contacts, args.backlog = 3_000, 300, 10_000
         args.steady_seconds, args.sat_seconds = 5, 5
 
     prerequisites(args)

@@ -23,11 +23,10 @@ The body is never parsed.
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import logging
-import os
 from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -45,19 +44,15 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 SIGNATURE_HEADER = b"x-hub-signature-256"
 TEXT_PLAIN = (b"content-type", b"text/plain")
-_TRUE = {"1", "true", "yes", "on", "y", "t"}
 # Options in DATABASES[...]["OPTIONS"] that are Django's, not libpq's.
 _DJANGO_ONLY_OPTIONS = {"pool", "isolation_level", "server_side_binding", "assume_role", "cursor_factory", "context"}
 
 
 def fast_path_enabled() -> bool:
-    """On with PostgreSQL unless ``INBOX_WEBHOOK_FAST_PATH`` (setting, else environment) says no."""
+    """On with PostgreSQL unless the setting ``INBOX_WEBHOOK_FAST_PATH`` is off."""
     from django.db import connections
 
-    value = getattr(settings, "INBOX_WEBHOOK_FAST_PATH", None)
-    if value is None:
-        value = os.environ.get("INBOX_WEBHOOK_FAST_PATH", "1").strip().lower() in _TRUE
-    return bool(value) and connections["default"].vendor == "postgresql"
+    return settings.INBOX_WEBHOOK_FAST_PATH and connections["default"].vendor == "postgresql"
 
 
 def connection_kwargs(database: dict[str, Any]) -> dict[str, Any]:
@@ -354,7 +349,7 @@ class WebhookFastPath:
         flag = self._flag_target()
         if flag is not None:
             try:
-                if not await self._flag_client(flag).set_nx():
+                if not await self._flag_client(flag).set(flag.key, 1, nx=True, ex=flag.seconds):
                     return
                 force = True
             except Exception:
@@ -377,166 +372,30 @@ class WebhookFastPath:
                 cache = caches[alias]
                 options = getattr(cache, "_options", {}) or {}
                 # A plain RedisCache whose URL says everything (no client options): else the sync path.
-                if type(cache) is RedisCache and not options:
-                    self._wake_flag = _FlagTarget.from_url(
-                        cache._servers[0], cache.make_and_validate_key(DRAIN_QUEUED_KEY),
-                        cache.get_backend_timeout(DRAIN_QUEUED_SECONDS),
+                seconds = cache.get_backend_timeout(DRAIN_QUEUED_SECONDS)
+                if type(cache) is RedisCache and not options and seconds:
+                    self._wake_flag = _FlagTarget(
+                        url=cache._servers[0], key=cache.make_and_validate_key(DRAIN_QUEUED_KEY), seconds=seconds
                     )
         return self._wake_flag or None
 
-    def _flag_client(self, target: _FlagTarget) -> _FlagClient:
+    def _flag_client(self, target: _FlagTarget) -> Any:
         state = self._loop_state()
-        if state.redis is None or state.redis.closed:
-            state.redis = _FlagClient(target)
+        if state.redis is None:
+            # redis-py's asyncio client (with the hiredis parser), one small pool per event loop.
+            from redis.asyncio import Redis
+
+            state.redis = Redis.from_url(target.url, max_connections=8, socket_timeout=1, socket_connect_timeout=1)
         return state.redis
 
 
+@dataclass(frozen=True)
 class _FlagTarget:
-    """Where the drain flag lives and the command that sets it, encoded once (RESP)."""
+    """The drain flag on the cache's Redis: same key and value as ``caches[alias].add(key, 1, timeout)``."""
 
-    def __init__(self, host: str, port: int, unix: str | None, setup: list[list[bytes]], command: bytes) -> None:
-        self.host, self.port, self.unix, self.setup, self.command = host, port, unix, setup, command
-
-    @classmethod
-    def from_url(cls, url: str, key: str, seconds: int | None) -> _FlagTarget | None:
-        from urllib.parse import parse_qs, unquote, urlsplit
-
-        parts = urlsplit(url)
-        if parts.scheme not in ("redis", "unix") or seconds is None or seconds <= 0:
-            return None  # TLS (rediss://) and anything unusual: redis-py through the sync path
-        query = parse_qs(parts.query)
-        db = query.get("db", [""])[0] or (parts.path.lstrip("/") if parts.scheme == "redis" else "") or "0"
-        setup = []
-        if parts.password is not None:
-            auth = [b"AUTH", unquote(parts.password).encode()]
-            if parts.username:
-                auth.insert(1, unquote(parts.username).encode())
-            setup.append(auth)
-        if db != "0":
-            setup.append([b"SELECT", db.encode()])
-        command = _resp([b"SET", key.encode(), b"1", b"NX", b"EX", str(seconds).encode()])
-        unix = parts.path if parts.scheme == "unix" else None
-        return cls(parts.hostname or "127.0.0.1", parts.port or 6379, unix, setup, command)
-
-
-def _resp(args: list[bytes]) -> bytes:
-    return b"*%d\r\n" % len(args) + b"".join(b"$%d\r\n%s\r\n" % (len(a), a) for a in args)
-
-
-class _FlagClient(asyncio.Protocol):
-    """One pipelined Redis connection per event loop, for one command: ``SET <flag> 1 NX EX <s>``.
-
-    redis-py's asyncio client costs more than the rest of the ack together (connection pool,
-    retries, command packing on every call); this sends the pre-encoded command and matches the
-    replies in order. Any error or a reply later than ``TIMEOUT`` closes the connection (the caller
-    falls back to ``webhook_events_wake``) and the next call opens a new one.
-    """
-
-    TIMEOUT = 1.0
-
-    def __init__(self, target: _FlagTarget) -> None:
-        self.target = target
-        self.closed = False
-        self.transport: asyncio.Transport | None = None
-        self.connecting: asyncio.Future | None = None
-        self.waiters: collections.deque[asyncio.Future] = collections.deque()
-        self.buffer = b""
-
-    async def set_nx(self) -> bool:
-        """True when this call set the flag, False when it was already set."""
-        if self.transport is None:
-            await self._connect()
-        if self.closed:
-            raise ConnectionError("the Redis connection is closed")
-        loop = asyncio.get_running_loop()
-        waiter = loop.create_future()
-        self.waiters.append(waiter)
-        self.transport.write(self.target.command)
-        timer = loop.call_later(self.TIMEOUT, self._fail, TimeoutError("Redis did not answer"))
-        try:
-            reply = await waiter
-        finally:
-            timer.cancel()
-        return reply == b"OK"
-
-    async def _connect(self) -> None:
-        if self.connecting is None:
-            self.connecting = asyncio.ensure_future(self._open())
-        await asyncio.shield(self.connecting)
-
-    async def _open(self) -> None:
-        loop = asyncio.get_running_loop()
-        target = self.target
-        try:
-            async with asyncio.timeout(self.TIMEOUT):
-                if target.unix:
-                    transport, _ = await loop.create_unix_connection(lambda: self, target.unix)
-                else:
-                    transport, _ = await loop.create_connection(lambda: self, target.host, target.port)
-                waiters = []
-                for command in target.setup:
-                    waiter = loop.create_future()
-                    self.waiters.append(waiter)
-                    waiters.append(waiter)
-                    transport.write(_resp(command))
-                await asyncio.gather(*waiters)
-        except BaseException as exc:
-            self._fail(exc if isinstance(exc, Exception) else ConnectionError("cancelled"))
-            raise
-        self.transport = transport
-
-    def data_received(self, data: bytes) -> None:
-        self.buffer += data
-        while self.waiters:
-            end = self.buffer.find(b"\r\n")
-            if end < 0:
-                return
-            kind, line = self.buffer[:1], self.buffer[1:end]
-            if kind == b"$":
-                size = int(line)
-                if size < 0:
-                    value, used = None, end + 2
-                elif len(self.buffer) >= end + 4 + size:
-                    value, used = self.buffer[end + 2:end + 2 + size], end + 4 + size
-                else:
-                    return
-            elif kind in (b"+", b":"):
-                value, used = line, end + 2
-            elif kind == b"_":
-                value, used = None, end + 2
-            elif kind == b"-":
-                value, used = RedisReplyError(line.decode("utf-8", "replace")), end + 2
-            else:
-                self._fail(ConnectionError(f"unexpected Redis reply {kind!r}"))
-                return
-            self.buffer = self.buffer[used:]
-            waiter = self.waiters.popleft()
-            if not waiter.done():
-                if isinstance(value, Exception):
-                    waiter.set_exception(value)
-                else:
-                    waiter.set_result(value)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._fail(exc or ConnectionError("Redis closed the connection"))
-
-    def _fail(self, exc: BaseException) -> None:
-        self.closed = True
-        if self.transport is not None:
-            self.transport.abort()
-        while self.waiters:
-            waiter = self.waiters.popleft()
-            if not waiter.done():
-                waiter.set_exception(exc)
-
-    async def aclose(self) -> None:
-        self.closed = True
-        if self.transport is not None:
-            self.transport.close()
-
-
-class RedisReplyError(Exception):
-    """Redis answered with an error (``-ERR ...``)."""
+    url: str
+    key: str
+    seconds: int
 
 
 async def _read_body(receive: Receive, limit: int | None) -> bytes | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import environ
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve(strict=True).parent.parent.parent
 env = environ.Env()
@@ -230,7 +231,20 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 4
 # Short socket timeouts: a hung broker must not hang the webhook's answer (the row is stored and
 # the requeue task hands it over later).
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600, "socket_connect_timeout": 2, "socket_timeout": 3}
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": 3600, "socket_connect_timeout": 2, "socket_timeout": 3,
+    # Workers take from the queues in the order of CELERY_TASK_QUEUES, not round robin (Redis).
+    "queue_order_strategy": "priority",
+}
+# Applying webhooks never waits behind slower work (profile lookups and downloads call Meta): the
+# drain has its own queue, which every worker consumes first. A deployment can also give it its own
+# workers (`celery -A config worker -Q webhooks`).
+CELERY_TASK_QUEUES = (Queue("webhooks"), Queue("celery"))
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_ROUTES = {
+    "inbox.tasks.webhook_events_drain": {"queue": "webhooks"},
+    "inbox.tasks.webhook_event_process": {"queue": "webhooks"},
+}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
@@ -329,6 +343,9 @@ INBOX_WEBHOOK_BATCH_SIZE = env.int("INBOX_WEBHOOK_BATCH_SIZE", default=100)
 INBOX_WEBHOOK_DRAIN_SECONDS = 5.0
 # The cache alias where the endpoint flags "a drain is queued" (one broker publish per burst, not
 # per webhook). It must be shared by the web and worker processes; "" publishes for every webhook.
+# Answer webhook POSTs in the ASGI event loop, before Django's request cycle (inbox/webhook_asgi.py;
+# PostgreSQL only). Off: the Django view answers them.
+INBOX_WEBHOOK_FAST_PATH = env.bool("INBOX_WEBHOOK_FAST_PATH", default=True)
 INBOX_WEBHOOK_WAKE_CACHE = env("INBOX_WEBHOOK_WAKE_CACHE", default="default" if REDIS_URL else "")
 INBOX_PAGE_SIZE = 50
 # Opening a conversation also tells Meta the page has seen it (the customer sees "Seen"); best effort.

@@ -98,3 +98,22 @@ def test_the_worker_pushes_the_new_message_to_open_inbox_pages_in_other_processe
     message = ChatMessage.objects.get(account=page)
     assert f'id="message-{message.pk}"' in html
     assert "live push message 0" in html
+
+
+def test_webhooks_do_not_wait_behind_a_backlog_of_other_tasks(live_server, page, celery_broker, start_worker):
+    """Profile lookups and downloads call Meta and can pile up; the drain has its own queue, taken first."""
+    from inbox.tasks import contact_profile_fetch
+
+    for missing_contact in range(900_000, 900_040):
+        contact_profile_fetch.delay(missing_contact)  # each is quick (no such contact) but they queue first
+    body, mids = message_batch(page_id=page.account_id, psid=PSID, count=2, tag="first-in-line")
+    assert post_webhook(live_server.url, body) == 200
+
+    worker = start_worker()
+    wait_for(lambda: _all_processed(1), message="the worker to apply the webhook")
+    lines = worker.log().splitlines()
+    drained = next(i for i, line in enumerate(lines) if "inbox.tasks.webhook_events_drain" in line and "succeeded" in line)
+    lookups = [i for i, line in enumerate(lines) if "inbox.tasks.contact_profile_fetch" in line and "succeeded" in line]
+    # At most the few tasks the worker had already reserved run before the drain.
+    assert sum(i < drained for i in lookups) <= 8, lines[: drained + 1]
+    assert sorted(ChatMessage.objects.values_list("message_id", flat=True)) == sorted(mids)
