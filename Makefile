@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 
 .PHONY: run test lint format venv worker beat bench bench-ingest bench-ingest-quick bench-floor bench-data \
-	bench-pages bench-browser clean
+	bench-pages bench-browser bench-tools clean
 
 $(VENV)/.installed: requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -36,17 +36,23 @@ beat: venv
 	$(VENV)/bin/celery -A config beat -l info
 
 # Benchmarks (bench/README.md): real servers on this machine's PostgreSQL and Redis; they print
-# their figures and write bench/results/*.json. They need `apt-get install -y wrk chromium`.
-bench: venv
+# their figures and write bench/results/*.json. They need wrk and Chromium (Debian packages,
+# installed by `bench-tools` when missing and apt-get is usable).
+bench-tools:
+	@command -v wrk >/dev/null && test -x /usr/bin/chromium || { \
+	  echo "Installing wrk and chromium (Debian packages) for the benchmarks"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk chromium >/dev/null; }
+
+bench: venv bench-tools
 	$(PY) bench/run_all.py
 
-bench-ingest: venv
+bench-ingest: venv bench-tools
 	$(PY) bench/ingest.py
 
-bench-ingest-quick: venv
+bench-ingest-quick: venv bench-tools
 	$(PY) bench/ingest.py --quick
 
-bench-floor: venv
+bench-floor: venv bench-tools
 	$(PY) bench/floor_app.py
 
 bench-data: venv
@@ -55,7 +61,7 @@ bench-data: venv
 bench-pages: venv
 	$(PY) bench/pages.py
 
-bench-browser: venv
+bench-browser: venv bench-tools
 	$(PY) bench/browser_latency.py
 
 clean:

@@ -236,14 +236,16 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     # Workers take from the queues in the order of CELERY_TASK_QUEUES, not round robin (Redis).
     "queue_order_strategy": "priority",
 }
-# Applying webhooks never waits behind slower work (profile lookups and downloads call Meta): the
-# drain has its own queue, which every worker consumes first. A deployment can also give it its own
-# workers (`celery -A config worker -Q webhooks`).
-CELERY_TASK_QUEUES = (Queue("webhooks"), Queue("celery"))
+# Work someone is waiting for (applying webhooks, sending replies) never queues behind background
+# work (profile lookups and downloads wait on Meta and pile up): it has its own queue, which every
+# worker takes from first. A deployment can also give it its own workers (`-Q live`).
+CELERY_TASK_QUEUES = (Queue("live"), Queue("celery"))
 CELERY_TASK_DEFAULT_QUEUE = "celery"
 CELERY_TASK_ROUTES = {
-    "inbox.tasks.webhook_events_drain": {"queue": "webhooks"},
-    "inbox.tasks.webhook_event_process": {"queue": "webhooks"},
+    "inbox.tasks.webhook_events_drain": {"queue": "live"},
+    "inbox.tasks.webhook_event_process": {"queue": "live"},
+    "inbox.tasks.message_send": {"queue": "live"},
+    "inbox.tasks.conversation_mark_seen": {"queue": "live"},
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"

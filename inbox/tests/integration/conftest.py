@@ -349,7 +349,7 @@ class CeleryWorker:
         command = [
             str(CELERY), "-A", "config", "worker", f"--pool={self.pool}", f"--concurrency={self.concurrency}",
             "-l", "info", "-n", f"{self.name}@%h", "--without-gossip", "--without-mingle", "--without-heartbeat",
-            "-Q", "webhooks,celery",
+            "-Q", "live,celery",
         ]
         with self.log_path.open("ab") as log:
             self.process = _spawn(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)

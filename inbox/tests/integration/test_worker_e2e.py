@@ -101,7 +101,7 @@ def test_the_worker_pushes_the_new_message_to_open_inbox_pages_in_other_processe
 
 
 def test_webhooks_do_not_wait_behind_a_backlog_of_other_tasks(live_server, page, celery_broker, start_worker):
-    """Profile lookups and downloads call Meta and can pile up; the drain has its own queue, taken first."""
+    """Profile lookups and downloads call Meta and can pile up; the drain's queue ("live") is taken first."""
     from inbox.tasks import contact_profile_fetch
 
     for missing_contact in range(900_000, 900_040):
