@@ -465,7 +465,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description="Webhook ingest benchmark (production shape).")
     parser.add_argument("--messages", type=int, default=20_000, help="distinct messages in (c)")
     parser.add_argument("--contacts", type=int, default=2_000, help="distinct customers in (c)")
-    parser.add_argument("--backlog", type=int, default=60_000, help="messages queued before (a) to keep the worker busy")
+    parser.add_argument("--backlog", type=int, default=100_000, help="messages queued before (a) to keep the worker busy")
     parser.add_argument("--rate", type=float, default=200.0)
     parser.add_argument("--steady-seconds", type=int, default=20)
     parser.add_argument("--sat-seconds", type=int, default=15)
@@ -473,8 +473,9 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--web-workers", type=int, default=2, help="uvicorn worker processes of our endpoint")
     parser.add_argument("--concurrency", type=int, default=2, help="Celery worker processes")
-    parser.add_argument("--worker-nice", type=int, default=0,
-                        help="run the worker under `nice -n N` so acks win the CPU (0: same priority as the web)")
+    parser.add_argument("--worker-nice", type=int, default=10,
+                        help="run the worker under `nice -n N` so acks win the CPU, as production runs it "
+                             "(README); 0: same priority as the web")
     parser.add_argument("--e2e-timeout", type=float, default=0, help="seconds to wait in (c) (default: from --messages)")
     parser.add_argument("--quick", action="store_true", help="a 1-minute smoke run with smaller numbers")
     c.add_common_arguments(parser)

@@ -17,7 +17,8 @@ trap cleanup EXIT INT TERM
 
 if [ -n "${REDIS_URL:-}" ]; then
   echo "Starting a Celery worker and beat (REDIS_URL is set)..."
-  .venv/bin/celery -A config worker -l warning --concurrency 2 & pids+=($!)
+  # A lower CPU priority than the server, as in production (README): webhook answers come first.
+  nice -n 10 .venv/bin/celery -A config worker -l warning --concurrency 2 & pids+=($!)
   .venv/bin/celery -A config beat -l warning --schedule /tmp/social-inbox-beat & pids+=($!)
 fi
 

@@ -207,8 +207,11 @@
     if (!pane || !pane.dataset.readUrl) { return; }
     if (document.hidden) { readPending = true; return; }
     readPending = false;
-    clearTimeout(readTimer);
+    // At most one request per 300 ms, also while messages keep coming (a debounce would wait for
+    // a pause, and the badge would count up meanwhile).
+    if (readTimer) { return; }
     readTimer = setTimeout(function () {
+      readTimer = null;
       fetch(pane.dataset.readUrl, {
         method: 'POST', credentials: 'same-origin',
         headers: { 'X-CSRFToken': csrfToken(), 'HX-Request': 'true' }
