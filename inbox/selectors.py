@@ -16,7 +16,7 @@ from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from inbox.models import Attachment, ChatMessage, Contact, Conversation
-from social.models import SocialAccount
+from social.models import TOKEN_FIELDS, SocialAccount
 
 if TYPE_CHECKING:
     from django.db.models import QuerySet
@@ -129,8 +129,13 @@ def _keyset_before(qs: QuerySet, *, time_field: str, cursor: Cursor | None) -> Q
     })
 
 
+# A list or a push shows the page's name, never its tokens: leave them encrypted in the database
+# (each would be decrypted on load, twice per row). See SocialAccountQuerySet.without_tokens.
+ACCOUNT_SECRETS = tuple(f"account__{name}" for name in TOKEN_FIELDS)
+
+
 def conversation_queryset(*, business: Business) -> QuerySet[Conversation]:
-    return Conversation.objects.for_business(business).select_related("contact", "account")
+    return Conversation.objects.for_business(business).select_related("contact", "account").defer(*ACCOUNT_SECRETS)
 
 
 def conversation_list(
@@ -198,7 +203,9 @@ def conversation_get(*, business: Business, pk: int) -> Conversation:
 
 def conversations_by_ids(*, business_id: int, ids: list[int]) -> list[Conversation]:
     return list(
-        Conversation.objects.filter(business_id=business_id, pk__in=ids).select_related("contact", "account")
+        Conversation.objects.filter(business_id=business_id, pk__in=ids)
+        .select_related("contact", "account")
+        .defer(*ACCOUNT_SECRETS)
     )
 
 
@@ -243,7 +250,7 @@ def messages_by_ids(*, business_id: int, ids: list[int]) -> list[ChatMessage]:
 
 
 def account_list(*, business: Business) -> QuerySet[SocialAccount]:
-    return SocialAccount.objects.for_business(business).connected().order_by("account_name", "id")
+    return SocialAccount.objects.for_business(business).connected().without_tokens().order_by("account_name", "id")
 
 
 def inbox_counters(*, business: Business | None = None, business_id: int | None = None) -> InboxCounters:
@@ -259,7 +266,7 @@ def inbox_counters(*, business: Business | None = None, business_id: int | None 
         (UNREAD_COUNT_CAP,),
     )
     accounts = (
-        SocialAccount.objects.filter(business_id=business_id).connected()
+        SocialAccount.objects.filter(business_id=business_id).connected().without_tokens()
         .annotate(unread_capped=capped_unread).order_by("account_name", "id")
     )
     return InboxCounters(

@@ -13,9 +13,17 @@ class Platform(models.TextChoices):
     INSTAGRAM = "INSTAGRAM", "Instagram"
 
 
+# The encrypted fields: pages that only show an account leave them unloaded (and undecrypted).
+TOKEN_FIELDS = ("access_token", "refresh_token")
+
+
 class SocialAccountQuerySet(BusinessQuerySet):
     def connected(self):
         return self.exclude(status=SocialAccount.Status.DISCONNECTED)
+
+    def without_tokens(self):
+        """For display: the tokens are not loaded (so never decrypted); reading one costs a query."""
+        return self.defer(*TOKEN_FIELDS)
 
 
 class SocialAccount(models.Model):

@@ -66,6 +66,15 @@ def test_list_shows_the_business_conversations_only(client_member, page, other_p
     assert 'ws-connect="/ws/inbox/"' in html
 
 
+def test_the_list_and_a_conversation_never_decrypt_the_page_tokens(client_member, page):
+    """They show the page's name; its tokens stay encrypted (and cost nothing to load)."""
+    conversation = ConversationFactory(contact=ContactFactory(account=page, name="Giulia Bianchi"))
+    ChatMessageFactory(conversation=conversation, content="Hello")
+    with mock.patch("social.crypto.decrypt", side_effect=AssertionError("a token was decrypted")):
+        assert client_member.get(reverse("inbox:conversation_list")).status_code == 200
+        assert client_member.get(reverse("inbox:conversation_detail", args=[conversation.pk])).status_code == 200
+
+
 def test_list_query_count_does_not_grow_with_the_data(client_member, page, django_assert_max_num_queries):
     url = reverse("inbox:conversation_list")
     _conversations(page, 5, unread_count=2)

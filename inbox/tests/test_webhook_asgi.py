@@ -15,10 +15,13 @@ from dataclasses import dataclass
 from unittest import mock
 
 import pytest
-from asgiref.sync import sync_to_async
+from asgiref.sync import async_to_sync, sync_to_async
 from asgiref.testing import ApplicationCommunicator
 from django.conf import settings
 from django.db import connection
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from inbox.models import WebhookEvent
 from inbox.tests.helpers import load_fixture, sign_payload, webhook_url
@@ -393,3 +396,29 @@ def test_the_insert_names_every_concrete_column_of_the_model():
     assert [name.strip().strip('"`') for name in listed.split(",")] == columns
     assert len(makers) == sql.count("%s")  # body, signature, receive time, callable defaults
     assert "'pending'" in sql  # a constant default, written once
+
+
+# --- fuzzed -----------------------------------------------------------------------------------------
+
+
+@needs_postgres
+@given(body=st.binary(max_size=4096), signed_by_meta=st.booleans())
+@hypothesis_settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_any_body_is_stored_byte_for_byte_when_signed_and_refused_when_not_never_a_500(drain, body, signed_by_meta):
+    async def post() -> Answer:
+        app = WebhookFastPath(Inner(), enabled=True)
+        try:
+            forged = [(b"x-hub-signature-256", b"sha256=" + b"0" * 64)]
+            return await call(app, body=body, headers=signed(body) if signed_by_meta else forged)
+        finally:
+            await app.aclose()
+
+    before = WebhookEvent.objects.count()
+    answer = async_to_sync(post)()
+    if signed_by_meta:
+        assert answer.status == 200
+        assert bytes(WebhookEvent.objects.latest("id").body) == body
+        assert WebhookEvent.objects.count() == before + 1
+    else:
+        assert answer.status == 403
+        assert WebhookEvent.objects.count() == before

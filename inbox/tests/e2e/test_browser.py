@@ -205,6 +205,11 @@ class InboxInTheBrowserTests(ChannelsLiveServerTestCase):
         customer_message_received(psid=PSID)
         status = payloads.post_webhook(f"{self.live_server_url}/webhooks/facebook/", body, settings.FACEBOOK_APP_SECRET)
         assert status == 200
+        # The 200 means "stored"; applying it follows (after the answer, on the ASGI fast path).
+        deadline = time.monotonic() + TIMEOUT / 1000
+        while not ChatMessage.objects.filter(message_id=item["message"]["mid"]).exists():
+            assert time.monotonic() < deadline, f"{text!r} was acknowledged but never applied"
+            time.sleep(0.05)
 
     def _sent_to_sandbox(self, text: str) -> dict:
         deadline = time.monotonic() + TIMEOUT / 1000
