@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 
 .PHONY: run test lint format venv worker beat bench bench-ingest bench-ingest-quick bench-floor bench-data \
-	bench-pages bench-browser bench-tools clean
+	bench-pages bench-browser bench-drain bench-tools clean
 
 $(VENV)/.installed: requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -54,6 +54,9 @@ bench-ingest-quick: venv bench-tools
 
 bench-floor: venv bench-tools
 	$(PY) bench/floor_app.py
+
+bench-drain: venv
+	$(PY) bench/drain.py
 
 bench-data: venv
 	$(PY) bench/generate_data.py

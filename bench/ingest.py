@@ -3,7 +3,7 @@
 Starts, on a fresh PostgreSQL database `bench_inbox` and Redis DB 7:
   uvicorn (config.serve_asgi, 2 workers, httptools + uvloop, config.asgi:application) serving
   /webhooks/facebook/ with production settings, as in production (its POST is inbox/webhook_asgi.py),
-  a Celery worker (--concurrency 2), the floor app (bench/floor_app.py, uvicorn x2),
+  a Celery worker (--concurrency 1, niced), the floor app (bench/floor_app.py, uvicorn x2),
   and a stand-in Graph API on loopback answering the profile lookups new contacts trigger.
 
 Measures:
@@ -472,7 +472,9 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=1, help="saturation rounds (floor, ours) — median reported")
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--web-workers", type=int, default=2, help="uvicorn worker processes of our endpoint")
-    parser.add_argument("--concurrency", type=int, default=2, help="Celery worker processes")
+    parser.add_argument("--concurrency", type=int, default=1,
+                        help="Celery worker processes (default 1: drains are CPU-bound, and on 2 cores shared with "
+                             "the web server and PostgreSQL a second one costs the acks more than it adds)")
     parser.add_argument("--worker-nice", type=int, default=10,
                         help="run the worker under `nice -n N` so acks win the CPU, as production runs it "
                              "(README); 0: same priority as the web")

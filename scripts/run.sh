@@ -16,9 +16,11 @@ cleanup() { for pid in "${pids[@]:-}"; do [ -n "$pid" ] && kill "$pid" 2>/dev/nu
 trap cleanup EXIT INT TERM
 
 if [ -n "${REDIS_URL:-}" ]; then
-  echo "Starting a Celery worker and beat (REDIS_URL is set)..."
-  # A lower CPU priority than the server, as in production (README): webhook answers come first.
-  nice -n 10 .venv/bin/celery -A config worker -l warning --concurrency 2 & pids+=($!)
+  echo "Starting Celery workers and beat (REDIS_URL is set)..."
+  # As in production (README): below the server's CPU priority, so webhook answers come first; one
+  # process for the CPU-bound live queue (webhook drains, replies), more for lookups and downloads.
+  nice -n 10 .venv/bin/celery -A config worker -Q live -n live@%h -l warning --concurrency 1 & pids+=($!)
+  nice -n 10 .venv/bin/celery -A config worker -Q celery -n background@%h -l warning --concurrency 2 & pids+=($!)
   .venv/bin/celery -A config beat -l warning --schedule /tmp/social-inbox-beat & pids+=($!)
 fi
 

@@ -239,7 +239,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 # Work someone is waiting for (applying webhooks, sending replies) never queues behind background
 # work (profile lookups and downloads wait on Meta and pile up): it has its own queue, which every
 # worker takes from first. A deployment can also give it its own workers (`-Q live`).
-CELERY_TASK_QUEUES = (Queue("live"), Queue("celery"))
+CELERY_TASK_QUEUES = (Queue("live", routing_key="live"), Queue("celery", routing_key="celery"))
 CELERY_TASK_DEFAULT_QUEUE = "celery"
 CELERY_TASK_ROUTES = {
     "inbox.tasks.webhook_events_drain": {"queue": "live"},

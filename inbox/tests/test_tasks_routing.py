@@ -28,4 +28,6 @@ def test_tasks_are_routed_by_who_waits_for_them(task, queue):
 
 def test_workers_take_the_live_queue_first():
     assert [q.name for q in app.conf.task_queues] == ["live", "celery"]
+    # Each queue has its own routing key: a message never reaches both.
+    assert [q.routing_key for q in app.conf.task_queues] == ["live", "celery"]
     assert settings.CELERY_BROKER_TRANSPORT_OPTIONS["queue_order_strategy"] == "priority"
