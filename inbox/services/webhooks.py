@@ -139,6 +139,7 @@ def webhook_events_process_batch(*, limit: int) -> int:
     anything but a database outage, it is rolled back and each event is processed on its own, so a
     bad event is recorded on its row while the others still apply.
     """
+    events: list[WebhookEvent] = []
     try:
         with transaction.atomic():
             _commit_without_waiting_for_disk()
