@@ -8,16 +8,21 @@ harmless:
   nothing was inserted the message is already stored, so nothing else happens (no counter moves,
   no task is queued);
 - contacts and conversations are read-or-inserted on their unique constraints (``contacts``);
-- counters and "latest" fields are updated in SQL (``F()``, ``Greatest``, ``Case``), never computed
-  in Python from a row read earlier, and times only move forward;
+- counters and "latest" fields are updated in SQL (``conversation_bumps_apply``: ``unread_count +
+  n``, ``CASE WHEN`` on the stored time), never computed in Python from a row read earlier, and
+  times only move forward;
 - reactions, edits and deletes carry their event time and are skipped when already applied; when
   they name a message not stored yet they wait as a ``PendingMessageUpdate`` (``message_updates``);
 - receipts only move outbound statuses forward (``receipts``), and are applied after the other
   events of a batch so their effect does not depend on the order Meta batched them in.
 
-When a webhook holds several events, each runs in its own savepoint, so one bad event is recorded
-and the others still apply. Database outages (``OperationalError`` / ``InterfaceError``) are
-re-raised so the task retries.
+Two ways to apply (``events_apply``): a drain's batch (``isolate=False``) shares one
+``AccountBatch`` per account for all its stored events, creates their contacts and conversations
+in bulk, inserts customers' messages together and writes each conversation once at the end; if
+anything raises, the caller rolls the batch back and applies each stored event on its own, where
+every event of a webhook runs in its own savepoint, so one bad event is recorded and the others
+still apply. Database outages (``OperationalError`` / ``InterfaceError``) are re-raised so the
+task retries.
 """
 
 from __future__ import annotations
