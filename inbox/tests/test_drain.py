@@ -238,3 +238,27 @@ def test_a_reply_to_a_message_of_the_same_batch_is_linked(client, page, mode):
     assert reply.reply_to == ChatMessage.objects.get(message_id="m_q")
     assert ChatMessage.objects.count() == 2
     assert Conversation.objects.get().unread_count == 2
+
+
+@pytest.mark.parametrize("mode", ["one by one", "batch"])
+def test_a_batch_of_a_page_and_its_instagram_account_routes_each_to_its_own(client, page, mode):
+    from inbox.tests.helpers import IG_ACCOUNT_ID, IGSID
+    from social.models import Platform
+    from social.tests.factories import SocialAccountFactory
+
+    instagram = SocialAccountFactory(
+        business=page.business, platform=Platform.INSTAGRAM, account_id=IG_ACCOUNT_ID, account_name="bakery.rossi",
+        page=page,
+    )
+    ig_message = p.text_message(page_id=IG_ACCOUNT_ID, psid=IGSID, text="from instagram", mid="m_ig", timestamp_ms=T)
+    ig_body = p.encode(
+        p.envelope(object_type="instagram", entries=[p.entry(account_id=IG_ACCOUNT_ID, events=[ig_message])])
+    )
+    fb_body = body(p.text_message(page_id=PAGE_ID, psid=ALICE, text="from messenger", mid="m_fb", timestamp_ms=T))
+    deliver(client, [fb_body, ig_body], mode=mode)
+    assert ChatMessage.objects.get(message_id="m_ig").account == instagram
+    assert ChatMessage.objects.get(message_id="m_fb").account == page
+    assert Conversation.objects.get(account=instagram).contact.external_id == IGSID
+    assert set(WebhookEvent.objects.values_list("object_type", "state")) == {
+        ("page", State.PROCESSED), ("instagram", State.PROCESSED)
+    }
