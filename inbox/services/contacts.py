@@ -15,13 +15,13 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.core.files.base import ContentFile
-from django.db import IntegrityError, models, router, transaction
+from django.db import IntegrityError, models, transaction
 from django.db.models import Subquery
-from django.db.models.constants import OnConflict
 from django.utils import timezone
 
 from inbox.models import ChatMessage, Contact, Conversation
 from inbox.realtime import publish_on_commit
+from inbox.services.rows import insert_ignoring_conflicts
 from inbox.text import clean_text
 
 if TYPE_CHECKING:
@@ -81,26 +81,6 @@ def conversation_get_or_create(
     )
 
 
-def _insert_missing(model: type[M], rows: list[M], *, key: str) -> set[Any]:
-    """``INSERT ... ON CONFLICT DO NOTHING RETURNING`` for many rows; the ``key`` values inserted.
-
-    Rows another worker inserted first are skipped without an error (and not returned).
-    """
-    if not rows:
-        return set()
-    opts = model._meta
-    fields = [f for f in opts.local_concrete_fields if not f.primary_key]
-    for row in rows:  # what save() would fill in (auto_now_add)
-        for f in fields:
-            if getattr(f, "auto_now_add", False) or getattr(f, "auto_now", False):
-                setattr(row, f.attname, f.pre_save(row, add=True))
-    inserted = model._base_manager._insert(
-        rows, fields=fields, returning_fields=[opts.get_field(key)], using=router.db_for_write(model),
-        on_conflict=OnConflict.IGNORE,
-    )
-    return {values[0] for values in inserted or ()}
-
-
 def conversations_get_or_create(
     *, account: SocialAccount, first_seen: dict[str, datetime], lookup_only: set[str] = frozenset()
 ) -> tuple[dict[str, Conversation], set[int]]:
@@ -122,19 +102,20 @@ def conversations_get_or_create(
     missing = sorted(set(first_seen) - set(found))
     if not missing:
         return found, set()
-    created_ids = _insert_missing(
-        Contact,
-        [
-            Contact(business_id=account.business_id, account=account, platform=account.platform, external_id=i)
-            for i in missing
-        ],
-        key="id",
-    )
+    created_ids = {
+        pk
+        for (pk,) in insert_ignoring_conflicts(
+            [
+                Contact(business_id=account.business_id, account=account, platform=account.platform, external_id=i)
+                for i in missing
+            ],
+            returning=("pk",),
+        )
+    }
     contacts = sorted(
         Contact.objects.filter(account=account, external_id__in=missing), key=lambda contact: contact.pk
     )
-    _insert_missing(
-        Conversation,
+    insert_ignoring_conflicts(
         [
             Conversation(
                 business_id=account.business_id,
@@ -147,7 +128,7 @@ def conversations_get_or_create(
             )
             for contact in contacts
         ],
-        key="id",
+        returning=("pk",),
     )
     for conversation in Conversation.objects.select_related("contact").filter(account=account, contact__in=contacts):
         found[conversation.contact.external_id] = conversation

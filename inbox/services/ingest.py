@@ -36,9 +36,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.db import IntegrityError, InterfaceError, OperationalError, connection, connections, router, transaction
+from django.db import IntegrityError, InterfaceError, OperationalError, connection, router, transaction
 from django.db.models import DateTimeField, Q, Value
-from django.db.models.constants import OnConflict
 from django.utils import timezone
 
 from inbox.facebook.events import (
@@ -59,6 +58,7 @@ from inbox.services.media import attachment_label, attachments_create
 from inbox.services.message_updates import message_update_apply
 from inbox.services.receipts import receipt_delivery_apply, receipt_read_apply
 from inbox.services.replies import reply_window
+from inbox.services.rows import insert_ignoring_conflicts
 from inbox.text import clean_json, clean_text, truncate
 
 if TYPE_CHECKING:
@@ -184,7 +184,7 @@ class AccountBatch:
         if not self.deferred:
             return
         deferred, self.deferred, self.deferred_mids = self.deferred, [], set()
-        _insert_many([unsaved.message for unsaved in deferred])
+        _insert([unsaved.message for unsaved in deferred])
         for unsaved in deferred:
             if unsaved.message.pk is not None:
                 _stored(self, changes, unsaved)
@@ -447,68 +447,31 @@ def _preview(*, text: str, attachments: tuple = (), fallback: str = "") -> str:
     return truncate(fallback, PREVIEW_LENGTH)
 
 
-def _insert(message: ChatMessage) -> bool:
-    """Insert ``message`` unless its (account, mid) is already stored; True when inserted.
+def _insert(messages: list[ChatMessage]) -> None:
+    """Insert the messages whose (account, mid) is not stored yet (``rows.insert_ignoring_conflicts``).
 
-    One ``INSERT ... ON CONFLICT DO NOTHING RETURNING id`` (``INSERT OR IGNORE`` on SQLite): no
-    savepoint, no exception on the (frequent) redelivery path, and on PostgreSQL a concurrent insert
-    of the same mid waits for the other transaction instead of failing. This is the query Django's
-    ``bulk_create(ignore_conflicts=True)`` runs, plus RETURNING so we learn whether a row was added.
+    Sets the pk of each message inserted; those already stored (a redelivery) keep ``pk`` None. Rows
+    go in mid order, so two workers inserting overlapping batches take the unique index's locks in
+    the same order (no deadlock).
     """
-    opts = ChatMessage._meta
-    using = router.db_for_write(ChatMessage)
-    fields = [field for field in opts.local_concrete_fields if not field.primary_key]
-    rows = ChatMessage._base_manager._insert(
-        [message], fields=fields, returning_fields=[opts.pk], using=using, on_conflict=OnConflict.IGNORE
-    )
-    if rows and rows[0] is not None:
-        message.pk = rows[0][0]
-        message._state.adding = False
-        message._state.db = using
-        return True
-    # Nothing inserted: it must be the duplicate. SQLite's OR IGNORE would also swallow other
-    # constraint failures, which must not pass for a redelivery.
-    if not ChatMessage.objects.filter(account_id=message.account_id, message_id=message.message_id).exists():
-        raise IntegrityError(f"Message {message.message_id!r} was neither inserted nor already stored")
-    return False
-
-
-def _insert_many(messages: list[ChatMessage]) -> None:
-    """``_insert`` for many messages: one ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` per chunk.
-
-    Sets the pk of each message inserted; those already stored keep ``pk`` None. Rows go in mid
-    order, so two workers inserting overlapping batches take the unique index's locks in the same
-    order (no deadlock).
-    """
-    if not messages:
-        return
-    opts = ChatMessage._meta
-    using = router.db_for_write(ChatMessage)
-    fields = [field for field in opts.local_concrete_fields if not field.primary_key]
     ordered = sorted(messages, key=lambda m: m.message_id)
     by_mid = {m.message_id: m for m in ordered}
-    size = max(1, connections[using].ops.bulk_batch_size(fields, ordered))
-    for start in range(0, len(ordered), size):
-        rows = ChatMessage._base_manager._insert(
-            ordered[start : start + size], fields=fields, returning_fields=[opts.pk, opts.get_field("message_id")],
-            using=using, on_conflict=OnConflict.IGNORE,
-        )
-        for row in rows or ():
-            if row is None:  # a single row that was already stored
-                continue
-            pk, mid = row
-            message = by_mid[mid]
-            message.pk = pk
-            message._state.adding = False
-            message._state.db = using
+    using = router.db_for_write(ChatMessage)
+    for pk, mid in insert_ignoring_conflicts(ordered, returning=("pk", "message_id")):
+        message = by_mid[mid]
+        message.pk = pk
+        message._state.adding = False
+        message._state.db = using
     missing = [m.message_id for m in ordered if m.pk is None]
     if missing:
-        account_id = ordered[0].account_id
+        # Not inserted: each must be a duplicate. SQLite's OR IGNORE would also swallow other
+        # constraint failures, which must not pass for a redelivery.
         stored = set(
-            ChatMessage.objects.filter(account_id=account_id, message_id__in=missing).values_list("message_id", flat=True)
+            ChatMessage.objects.filter(account_id=ordered[0].account_id, message_id__in=missing)
+            .values_list("message_id", flat=True)
         )
         lost = sorted(set(missing) - stored)
-        if lost:  # see _insert: SQLite's OR IGNORE hides other constraint failures
+        if lost:
             raise IntegrityError(f"Messages {lost!r} were neither inserted nor already stored")
 
 
@@ -578,7 +541,8 @@ def _store(
         # Inserted with the batch's other messages by ``AccountBatch.flush``.
         batch.defer(unsaved)
         return None
-    if not _insert(message):
+    _insert([message])
+    if message.pk is None:
         return None
     _stored(batch, changes, unsaved)
     return message

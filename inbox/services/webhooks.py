@@ -148,10 +148,8 @@ def webhook_events_process_batch(*, limit: int) -> int:
                 .filter(state=State.PENDING)
                 .order_by("received_at", "pk")[:limit]
             )
-            if len(events) > 1:
-                _process_together(events)
-            elif events:
-                _process(events[0])
+            if events:
+                _apply_stored(events)
             return len(events)
     except (OperationalError, InterfaceError):
         raise
@@ -177,12 +175,12 @@ def webhook_event_process(*, event_id: int) -> WebhookEvent | None:
             event = WebhookEvent.objects.select_for_update(skip_locked=True).filter(pk=event_id).first()
             if event is None or event.state == State.PROCESSED:
                 return event
-            _process(event)
+            _apply_stored([event])
             return event
     except (OperationalError, InterfaceError):
         raise
     except Exception as exc:
-        # A bug rather than bad input (that is handled in _process): record it, never lose the row.
+        # A bug rather than bad input (that is handled in _apply_stored): record it, never lose the row.
         logger.exception("Webhook event %s could not be processed", event_id)
         WebhookEvent.objects.filter(pk=event_id).update(
             state=State.FAILED,
@@ -214,11 +212,6 @@ def _entry_ids(data: dict[str, Any]) -> list[str]:
         if isinstance(value, str) and value and value not in ids:
             ids.append(clean_text(value, max_length=64))
     return ids
-
-
-def _finish(event: WebhookEvent, *, state: str, error: str = "") -> None:
-    _outcome(event, state=state, error=error)
-    event.save(update_fields=OUTCOME_FIELDS)
 
 
 OUTCOME_FIELDS = ["state", "last_error", "processed_at", "attempts", "object_type", "account_ids", "unroutable_account_ids"]
@@ -309,12 +302,15 @@ def _publish(changes_by_business: dict[int, Changes]) -> None:
             )
 
 
-def _process_together(events: list[WebhookEvent]) -> None:
-    """Apply several stored events in the caller's transaction, sharing every query they can.
+def _apply_stored(events: list[WebhookEvent]) -> None:
+    """Apply stored events in the caller's transaction, sharing every query they can.
 
-    Any exception propagates (the caller rolls back and falls back to ``_process`` per event).
+    A batch applies without savepoints: any exception propagates, and the caller rolls back and
+    applies each event on its own. A lone event that holds several (Meta batches them) isolates
+    each in a savepoint instead, so one bad event is recorded on the row and the others still apply.
     """
     parsed = [_parse(event) for event in events]
+    isolate = len(parsed) == 1 and len(parsed[0].events) > 1
     platform_ids: dict[str, set[str]] = {}
     for item in parsed:
         if item.platform is not None:
@@ -339,17 +335,21 @@ def _process_together(events: list[WebhookEvent]) -> None:
     accounts_by_pk = {account.pk: account for account in accounts.values()}
     changes_by_business: dict[int, Changes] = {}
     bumps: dict[int, Bump] = {}
+    errors: list[str] = []
     for account_pk, account_events in by_account.items():
         account = accounts_by_pk[account_pk]
         batch = AccountBatch(account=account, events=account_events)
         batch.prefetch(account_events)
-        applied = events_apply(account=account, events=account_events, isolate=False, batch=batch)
+        applied = events_apply(account=account, events=account_events, isolate=isolate, batch=batch)
+        errors.extend(f"entry {account.account_id}: {error}" for error in applied.errors)
         changes_by_business.setdefault(account.business_id, Changes()).update(applied.changes)
         for conversation_id, bump in batch.bumps.items():
             bump_merge(bumps, conversation_id, bump)
     conversation_bumps_apply(bumps)
     _mark_webhooks_seen(received)
     _publish(changes_by_business)
+    if errors:  # only a lone, isolated event collects errors
+        _outcome(parsed[0].event, state=State.FAILED, error="\n".join(errors))
     _save_outcomes(events)
 
 
@@ -367,33 +367,6 @@ def _save_outcomes(events: list[WebhookEvent]) -> None:
             state=State.PROCESSED, last_error="", processed_at=now, attempts=F("attempts") + 1,
             object_type=object_type, account_ids=list(account_ids), unroutable_account_ids=[],
         )
-
-
-def _process(event: WebhookEvent) -> None:
-    parsed = _parse(event)
-    if parsed.platform is None:
-        event.save(update_fields=OUTCOME_FIELDS)
-        return
-    accounts = _accounts({parsed.platform: set(event.account_ids)})
-    _route(parsed, accounts)
-    by_account: dict[str, list[Event]] = {}
-    for routed in parsed.events:
-        by_account.setdefault(routed.account_id, []).append(routed)
-    changes_by_business: dict[int, Changes] = {}
-    errors: list[str] = []
-    for account_id, account_events in by_account.items():
-        account = accounts.get((parsed.platform, account_id))
-        if account is None:
-            continue
-        # A savepoint per event only when there are other events to protect from a failing one.
-        applied = events_apply(account=account, events=account_events, isolate=len(parsed.events) > 1)
-        errors.extend(f"entry {account_id}: {error}" for error in applied.errors)
-        changes_by_business.setdefault(account.business_id, Changes()).update(applied.changes)
-    _mark_webhooks_seen({account.pk: event.received_at for account in accounts.values()})
-    _publish(changes_by_business)
-    if errors:
-        _outcome(event, state=State.FAILED, error="\n".join(errors))
-    event.save(update_fields=OUTCOME_FIELDS)
 
 
 def webhook_events_replay(*, event_ids: Iterable[int]) -> int:
