@@ -111,6 +111,8 @@ def test_webhooks_do_not_wait_behind_a_backlog_of_other_tasks(live_server, page,
 
     worker = start_worker()
     wait_for(lambda: _all_processed(1), message="the worker to apply the webhook")
+    # The task's log line is written after its transaction commits: wait for it too.
+    worker.wait_for_log(r"Task inbox\.tasks\.webhook_events_drain\[[^\]]+\] succeeded")
     lines = worker.log().splitlines()
     drained = next(i for i, line in enumerate(lines) if "inbox.tasks.webhook_events_drain" in line and "succeeded" in line)
     lookups = [i for i, line in enumerate(lines) if "inbox.tasks.contact_profile_fetch" in line and "succeeded" in line]
