@@ -6,13 +6,14 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
 
-.PHONY: run test lint format venv worker beat bench bench-ingest bench-ingest-quick bench-floor bench-data \
+.PHONY: run test lint lock format venv worker beat bench bench-ingest bench-ingest-quick bench-floor bench-data \
 	bench-pages bench-browser bench-drain bench-tools clean
 
-$(VENV)/.installed: requirements.txt
+# Development installs the dev lock (runtime + tests and tools); production installs requirements.txt only.
+$(VENV)/.installed: requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
-	@$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt
+	@$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt
 	@touch $@
 
 venv: $(VENV)/.installed
@@ -23,8 +24,18 @@ run: venv
 test: venv
 	@scripts/test.sh
 
+# ruff everywhere, mypy (django-stubs) on the apps listed in mypy.ini, and no model change without its migration.
 lint: venv
 	@$(VENV)/bin/ruff check .
+	@$(VENV)/bin/mypy
+	@$(PY) manage.py makemigrations --check --dry-run -v0 || { echo "A model changed without a migration: run manage.py makemigrations."; exit 1; }
+
+# Re-pin every transitive version after editing requirements.in or requirements-dev.in.
+lock: venv
+	@$(VENV)/bin/pip-compile -q --strip-extras --no-emit-index-url --no-emit-find-links --annotation-style=line \
+	  -o requirements.txt requirements.in
+	@$(VENV)/bin/pip-compile -q --strip-extras --no-emit-index-url --no-emit-find-links --annotation-style=line \
+	  -o requirements-dev.txt requirements-dev.in
 
 format: venv
 	@$(VENV)/bin/ruff check --fix .

@@ -6,9 +6,6 @@ import os
 
 import pytest
 
-# Live-server browser tests drive the ORM from Playwright's event loop thread.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
 # Fails any test during which a token or secret reached a log record (config/tests/log_guard.py).
 pytest_plugins = ["config.tests.log_guard"]
 

@@ -1,28 +1,52 @@
 #!/usr/bin/env bash
-# The whole suite. On the embedded default: unit and live-server tests on SQLite.
-# With DATABASE_URL and REDIS_URL set: the same on PostgreSQL + Redis, then the integration tier
-# (a real Celery worker) and the browser tier (Chromium via Playwright), each in its own process.
+# The whole suite, in tiers, each its own pytest process. It fails closed: a tier that fails, or that
+# collects no test, fails the run; a tier that does not apply says why it is skipped.
+#   embedded default (nothing set): unit tier on SQLite, and the embedded-default browser test
+#     (runserver on a random port, Chromium);
+#   DATABASE_URL + REDIS_URL set: unit tier on PostgreSQL + Redis, the integration tier (a real Celery
+#     worker) and the browser tier (Chromium against the production stack).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
 status=0
+failed=()
 
 run_tier() {  # name, pytest args...
   local name=$1; shift
   echo "== ${name} =="
   $PY -m pytest "$@"
   local rc=$?
-  # 5 = nothing collected in this tier, which is not a failure.
-  if [ $rc -ne 0 ] && [ $rc -ne 5 ]; then status=$rc; fi
+  if [ $rc -eq 5 ]; then
+    echo "!! ${name}: no test was collected; a tier that runs nothing is a failure." >&2
+  fi
+  if [ $rc -ne 0 ]; then status=1; failed+=("${name} (pytest exit ${rc})"); fi
 }
 
-run_tier "unit" -m "not integration and not e2e"
+chromium_available() {
+  command -v "${CHROMIUM_PATH:-chromium}" >/dev/null 2>&1 || [ -x /usr/bin/chromium ]
+}
+
+browser_tier() {  # name, pytest args... — the only tiers where Playwright drives the ORM from its loop
+  local name=$1; shift
+  if ! chromium_available; then
+    echo "!! ${name}: Chromium is missing (apt-get install -y chromium); the browser tier cannot run." >&2
+    status=1; failed+=("${name} (no Chromium)"); return
+  fi
+  DJANGO_ALLOW_ASYNC_UNSAFE=true run_tier "${name}" "$@"
+}
+
+run_tier "unit" -m "not integration and not e2e and not e2e_embedded"
+
 if [ -n "${DATABASE_URL:-}" ] && [ -n "${REDIS_URL:-}" ]; then
   run_tier "integration (real Celery worker)" -m integration
-  if command -v "${CHROMIUM_PATH:-chromium}" >/dev/null 2>&1 || [ -x /usr/bin/chromium ]; then
-    run_tier "browser (Chromium)" -m e2e
-  else
-    echo "Chromium is missing: apt-get install -y chromium (the browser tier needs it)."; status=1
-  fi
+  browser_tier "browser (Chromium, production stack)" -m e2e
+else
+  browser_tier "browser (Chromium, embedded default)" -m e2e_embedded
+  echo "-- integration and production-stack browser tiers skipped: they need DATABASE_URL and REDIS_URL" \
+       "(PostgreSQL + Redis); see README \"The embedded default and the production stack\"."
+fi
+
+if [ $status -ne 0 ]; then
+  echo "FAILED tiers: ${failed[*]}" >&2
 fi
 exit $status
