@@ -6,8 +6,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
 
-.PHONY: run test lint lock format venv worker beat bench bench-ingest bench-ingest-quick bench-floor bench-data \
-	bench-pages bench-browser bench-drain bench-tools clean
+.PHONY: run prod test lint lock format venv worker beat bench bench-ingest bench-ingest-quick bench-floor bench-data \
+	bench-pages bench-browser bench-embedded bench-drain bench-tools clean
 
 # Development installs the dev lock (runtime + tests and tools); production installs requirements.txt only.
 $(VENV)/.installed: requirements.txt requirements-dev.txt
@@ -23,6 +23,10 @@ run: venv
 
 test: venv
 	@scripts/test.sh
+
+# The production stack on one machine (scripts/prod.sh): needs DATABASE_URL and REDIS_URL; nginx for TLS.
+prod: venv
+	@scripts/prod.sh
 
 # ruff everywhere, mypy (django-stubs) on the apps listed in mypy.ini, and no model change without its migration.
 lint: venv
@@ -40,11 +44,12 @@ lock: venv
 format: venv
 	@$(VENV)/bin/ruff check --fix .
 
+# Celery names no settings of its own (config/entrypoints.py): development's unless DJANGO_SETTINGS_MODULE says otherwise.
 worker: venv
-	$(VENV)/bin/celery -A config worker -l info
+	DJANGO_SETTINGS_MODULE=$${DJANGO_SETTINGS_MODULE:-config.settings.local} $(VENV)/bin/celery -A config worker -l info
 
 beat: venv
-	$(VENV)/bin/celery -A config beat -l info
+	DJANGO_SETTINGS_MODULE=$${DJANGO_SETTINGS_MODULE:-config.settings.local} $(VENV)/bin/celery -A config beat -l info
 
 # Benchmarks (bench/README.md): real servers on this machine's PostgreSQL and Redis; they print
 # their figures and write bench/results/*.json. They need wrk and Chromium (Debian packages,
@@ -77,6 +82,9 @@ bench-pages: venv
 
 bench-browser: venv bench-tools
 	$(PY) bench/browser_latency.py
+
+bench-embedded: venv bench-tools
+	$(PY) bench/embedded.py
 
 clean:
 	rm -rf $(VENV) staticfiles db.sqlite3 db.sqlite3-* media artifacts

@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
-from accounts.models import AuditEvent, Business, Membership, User
+from accounts.models import AuditEvent, Business, Invitation, Membership, User
 
 
 class MembershipInline(admin.TabularInline):
@@ -60,4 +60,21 @@ class AuditEventAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Invitation)
+class InvitationAdmin(admin.ModelAdmin):
+    """Read-only: invitations are sent, resent and revoked from the team page (audited); the hash never shows."""
+
+    list_display = ("email", "business", "role", "invited_by", "sent_at", "expires_at", "accepted_at", "revoked_at")
+    list_filter = ("role", "business")
+    search_fields = ("email", "business__name")
+    list_select_related = ("business", "invited_by")
+    exclude = ("token_hash",)
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
         return False

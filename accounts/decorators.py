@@ -14,31 +14,35 @@ from accounts.middleware import resolve_membership
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from django.http import HttpRequest, HttpResponse
+    from django.http import HttpRequest
+    from django.http.response import HttpResponseBase
+
+    from accounts.requests import BusinessRequest
 
 
-def business_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+def business_required(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
     """Logged in and a member of a business; a user without one is sent to create one."""
 
     @login_required
     @wraps(view)
-    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponseBase:
         membership = resolve_membership(request)
         if membership is None:
             return redirect("accounts:business_create")
-        request.membership = membership
-        request.business = membership.business
+        typed: BusinessRequest = request  # type: ignore[assignment]  # what this decorator guarantees
+        typed.membership = membership
+        typed.business = membership.business
         return view(request, *args, **kwargs)
 
     return wrapper
 
 
-def business_admin_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+def business_admin_required(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
     """As business_required, and the member is an owner or admin of the current business."""
 
     @business_required
     @wraps(view)
-    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+    def wrapper(request: BusinessRequest, *args, **kwargs) -> HttpResponseBase:
         if not request.membership.can_manage:
             raise PermissionDenied("Only owners and admins can do this.")
         return view(request, *args, **kwargs)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django import forms
+from django.contrib.auth import get_user_model, password_validation
 
 from accounts.models import Membership
 
@@ -9,10 +10,42 @@ class BusinessForm(forms.Form):
     name = forms.CharField(max_length=200, label="Business name")
 
 
-class MemberAddForm(forms.Form):
+class InvitationForm(forms.Form):
     email = forms.EmailField()
     role = forms.ChoiceField(choices=Membership.Role.choices, initial=Membership.Role.AGENT)
+
+    def __init__(self, *args, role_choices: list[tuple[str, str]] | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if role_choices is not None:
+            # Only the roles the viewer may hand out are offered (the service refuses the others anyway).
+            self.fields["role"].choices = role_choices
 
 
 class MemberRoleForm(forms.Form):
     role = forms.ChoiceField(choices=Membership.Role.choices)
+
+
+class InvitationSignupForm(forms.Form):
+    """The invitee without an account chooses a password; the invitation link already proved the address."""
+
+    name = forms.CharField(max_length=150, required=False, label="Your name")
+    password1 = forms.CharField(label="Password", strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
+    password2 = forms.CharField(label="Password (again)", strip=False,
+                                widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
+
+    def __init__(self, *args, email: str, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.email = email
+
+    def clean(self):
+        cleaned = super().clean()
+        password1, password2 = cleaned.get("password1"), cleaned.get("password2")
+        if password1 and password2 and password1 != password2:
+            self.add_error("password2", "The two passwords differ.")
+        elif password1:
+            probe = get_user_model()(email=self.email, name=cleaned.get("name", ""))
+            try:
+                password_validation.validate_password(password1, user=probe)
+            except forms.ValidationError as exc:
+                self.add_error("password1", exc)
+        return cleaned

@@ -13,7 +13,7 @@ class UserManager(BaseUserManager):
     def _create_user(self, email: str, password: str | None, **extra: Any):
         if not email:
             raise ValueError("An email address is required.")
-        user = self.model(email=self.normalize_email(email).lower(), **extra)
+        user: Any = self.model(email=self.normalize_email(email).lower(), **extra)
         user.set_password(password)
         user.save(using=self._db)
         return user

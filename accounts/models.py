@@ -1,8 +1,12 @@
 from __future__ import annotations
 
+import hashlib
+from typing import ClassVar
+
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
+from django.utils import timezone
 from django.utils.text import slugify
 
 from accounts.managers import UserManager
@@ -12,16 +16,17 @@ from accounts.tenancy import BusinessQuerySet
 class User(AbstractUser):
     """A person who signs in: business staff, or an operator of the installation (is_staff)."""
 
-    username = None
-    first_name = None
-    last_name = None
+    # Email is the login; no username or split name (django-stubs types these as str on the base).
+    username = None  # type: ignore[assignment]
+    first_name = None  # type: ignore[assignment]
+    last_name = None  # type: ignore[assignment]
     email = models.EmailField("email address", unique=True)
     name = models.CharField(max_length=150, blank=True)
 
     USERNAME_FIELD = "email"
-    REQUIRED_FIELDS: list[str] = []
+    REQUIRED_FIELDS: ClassVar[list[str]] = []
 
-    objects = UserManager()
+    objects: ClassVar[UserManager] = UserManager()  # type: ignore[assignment]
 
     class Meta:
         ordering = ("email",)
@@ -84,6 +89,74 @@ class Membership(models.Model):
     def can_manage(self) -> bool:
         """Owners and admins manage staff and connected accounts; agents answer messages."""
         return self.role in (self.Role.OWNER, self.Role.ADMIN)
+
+
+class InvitationQuerySet(BusinessQuerySet):
+    def open(self):
+        """Neither accepted nor revoked (possibly expired: an expired invitation can still be resent)."""
+        return self.filter(accepted_at__isnull=True, revoked_at__isnull=True)
+
+
+class Invitation(models.Model):
+    """An offer of a role in a business, sent to an email address; access starts only when accepted.
+
+    Only a SHA-256 of the link's token is stored: the database alone cannot be used to accept it.
+    Resending replaces the token (the old link stops working) and the expiry.
+    """
+
+    business = models.ForeignKey(Business, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField()
+    role = models.CharField(max_length=10, choices=Membership.Role.choices, default=Membership.Role.AGENT)
+    token_hash = models.CharField(max_length=64, unique=True)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = InvitationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ("-sent_at", "-id")
+        constraints = [
+            # One open invitation per address and business: inviting again resends it.
+            models.UniqueConstraint(
+                fields=("business", "email"),
+                condition=models.Q(accepted_at__isnull=True, revoked_at__isnull=True),
+                name="uniq_open_invitation_business_email",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email} → {self.business} ({self.role}, {self.state})"
+
+    @staticmethod
+    def hash_token(token: str) -> str:
+        return hashlib.sha256(token.encode()).hexdigest()
+
+    @property
+    def is_expired(self) -> bool:
+        return self.expires_at <= timezone.now()
+
+    @property
+    def state(self) -> str:
+        if self.accepted_at is not None:
+            return "accepted"
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.is_expired:
+            return "expired"
+        return "pending"
+
+    @property
+    def is_usable(self) -> bool:
+        return self.state == "pending"
 
 
 class AuditEventQuerySet(BusinessQuerySet):

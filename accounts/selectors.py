@@ -1,10 +1,15 @@
-"""Reads for businesses and memberships."""
+"""Reads for businesses, memberships and invitations."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from accounts.models import Membership
+from allauth.account.models import EmailAddress
+from django.contrib.auth import get_user_model
+
+from accounts import roles
+from accounts.models import Invitation, Membership
 
 if TYPE_CHECKING:
     from django.db.models import QuerySet
@@ -30,3 +35,65 @@ def membership_list(*, user: User) -> QuerySet[Membership]:
 
 def team_list(*, business: Business) -> QuerySet[Membership]:
     return Membership.objects.for_business(business).select_related("user").order_by("role", "user__email")
+
+
+@dataclass(frozen=True)
+class TeamRow:
+    """A member as the viewer sees them: what the viewer may do to them (the services enforce the same rules)."""
+
+    membership: Membership
+    can_change: bool
+    can_remove: bool
+    role_choices: list[tuple[str, str]]
+
+
+def team_rows(*, business: Business, viewer: Membership) -> list[TeamRow]:
+    grantable = roles.grantable_roles(viewer.role)
+    rows = []
+    for membership in team_list(business=business):
+        allowed = roles.can_manage_member(viewer.role, membership.role)
+        rows.append(TeamRow(
+            membership=membership,
+            can_change=allowed,
+            can_remove=allowed and membership.user_id != viewer.user_id,
+            role_choices=grantable,
+        ))
+    return rows
+
+
+@dataclass(frozen=True)
+class InvitationRow:
+    invitation: Invitation
+    can_manage: bool
+
+
+def invitation_rows(*, business: Business, viewer: Membership) -> list[InvitationRow]:
+    """Open invitations (pending or expired, which can be resent), for owners and admins."""
+    if not roles.can_manage_team(viewer.role):
+        return []
+    invitations = Invitation.objects.for_business(business).open().select_related("invited_by").order_by("email")
+    return [InvitationRow(i, roles.can_manage_member(viewer.role, i.role)) for i in invitations]
+
+
+def invitation_by_token(*, token: str) -> Invitation | None:
+    """The invitation a link names; the token itself is the credential, so no business scope applies."""
+    if not token or len(token) > 128:
+        return None
+    return (
+        Invitation.objects.select_related("business", "invited_by")
+        .filter(token_hash=Invitation.hash_token(token))
+        .first()
+    )
+
+
+def user_exists(*, email: str) -> bool:
+    """Does an account already sign in with this address (its login email, or a verified extra address)?"""
+    return (
+        get_user_model().objects.filter(email__iexact=email).exists()
+        or EmailAddress.objects.filter(email__iexact=email, verified=True).exists()
+    )
+
+
+def has_verified_address(*, user: User, email: str) -> bool:
+    """Has `user` proved (through allauth's verification or an invitation link) that they read `email`?"""
+    return EmailAddress.objects.filter(user=user, email__iexact=email, verified=True).exists()

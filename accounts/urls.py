@@ -10,7 +10,12 @@ urlpatterns = [
     path("businesses/new/", views.business_create, name="business_create"),
     path("businesses/<int:business_id>/switch/", views.business_switch, name="business_switch"),
     path("team/", views.team, name="team"),
-    path("team/add/", views.member_add, name="member_add"),
+    path("team/invite/", views.invitation_create, name="invitation_create"),
+    path("team/invitations/<int:invitation_id>/resend/", views.invitation_resend, name="invitation_resend"),
+    path("team/invitations/<int:invitation_id>/revoke/", views.invitation_revoke, name="invitation_revoke"),
     path("team/<int:membership_id>/remove/", views.member_remove, name="member_remove"),
     path("team/<int:membership_id>/role/", views.member_role, name="member_role"),
+    # The link mailed to an invitee (public: the token is the credential), then the page that accepts it.
+    path("invitations/accept/", views.invitation_accept, name="invitation_accept"),
+    path("invitations/<str:token>/", views.invitation_open, name="invitation_open"),
 ]

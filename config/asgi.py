@@ -8,11 +8,11 @@ is PostgreSQL; every other HTTP request goes to Django unchanged.
 
 from __future__ import annotations
 
-import os
-
 from django.core.asgi import get_asgi_application
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+from config.entrypoints import prepare_web_process
+
+prepare_web_process()  # DJANGO_SETTINGS_MODULE must be set; the statement timeout of web processes
 
 # Django must be set up before anything imports models (the websocket routing does).
 django_asgi_app = get_asgi_application()

@@ -1,14 +1,17 @@
 from __future__ import annotations
 
 import logging
-import os
 
 from celery import Celery
 from celery.signals import after_setup_logger, after_setup_task_logger
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+from config.entrypoints import require_settings_module
 
-app = Celery("social_inbox")
+# `celery -A config` names no settings: DJANGO_SETTINGS_MODULE must be set (config/entrypoints.py).
+require_settings_module()
+
+# The task class runs tasks on background threads of the embedded default (config/inprocess_tasks.py).
+app = Celery("social_inbox", task_cls="config.inprocess_tasks:InProcessTask")
 # https://docs.celeryq.dev/en/stable/django/first-steps-with-django.html
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()

@@ -1,8 +1,22 @@
 from __future__ import annotations
 
+from allauth.account.decorators import secure_admin_login
+from allauth.account.utils import get_next_redirect_url
 from django.conf import settings
 from django.contrib import admin
+from django.shortcuts import redirect
 from django.urls import include, path
+
+
+def _admin_login_signed_in(request, extra_context=None):
+    """/admin/login/ for signed-in staff: on to the admin (or its safe `next`), never the admin's own form."""
+    return redirect(get_next_redirect_url(request) or "admin:index")
+
+
+# The admin's own login form authenticates with no rate limit at all. Its URL (where the admin sends
+# anyone not signed in) leads to allauth's login instead, which is rate limited and comes back with
+# `next`; a signed-in user who is not staff gets a 403 rather than a redirect loop.
+admin.site.login = secure_admin_login(_admin_login_signed_in)
 
 urlpatterns = [
     path("", include("accounts.urls")),

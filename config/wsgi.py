@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import os
-
 from django.core.wsgi import get_wsgi_application
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+from config.entrypoints import prepare_web_process
+
+prepare_web_process()  # DJANGO_SETTINGS_MODULE must be set; the statement timeout of web processes
 
 application = get_wsgi_application()

@@ -13,7 +13,7 @@ class ReplyForm(forms.Form):
     file = forms.FileField(required=False)
 
     def clean(self) -> dict:
-        data = super().clean()
+        data = super().clean() or {}
         if not data.get("text") and not data.get("file"):
             raise forms.ValidationError("Write a reply or attach a file.")
         return data

@@ -3,8 +3,9 @@
 Services call `publish_on_commit(...)`; nothing is sent for a transaction that rolls back. The push
 is HTML: the very partials the pages render (conversation row, conversation header, composer,
 message, counters), rendered once here and sent in one `group_send` to the business's group. The
-consumer forwards it without a query; the page's script places each fragment by its id, so a page
-showing another conversation finds no target for these messages and only its list changes.
+consumer forwards it without a query (but for a recheck of its permission at most once a second,
+`inbox.access`); the page's script places each fragment by its id, so a page showing another
+conversation finds no target for these messages and only its list changes.
 """
 
 from __future__ import annotations
@@ -19,8 +20,10 @@ from django.template.loader import render_to_string
 
 logger = logging.getLogger(__name__)
 
-# A push stays small: past this many messages the pages are told to fetch what they show instead.
+# A push stays small (a WebSocket frame is capped at 1 MiB by the servers): past this many messages,
+# or conversation rows, the pages are told to fetch what they show instead.
 MAX_MESSAGES_PER_PUSH = 50
+MAX_ROWS_PER_PUSH = 50
 
 ROW_TEMPLATE = "inbox/conversation_list.html#conversation-row"
 COUNTERS_TEMPLATE = "inbox/conversation_list.html#counters"
@@ -64,6 +67,11 @@ def render_live(
     conversation_ids = sorted({int(pk) for pk in conversation_ids})
     message_ids = sorted({int(pk) for pk in message_ids})
     parts: list[str] = []
+    if len(conversation_ids) > MAX_ROWS_PER_PUSH:
+        # A batch that touched many conversations: the newest rows go as HTML, the list reloads, and
+        # a page showing one of the others reloads its pane.
+        dropped, conversation_ids = conversation_ids[:-MAX_ROWS_PER_PUSH], conversation_ids[-MAX_ROWS_PER_PUSH:]
+        parts.append(render_to_string(RESYNC_TEMPLATE, {"conversation_ids": dropped, "list": True}))
     panes = None if pane_ids is None else {int(pk) for pk in pane_ids}
     for conversation in conversations_by_ids(business_id=business_id, ids=conversation_ids):
         context = {"c": conversation, "conversation": conversation, "live": True}

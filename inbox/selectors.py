@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import Count, Exists, Max, OuterRef, Prefetch, Q, Sum
 from django.db.models.expressions import RawSQL
@@ -254,16 +254,23 @@ def account_list(*, business: Business) -> QuerySet[SocialAccount]:
 
 
 def inbox_counters(*, business: Business | None = None, business_id: int | None = None) -> InboxCounters:
-    """Unread conversations per connected account, each counted up to UNREAD_COUNT_CAP: one query.
+    """Unread open conversations per connected account, each counted up to UNREAD_COUNT_CAP: one query.
+
+    The one source of every unread badge (navigation, the Unread filter, each page, the title), on
+    a full page, in an action's answer and in a push alike. It counts what the Unread filter lists
+    (open conversations with unread messages), so a badge never promises a conversation the list
+    does not show: archiving an unread conversation takes it out of both.
 
     The count per account stops at the cap (a LIMIT inside the subquery), so it costs the same
     with a million messages as with ten; nothing is ever counted over the whole business.
     """
-    business_id = business_id if business_id is not None else business.pk
+    if business_id is None:
+        assert business is not None, "inbox_counters needs a business or its id"
+        business_id = business.pk
     capped_unread = RawSQL(
         "SELECT COUNT(*) FROM (SELECT 1 FROM conversations c WHERE c.business_id = social_accounts.business_id"
-        " AND c.account_id = social_accounts.id AND c.unread_count > 0 LIMIT %s) capped",
-        (UNREAD_COUNT_CAP,),
+        " AND c.account_id = social_accounts.id AND c.unread_count > 0 AND c.status = %s LIMIT %s) capped",
+        (Conversation.Status.OPEN.value, UNREAD_COUNT_CAP),
     )
     accounts = (
         SocialAccount.objects.filter(business_id=business_id).connected().without_tokens()
@@ -285,16 +292,20 @@ class DashboardRow:
 
 
 def dashboard_rows(*, business: Business) -> list[DashboardRow]:
-    """Per connected account: unread and open counts, messages today, last webhook. Three queries."""
+    """Per connected account: unread and open counts, messages today, last webhook. Three queries.
+
+    Unread counts cover open conversations only, as the badges do (`inbox_counters`).
+    """
+    open_ = Q(status=Conversation.Status.OPEN)
     accounts = list(account_list(business=business))
     conversations = {
         row["account_id"]: row
         for row in Conversation.objects.for_business(business)
         .values("account_id")
         .annotate(
-            unread=Count("id", filter=Q(unread_count__gt=0)),
-            unread_messages=Sum("unread_count"),
-            open=Count("id", filter=Q(status=Conversation.Status.OPEN)),
+            unread=Count("id", filter=open_ & Q(unread_count__gt=0)),
+            unread_messages=Sum("unread_count", filter=open_),
+            open=Count("id", filter=open_),
             last=Max("last_message_at"),
         )
     }
@@ -308,7 +319,7 @@ def dashboard_rows(*, business: Business) -> list[DashboardRow]:
     }
     rows = []
     for account in accounts:
-        c = conversations.get(account.pk, {})
+        c: Any = conversations.get(account.pk, {})
         rows.append(
             DashboardRow(
                 account=account,

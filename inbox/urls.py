@@ -18,6 +18,7 @@ urlpatterns = [
     path("c/<int:pk>/reopen/", views.conversation_reopen, name="conversation_reopen"),
     path("c/<int:pk>/priority/", views.conversation_priority, name="conversation_priority"),
     path("m/<int:pk>/retry/", views.message_retry, name="message_retry"),
+    path("m/<int:pk>/text/", views.message_text, name="message_text"),
     path("attachments/<int:pk>/", views.attachment_download, name="attachment_download"),
     path("attachments/s/<str:token>/", views.attachment_public, name="attachment_public"),
     path("contacts/<int:pk>/picture/", views.contact_picture, name="contact_picture"),

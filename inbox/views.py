@@ -28,7 +28,11 @@ from inbox.services import conversations as conversation_services
 from inbox.services import replies as reply_services
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from django.http import HttpRequest
+
+    from accounts.requests import BusinessRequest
 
 LIST_TEMPLATE = "inbox/conversation_list.html"
 DETAIL_TEMPLATE = "inbox/conversation_detail.html"
@@ -44,14 +48,14 @@ def _page_size() -> int:
     return int(getattr(settings, "INBOX_PAGE_SIZE", 50))
 
 
-def _conversation_or_404(request: HttpRequest, pk: int) -> Conversation:
+def _conversation_or_404(request: BusinessRequest, pk: int) -> Conversation:
     try:
         return selectors.conversation_get(business=request.business, pk=pk)
     except Conversation.DoesNotExist:
         raise Http404("No such conversation.") from None
 
 
-def _list_context(request: HttpRequest) -> dict:
+def _list_context(request: BusinessRequest) -> dict:
     form = FilterForm(request.GET)
     filters = form.filters()
     page = selectors.conversation_list(
@@ -69,7 +73,7 @@ def _list_context(request: HttpRequest) -> dict:
 @never_cache
 @require_GET
 @business_required
-def conversation_list(request: HttpRequest) -> HttpResponse:
+def conversation_list(request: BusinessRequest) -> HttpResponse:
     context = _list_context(request)
     template = LIST_TEMPLATE
     if request.htmx and not request.htmx.history_restore_request:
@@ -85,8 +89,9 @@ def conversation_list(request: HttpRequest) -> HttpResponse:
 @never_cache
 @require_GET
 @business_required
-def conversation_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def conversation_detail(request: BusinessRequest, pk: int) -> HttpResponse:
     conversation = _conversation_or_404(request, pk)
+    was_unread = conversation.unread_count > 0
     conversation_services.conversation_mark_read(conversation=conversation, user=request.user)
     context = {
         "conversation": conversation,
@@ -95,6 +100,12 @@ def conversation_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "form": ReplyForm(),
     }
     if request.htmx and not request.htmx.history_restore_request:
+        if was_unread:
+            # Opening it read it: its row and the unread badges change with the pane, from the very
+            # fragments the push carries (the push may come late, or not at all without a socket).
+            context["live_fragments"] = render_live(
+                business_id=request.business.pk, conversation_ids=[conversation.pk], pane_ids=()
+            )
         return render(request, DETAIL_TEMPLATE + "#conversation-pane", context)
     context.update(_list_context(request))
     return render(request, DETAIL_TEMPLATE, context)
@@ -103,7 +114,7 @@ def conversation_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @never_cache
 @require_GET
 @business_required
-def message_list(request: HttpRequest, pk: int) -> HttpResponse:
+def message_list(request: BusinessRequest, pk: int) -> HttpResponse:
     """Older messages (`?before=<cursor>`, on scroll) or, after a reconnect, what came since (`?after=<id>`)."""
     conversation = _conversation_or_404(request, pk)
     after = request.GET.get("after")
@@ -130,7 +141,7 @@ def message_list(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, DETAIL_TEMPLATE + "#older-messages", {"conversation": conversation, "message_page": page})
 
 
-def _action_response(request: HttpRequest, conversation: Conversation, *, message_ids: list[int] = ()) -> HttpResponse:
+def _action_response(request: BusinessRequest, conversation: Conversation, *, message_ids: Sequence[int] = ()) -> HttpResponse:
     if request.htmx:
         return HttpResponse(
             render_live(business_id=request.business.pk, conversation_ids=[conversation.pk], message_ids=message_ids)
@@ -140,7 +151,7 @@ def _action_response(request: HttpRequest, conversation: Conversation, *, messag
 
 @require_POST
 @business_required
-def reply(request: HttpRequest, pk: int) -> HttpResponse:
+def reply(request: BusinessRequest, pk: int) -> HttpResponse:
     conversation = _conversation_or_404(request, pk)
     form = ReplyForm(request.POST, request.FILES)
     error = ""
@@ -155,7 +166,7 @@ def reply(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             return _action_response(request, conversation, message_ids=[m.pk for m in sent])
     else:
-        error = " ".join(form.errors.get("__all__", [])) or "Check the reply and try again."
+        error = " ".join(str(e) for e in form.errors.get("__all__", [])) or "Check the reply and try again."
     if not request.htmx:
         flash.error(request, error)
         return HttpResponseRedirect(reverse("inbox:conversation_detail", args=[conversation.pk]))
@@ -172,7 +183,7 @@ def reply(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @business_required
-def message_retry(request: HttpRequest, pk: int) -> HttpResponse:
+def message_retry(request: BusinessRequest, pk: int) -> HttpResponse:
     message = ChatMessage.objects.for_business(request.business).select_related("conversation").filter(pk=pk).first()
     if message is None:
         raise Http404("No such message.")
@@ -189,7 +200,7 @@ def message_retry(request: HttpRequest, pk: int) -> HttpResponse:
 def _conversation_action(service_name: str):
     @require_POST
     @business_required
-    def view(request: HttpRequest, pk: int) -> HttpResponse:
+    def view(request: BusinessRequest, pk: int) -> HttpResponse:
         conversation = _conversation_or_404(request, pk)
         getattr(conversation_services, service_name)(conversation=conversation, user=request.user)
         if service_name == "conversation_archive" and not request.htmx:
@@ -209,7 +220,7 @@ conversation_reopen = _conversation_action("conversation_reopen")
 
 @require_POST
 @business_required
-def conversation_priority(request: HttpRequest, pk: int) -> HttpResponse:
+def conversation_priority(request: BusinessRequest, pk: int) -> HttpResponse:
     conversation = _conversation_or_404(request, pk)
     form = PriorityForm(request.POST)
     if not form.is_valid():
@@ -233,12 +244,27 @@ def _file_response(*, file, name: str, content_type: str, force_download: bool) 
 
 
 def _content_type(attachment: Attachment) -> str:
-    return attachment.mime_type or mimetypes.guess_type(attachment.file.name)[0] or "application/octet-stream"
+    return attachment.mime_type or mimetypes.guess_type(attachment.file.name or "")[0] or "application/octet-stream"
 
 
 @require_GET
 @business_required
-def attachment_download(request: HttpRequest, pk: int) -> HttpResponse:
+def message_text(request: BusinessRequest, pk: int) -> HttpResponse:
+    """The whole text of a message, for one too long for its bubble: plain text, never HTML."""
+    content = (
+        ChatMessage.objects.for_business(request.business).filter(pk=pk, is_deleted=False)
+        .values_list("content", flat=True).first()
+    )
+    if content is None:
+        raise Http404("No such message.")
+    response = HttpResponse(content, content_type="text/plain; charset=utf-8")
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
+
+
+@require_GET
+@business_required
+def attachment_download(request: BusinessRequest, pk: int) -> FileResponse:
     """Our stored copy of an attachment, for the business it belongs to only."""
     attachment = Attachment.objects.for_business(request.business).filter(pk=pk).first()
     if attachment is None or attachment.state != Attachment.State.STORED or not attachment.file:
@@ -250,7 +276,7 @@ def attachment_download(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_GET
-def attachment_public(request: HttpRequest, token: str) -> HttpResponse:
+def attachment_public(request: HttpRequest, token: str) -> FileResponse:
     """A file staff attached to a reply, fetched by Meta through the signed URL given to the Send API."""
     attachment = reply_services.attachment_from_public_token(token)
     if (
@@ -266,18 +292,18 @@ def attachment_public(request: HttpRequest, token: str) -> HttpResponse:
 
 @require_GET
 @business_required
-def contact_picture(request: HttpRequest, pk: int) -> HttpResponse:
+def contact_picture(request: BusinessRequest, pk: int) -> FileResponse:
     contact = Contact.objects.for_business(request.business).filter(pk=pk).only("picture").first()
     if contact is None or not contact.picture:
         raise Http404("No stored picture.")
-    content_type = mimetypes.guess_type(contact.picture.name)[0] or "image/jpeg"
+    content_type = mimetypes.guess_type(contact.picture.name or "")[0] or "image/jpeg"
     return _file_response(file=contact.picture, name="", content_type=content_type, force_download=False)
 
 
 @never_cache
 @require_GET
 @business_required
-def dashboard(request: HttpRequest) -> HttpResponse:
+def dashboard(request: BusinessRequest) -> HttpResponse:
     rows = selectors.dashboard_rows(business=request.business)
     totals = {
         "unread_conversations": sum(r.unread_conversations for r in rows),

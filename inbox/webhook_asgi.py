@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
@@ -69,6 +70,11 @@ def connection_kwargs(database: dict[str, Any]) -> dict[str, Any]:
     return kwargs
 
 
+def _prepared_default(field: Any, connection: Any, body: bytes, header: str, now: Any) -> Any:
+    """The database value of ``field``'s callable default, computed per row."""
+    return field.get_db_prep_save(field.get_default(), connection)
+
+
 class _LoopState:
     """What belongs to one event loop: the database pool and the Redis client of the drain flag."""
 
@@ -104,7 +110,7 @@ class WebhookFastPath:
         self.acquire_timeout, self.db_timeout = acquire_timeout, db_timeout
         self._path: str | None = None
         self._state: _LoopState | None = None
-        self._insert: tuple[str, list[tuple[Any, str]]] | None = None
+        self._insert: tuple[str, list[Callable[[bytes, str, Any], Any]]] | None = None
         self._allowed_hosts: set[str] = set()
         self._wake_flag: _FlagTarget | None | bool = False  # False: not looked up yet
 
@@ -271,11 +277,13 @@ class WebhookFastPath:
             from inbox.models import WebhookEvent
 
             connection = connections["default"]
-            columns, placeholders, makers = [], [], []
+            columns: list[str] = []
+            placeholders: list[str] = []
+            makers: list[Callable[[bytes, str, Any], Any]] = []
             for field in WebhookEvent._meta.concrete_fields:
                 if field.primary_key:
                     continue
-                columns.append(connection.ops.quote_name(field.column))
+                columns.append(connection.ops.quote_name(field.column or field.name))
                 if field.name == "body":
                     makers.append(lambda body, header, now: body)
                 elif field.name == "signature":
@@ -283,7 +291,7 @@ class WebhookFastPath:
                 elif field.has_default() and field.default is timezone.now:
                     makers.append(lambda body, header, now: now)
                 elif field.has_default() and callable(field.default):
-                    makers.append(lambda body, header, now, f=field, c=connection: f.get_db_prep_save(f.get_default(), c))
+                    makers.append(functools.partial(_prepared_default, field, connection))
                 else:
                     literal = psql.Literal(field.get_db_prep_save(field.get_default(), connection)).as_string(None)
                     placeholders.append(literal.replace("%", "%%"))
@@ -375,9 +383,10 @@ class WebhookFastPath:
                 seconds = cache.get_backend_timeout(DRAIN_QUEUED_SECONDS)
                 if type(cache) is RedisCache and not options and seconds:
                     self._wake_flag = _FlagTarget(
-                        url=cache._servers[0], key=cache.make_and_validate_key(DRAIN_QUEUED_KEY), seconds=seconds
+                        url=cache._servers[0],  # type: ignore[attr-defined]  # RedisCache keeps its URLs here
+                        key=cache.make_and_validate_key(DRAIN_QUEUED_KEY), seconds=int(seconds),
                     )
-        return self._wake_flag or None
+        return self._wake_flag if isinstance(self._wake_flag, _FlagTarget) else None
 
     def _flag_client(self, target: _FlagTarget) -> Any:
         state = self._loop_state()

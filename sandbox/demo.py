@@ -14,7 +14,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from accounts.models import Business, Membership, User
-from accounts.services import business_create
+from accounts.services import business_create, email_address_mark_verified
 from inbox.models import Conversation, WebhookEvent
 from inbox.services.webhooks import webhook_event_process
 from sandbox import payloads
@@ -75,6 +75,8 @@ def _owner() -> tuple[User, bool]:
     if created:
         user.set_password(DEMO_PASSWORD)
         user.save(update_fields=["password"])
+    # Email verification is mandatory: the demo login must work at once (also for older demo data).
+    email_address_mark_verified(user=user)
     return user, created
 
 

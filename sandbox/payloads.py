@@ -243,8 +243,17 @@ def post_webhook(
         data=body,
         headers={"Content-Type": "application/json", SIGNATURE_HEADER: sign(body, secret)},
         timeout=timeout,
+        verify=_verify_tls(),
     )
     return response.status_code
+
+
+def _verify_tls() -> bool:
+    """Whether webhook POSTs check the receiver's certificate: always, except for the standalone
+    sandbox beside a trial stack (config/settings/sandbox_server.py), whose proxy is self-signed."""
+    from django.conf import settings
+
+    return not settings.configured or getattr(settings, "SANDBOX_WEBHOOK_VERIFY_TLS", True)
 
 
 __all__ = [

@@ -5,10 +5,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
 PORT="${PORT:-8000}"
+# The development settings, for manage.py and the Celery processes below (which name none themselves).
+export DJANGO_SETTINGS_MODULE="${DJANGO_SETTINGS_MODULE:-config.settings.local}"
+# runserver and simulate_customer find the served port themselves; the demo data and the Celery
+# workers (other processes) take it from here.
 export SITE_URL="${SITE_URL:-http://127.0.0.1:${PORT}}"
-# The simulator posts to SITE_URL (default port 8000): say so when the server is elsewhere.
-SIMULATE_PREFIX=""
-if [ "${SITE_URL}" != "http://127.0.0.1:8000" ]; then SIMULATE_PREFIX="SITE_URL=${SITE_URL} "; fi
 
 $PY manage.py migrate --noinput -v0
 $PY manage.py collectstatic --noinput -v0
@@ -32,7 +33,7 @@ cat <<MSG
   Social Inbox is running at  ${SITE_URL}/
   Log in as                   demo@example.com  /  demo-password
   Operators' admin            ${SITE_URL}/admin/   (same login)
-  Send yourself a message     ${SIMULATE_PREFIX}.venv/bin/python manage.py simulate_customer --text "Hello!"
+  Send yourself a message     .venv/bin/python manage.py simulate_customer --text "Hello!"
 
 MSG
 exec $PY manage.py runserver "127.0.0.1:${PORT}"

@@ -30,7 +30,7 @@ class PageChoiceForm(forms.Form):
     instagram = GraphIdsField(required=False)
 
     def clean(self) -> dict:
-        cleaned = super().clean()
+        cleaned = super().clean() or {}
         if not self.errors and not cleaned.get("pages") and not cleaned.get("instagram"):
             raise ValidationError("Choose at least one Page or Instagram account to connect.")
         return cleaned

@@ -16,6 +16,7 @@ import os
 import random
 import threading
 import time
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -25,6 +26,7 @@ from django.core.cache import cache
 from django.db import transaction
 
 from config.logging import redact
+from social.safe_fetch import FetchRefused, fetch
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -122,6 +124,10 @@ class InvalidParameterError(GraphAPIError):
     """Code 100: the request itself is wrong."""
 
 
+class DownloadRefused(GraphAPIError):
+    """Our media fetch policy refused a URL (origin, address, redirects, size or time): never retried."""
+
+
 def _error_class(*, code: int | None, subcode: int | None, http_status: int | None) -> type[GraphAPIError]:
     if code == 190 or code == 102:
         return TokenInvalidError
@@ -142,7 +148,7 @@ def _error_class(*, code: int | None, subcode: int | None, http_status: int | No
     return GraphAPIError
 
 
-def error_from_response(*, http_status: int, body: Any, headers: dict | None = None) -> GraphAPIError:
+def error_from_response(*, http_status: int, body: Any, headers: Mapping[str, str] | None = None) -> GraphAPIError:
     """Map Meta's error body (or a bare HTTP failure) to the exception of its kind (§6.5–6.6)."""
     error = body.get("error") if isinstance(body, dict) else None
     if isinstance(error, dict):
@@ -409,7 +415,9 @@ class GraphClient:
 
     # Media ----------------------------------------------------------------------
     def download(self, url: str, *, max_bytes: int) -> tuple[bytes, str]:
-        """Fetch a CDN URL (attachment, profile picture); no token is sent. Returns (content, content_type)."""
+        """Fetch a media URL (attachment, profile picture) through social/safe_fetch.py; no token is
+        sent. Returns (content, content_type). A URL that policy refuses raises ``DownloadRefused``
+        at once: fetching it again would be refused again."""
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise InvalidParameterError("Not a downloadable URL.")
@@ -418,27 +426,20 @@ class GraphClient:
             started = time.monotonic()
             status = None
             try:
-                with get_session().get(url, stream=True, timeout=settings.GRAPH_API_TIMEOUT) as response:
-                    status = response.status_code
-                    if status >= 400:
-                        raise error_from_response(http_status=status, body=None, headers=response.headers)
-                    declared = _as_int(response.headers.get("Content-Length"))
-                    if declared is not None and declared > max_bytes:
-                        raise GraphAPIError(f"The file is {declared} bytes, over the {max_bytes} limit.", http_status=status)
-                    chunks, size = [], 0
-                    for chunk in response.iter_content(64 * 1024):
-                        size += len(chunk)
-                        if size > max_bytes:
-                            raise GraphAPIError(f"The file is over the {max_bytes} bytes limit.", http_status=status)
-                        chunks.append(chunk)
-                    content_type = response.headers.get("Content-Type", "application/octet-stream")
+                # The sandbox's origin (development only) is served by this client's session.
+                fetched = fetch(url, max_bytes=max_bytes, timeout=settings.GRAPH_API_TIMEOUT, local_session=get_session())
+                status = fetched.status
+                if status >= 400:
+                    raise error_from_response(http_status=status, body=None, headers=fetched.headers)
+            except FetchRefused as exc:
+                error: GraphAPIError = DownloadRefused(exc.reason, http_status=status)
             except requests.RequestException as exc:
-                error: GraphAPIError = TransientGraphError(f"Download failed: {type(exc).__name__}")
+                error = TransientGraphError(f"Download failed: {type(exc).__name__}")
             except GraphAPIError as exc:
                 error = exc
             else:
                 self._audit("GET", audit_path, None, status, None, started, attempt, kind="download")
-                return b"".join(chunks), content_type
+                return fetched.content, fetched.content_type
             self._audit("GET", audit_path, None, status, error, started, attempt, kind="download")
             if isinstance(error, TransientGraphError) and not isinstance(error, RateLimitError) and attempt < MAX_ATTEMPTS:
                 _sleep(_backoff(attempt))
@@ -539,6 +540,8 @@ class GraphClient:
     def _on_token_invalid(self, error: TokenInvalidError) -> None:
         from social.services import account_mark_needs_reconnect
 
+        if self.account is None:  # an app-token call: no account to mark
+            return
         try:
             account_mark_needs_reconnect(account=self.account.send_account, reason=error.message)
         except Exception:  # the caller must still see the Graph error, not ours

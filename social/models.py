@@ -103,4 +103,6 @@ class SocialAccount(models.Model):
     @property
     def send_account(self) -> SocialAccount:
         """The account whose id and token the Send API uses: the parent page for Instagram."""
-        return self.page if self.platform == Platform.INSTAGRAM and self.page_id else self
+        if self.platform == Platform.INSTAGRAM and self.page is not None:
+            return self.page
+        return self

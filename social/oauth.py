@@ -28,14 +28,31 @@ STATE_TTL_SECONDS = 15 * 60
 TOKEN_TTL_SECONDS = 30 * 60
 
 
+# Why the inbox needs each permission the connect dialog asks for, in one plain line each (shown
+# on the consent step); FACEBOOK_CONNECT_SCOPES lists exactly these.
+CONNECT_PERMISSIONS = {
+    "pages_show_list": "See the Pages you manage, so you can choose which ones to connect.",
+    "pages_messaging": "Receive your Pages' messages and send the replies you write here.",
+    "pages_manage_metadata": "Turn on new-message notifications for the Pages you connect.",
+    "pages_read_engagement": "Read your Pages' conversations and the names of the people who write to them.",
+    "instagram_basic": "See the Instagram account linked to a Page: its username and picture.",
+    "instagram_manage_messages": "Receive and answer your Instagram account's direct messages.",
+}
+
+
+def connect_permissions() -> list[tuple[str, str]]:
+    """(permission, why) for each permission the connect dialog asks for, in the dialog's order."""
+    return [(scope, CONNECT_PERMISSIONS.get(scope, "")) for scope in settings.FACEBOOK_CONNECT_SCOPES]
+
+
 def dialog_url(*, redirect_uri: str, state: str) -> str:
-    """Meta's Login dialog asking for the Page permissions the inbox needs (§7.6)."""
+    """Meta's Login dialog asking for the Page permissions the inbox needs, and no others (§7.6)."""
     params = {
         "client_id": settings.FACEBOOK_APP_ID,
         "redirect_uri": redirect_uri,
         "state": state,
         "response_type": "code",
-        "scope": ",".join(settings.FACEBOOK_LOGIN_SCOPES),
+        "scope": ",".join(settings.FACEBOOK_CONNECT_SCOPES),
         # Ask again for permissions the person declined last time.
         "auth_type": "rerequest",
     }

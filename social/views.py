@@ -21,10 +21,12 @@ from social.models import Platform, SocialAccount
 if TYPE_CHECKING:
     from django.http import HttpRequest, HttpResponse
 
+    from accounts.requests import BusinessRequest
+
 logger = logging.getLogger(__name__)
 
 
-def _account_or_404(request: HttpRequest, pk: int) -> SocialAccount:
+def _account_or_404(request: BusinessRequest, pk: int) -> SocialAccount:
     try:
         return selectors.account_get(business=request.business, pk=pk)
     except SocialAccount.DoesNotExist:
@@ -35,7 +37,7 @@ def _callback_uri(request: HttpRequest) -> str:
     return request.build_absolute_uri(reverse("social:connect_callback"))
 
 
-def _report(request: HttpRequest, result: services.ConnectResult) -> None:
+def _report(request: BusinessRequest, result: services.ConnectResult) -> None:
     if result.connected:
         names = ", ".join(
             f"Instagram @{a.username or a.account_id}" if a.platform == Platform.INSTAGRAM else a.account_name
@@ -49,26 +51,28 @@ def _report(request: HttpRequest, result: services.ConnectResult) -> None:
 
 
 @business_required
-def account_list(request: HttpRequest) -> HttpResponse:
+def account_list(request: BusinessRequest) -> HttpResponse:
     can_manage = request.membership.can_manage
     stashed = oauth.token_stashed(request.session, business_id=request.business.pk) if can_manage else None
     return render(request, "social/account_list.html", {
         "accounts": selectors.account_list(business=request.business),
         "can_manage": can_manage,
         "stashed_name": stashed[1]["name"] or "your Facebook account" if stashed else "",
+        # The consent step: what Connect Facebook will ask Meta for, before Meta's dialog asks.
+        "connect_permissions": oauth.connect_permissions() if can_manage else [],
     })
 
 
 @require_POST
 @business_admin_required
-def connect_start(request: HttpRequest) -> HttpResponse:
+def connect_start(request: BusinessRequest) -> HttpResponse:
     state = oauth.state_start(request.session, business_id=request.business.pk)
     return HttpResponseRedirect(oauth.dialog_url(redirect_uri=_callback_uri(request), state=state))
 
 
 @require_POST
 @business_admin_required
-def account_reconnect(request: HttpRequest, pk: int) -> HttpResponse:
+def account_reconnect(request: BusinessRequest, pk: int) -> HttpResponse:
     # An Instagram account is reconnected through the Page whose token it uses.
     account = _account_or_404(request, pk).send_account
     state = oauth.state_start(request.session, business_id=request.business.pk, reconnect_id=account.pk)
@@ -76,7 +80,7 @@ def account_reconnect(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @business_admin_required
-def connect_callback(request: HttpRequest) -> HttpResponse:
+def connect_callback(request: BusinessRequest) -> HttpResponse:
     stored = oauth.state_pop(request.session, state=request.GET.get("state", ""), business_id=request.business.pk)
     if stored is None:
         messages.error(request, "That Facebook sign-in expired or didn't start here. Please connect again.")
@@ -121,7 +125,7 @@ def connect_callback(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @business_admin_required
-def connect_pages(request: HttpRequest) -> HttpResponse:
+def connect_pages(request: BusinessRequest) -> HttpResponse:
     stashed = oauth.token_stashed(request.session, business_id=request.business.pk)
     if stashed is None:
         messages.info(request, "Connect Facebook to choose the Pages for this business.")
@@ -147,12 +151,13 @@ def connect_pages(request: HttpRequest) -> HttpResponse:
         return redirect("social:account_list")
     return render(request, "social/connect_pages.html", {
         "form": form, "options": options, "facebook_name": info["name"],
+        "connect_permissions": oauth.connect_permissions(),
     })
 
 
 @require_POST
 @business_admin_required
-def connect_cancel(request: HttpRequest) -> HttpResponse:
+def connect_cancel(request: BusinessRequest) -> HttpResponse:
     oauth.token_clear(request.session)
     messages.info(request, "No Pages were connected.")
     return redirect("social:account_list")
@@ -160,10 +165,13 @@ def connect_cancel(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @business_admin_required
-def account_disconnect(request: HttpRequest, pk: int) -> HttpResponse:
+def account_disconnect(request: BusinessRequest, pk: int) -> HttpResponse:
     account = _account_or_404(request, pk)
     if account.status == SocialAccount.Status.DISCONNECTED:
         messages.info(request, f"{account.account_name} is already disconnected.")
+    elif request.POST.get("confirm") != "yes":
+        # The page asks for a tick first (no JavaScript needed); a bare POST changes nothing.
+        messages.error(request, f"{account.account_name} is still connected: confirm the disconnection first.")
     else:
         services.account_disconnect(account=account, actor=request.user)
         messages.success(request, f"{account.account_name} is disconnected. Its conversations stay in the inbox.")
@@ -172,7 +180,7 @@ def account_disconnect(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @business_admin_required
-def account_human_agent(request: HttpRequest, pk: int) -> HttpResponse:
+def account_human_agent(request: BusinessRequest, pk: int) -> HttpResponse:
     account = _account_or_404(request, pk)
     form = HumanAgentForm(request.POST)
     if form.is_valid():

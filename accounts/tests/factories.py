@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+from datetime import timedelta
+
 import factory
+from django.utils import timezone
 from factory.django import DjangoModelFactory
 
-from accounts.models import Business, Membership, User
+from accounts.models import Business, Invitation, Membership, User
 
 
 class UserFactory(DjangoModelFactory):
@@ -14,6 +17,15 @@ class UserFactory(DjangoModelFactory):
     class Meta:
         model = User
         django_get_or_create = ("email",)
+        skip_postgeneration_save = True
+
+    @factory.post_generation
+    def email_verified(obj, create, extracted, **kwargs):
+        """Sign-in needs a verified address (mandatory verification); `UserFactory(email_verified=False)` has none."""
+        if create and extracted is not False:
+            from accounts.services import email_address_mark_verified
+
+            email_address_mark_verified(user=obj)
 
 
 class BusinessFactory(DjangoModelFactory):
@@ -31,3 +43,23 @@ class MembershipFactory(DjangoModelFactory):
 
     class Meta:
         model = Membership
+
+
+class InvitationFactory(DjangoModelFactory):
+    """An open invitation; the link's token is kept on `invitation.token` (the row stores only its hash)."""
+
+    business = factory.SubFactory(BusinessFactory)
+    email = factory.Sequence(lambda n: f"invitee{n}@example.com")
+    role = Membership.Role.AGENT
+    token = factory.Sequence(lambda n: f"test-invitation-token-{n:04d}-abcdefghijklmnopqrstuvwxyz")
+    token_hash = factory.LazyAttribute(lambda o: Invitation.hash_token(o.token))
+    expires_at = factory.LazyFunction(lambda: timezone.now() + timedelta(days=7))
+
+    class Meta:
+        model = Invitation
+
+    @classmethod
+    def _create(cls, model_class, *args, token: str, **kwargs):
+        invitation = super()._create(model_class, *args, **kwargs)
+        invitation.token = token
+        return invitation

@@ -30,28 +30,16 @@ def test_business_needs_a_name():
         services.business_create(name="  ", owner=UserFactory())
 
 
-def test_membership_add_creates_a_passwordless_user_and_audits(business, member):
-    membership = services.membership_add(business=business, email="New.Agent@Example.com ", role="agent", added_by=member)
-    assert membership.user.email == "new.agent@example.com"
-    assert not membership.user.has_usable_password()
-    event = AuditEvent.objects.get(action="membership.added")
+def test_membership_create_audits_and_refuses_a_duplicate_or_unknown_role(business, member):
+    user = UserFactory(email="new.agent@example.com")
+    membership = services.membership_create(business=business, user=user, role="agent", actor=member)
+    event = AuditEvent.objects.get(action="membership.added", target_id=str(membership.pk))
     assert event.actor == member and event.business == business
-    assert event.metadata == {"email": "new.agent@example.com", "role": "agent", "new_user": True}
-
-
-def test_membership_add_refuses_a_duplicate(business, member):
+    assert event.metadata == {"email": "new.agent@example.com", "role": "agent"}
     with pytest.raises(AccountsError, match="already a member"):
-        services.membership_add(business=business, email=member.email, role="agent", added_by=member)
-
-
-def test_membership_add_refuses_an_unknown_role(business, member):
-    with pytest.raises(AccountsError):
-        services.membership_add(business=business, email="x@example.com", role="boss", added_by=member)
-
-
-def test_an_existing_user_can_join_a_second_business(business, other_business, other_member):
-    services.membership_add(business=business, email=other_member.email, role="admin", added_by=None)
-    assert set(other_member.businesses.all()) == {business, other_business}
+        services.membership_create(business=business, user=user, role="admin", actor=member)
+    with pytest.raises(AccountsError, match="Unknown role"):
+        services.membership_create(business=business, user=UserFactory(), role="boss", actor=member)
 
 
 def test_membership_remove_audits_and_keeps_the_last_owner(business, member):

@@ -46,6 +46,13 @@ else:
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     # A hung database answers the webhook with a 503 in seconds (Meta retries) instead of never.
     DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env.int("DB_CONNECT_TIMEOUT", default=3)
+    # A statement that runs longer is cancelled, so a locked table or a hung database answers the
+    # webhook view with a 503 in seconds. The web entry points (config/wsgi.py, config/asgi.py)
+    # default it to 5000 ms; workers and management commands (migrate) have no limit unless set.
+    DB_STATEMENT_TIMEOUT_MS = env.int("DB_STATEMENT_TIMEOUT_MS", default=0)
+    if DB_STATEMENT_TIMEOUT_MS > 0:
+        _options = DATABASES["default"]["OPTIONS"]
+        _options["options"] = f"{_options.get('options', '')} -c statement_timeout={DB_STATEMENT_TIMEOUT_MS}".strip()
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # URLS
@@ -122,6 +129,8 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "accounts.middleware.CurrentBusinessMiddleware",
     "csp.middleware.CSPMiddleware",
+    # Innermost: a failed htmx request gets a notice, never a whole page (config/htmx_errors.py).
+    "config.htmx_errors.HtmxErrorMiddleware",
 ]
 
 # STATIC AND MEDIA
@@ -176,6 +185,9 @@ CONTENT_SECURITY_POLICY = {
     }
 }
 SESSION_COOKIE_HTTPONLY = True
+# Sessions live in the database, never in the cache: a Redis outage must not log everyone out or
+# stop anyone from logging in (config/cache.py).
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
 CSRF_COOKIE_HTTPONLY = False  # htmx reads the token from the cookie-free meta tag, not here
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
@@ -195,7 +207,13 @@ DEFAULT_FROM_EMAIL = env("DJANGO_DEFAULT_FROM_EMAIL", default="Social Inbox <nor
 # ------------------------------------------------------------------------------
 REDIS_URL = env("REDIS_URL", default="")
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {
+        # Login rate limits live here and fail open while Redis is down (config/cache.py).
+        "default": {"BACKEND": "config.cache.FailOpenRedisCache", "LOCATION": REDIS_URL},
+        # The drain's wake-up flag (INBOX_WEBHOOK_WAKE_CACHE): a plain RedisCache, which the ASGI fast
+        # path sets on Redis itself (inbox/webhook_asgi.py), and whose errors the wake-up handles.
+        "wake": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL},
+    }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
@@ -206,7 +224,11 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "capacity": 1500, "expiry": 30},
+            # channels_redis blocks 5 s on Redis per receive; redis-py's default read timeout is also 5 s,
+            # so without a longer one every idle socket fails with a TimeoutError and reconnects.
+            "CONFIG": {
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 10}], "capacity": 1500, "expiry": 30,
+            },
         }
     }
 else:
@@ -262,13 +284,27 @@ CELERY_BEAT_SCHEDULE = {
 ACCOUNT_LOGIN_METHODS = {"email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
 ACCOUNT_USER_MODEL_USERNAME_FIELD = None
-ACCOUNT_EMAIL_VERIFICATION = env("ACCOUNT_EMAIL_VERIFICATION", default="optional")
+# No business data before the address is proved: a new account confirms its email before it can sign in.
+ACCOUNT_EMAIL_VERIFICATION = "mandatory"
+# Confirming the address in the browser that signed up (also after "Continue with Facebook") signs in.
+ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
+# Sign-up with a taken address answers exactly as for a new one (allauth emails the address's owner instead).
+ACCOUNT_PREVENT_ENUMERATION = True
+# How long an invitation link to join a business stays valid (seconds; accounts/services.py).
+ACCOUNTS_INVITATION_TTL = env.int("ACCOUNTS_INVITATION_TTL", default=7 * 24 * 3600)
 ACCOUNT_ADAPTER = "accounts.adapters.AccountAdapter"
 ACCOUNT_LOGOUT_ON_GET = False
 SOCIALACCOUNT_ADAPTER = "accounts.adapters.SocialAccountAdapter"
 SOCIALACCOUNT_STORE_TOKENS = False  # page and user tokens live encrypted in social.SocialAccount
 SOCIALACCOUNT_EMAIL_AUTHENTICATION = True
 SOCIALACCOUNT_EMAIL_AUTHENTICATION_AUTO_CONNECT = True
+# Login rate limits count per client address. Behind the reverse proxy every request comes from the
+# proxy, so one visitor's bad passwords would lock everyone out. Trust the client address the proxy
+# sends, in X-Forwarded-For (the entry added by the N-th proxy from us, N = DJANGO_TRUSTED_PROXY_COUNT;
+# 1 behind one nginx) or in a header it sets (e.g. X-Real-IP), and only when configured: without a
+# proxy a client can send either header itself.
+ALLAUTH_TRUSTED_PROXY_COUNT = env.int("DJANGO_TRUSTED_PROXY_COUNT", default=0)
+ALLAUTH_TRUSTED_CLIENT_IP_HEADER = env("DJANGO_TRUSTED_CLIENT_IP_HEADER", default=None)
 
 # FACEBOOK / META
 # ------------------------------------------------------------------------------
@@ -278,17 +314,20 @@ FACEBOOK_VERIFY_TOKEN = env("FACEBOOK_VERIFY_TOKEN", default="")
 FACEBOOK_GRAPH_VERSION = env("FACEBOOK_GRAPH_VERSION", default="v25.0")
 FACEBOOK_GRAPH_URL = env("FACEBOOK_GRAPH_URL", default=f"https://graph.facebook.com/{FACEBOOK_GRAPH_VERSION}")
 FACEBOOK_DIALOG_URL = env("FACEBOOK_DIALOG_URL", default=f"https://www.facebook.com/{FACEBOOK_GRAPH_VERSION}/dialog/oauth")
-FACEBOOK_LOGIN_SCOPES = [
-    "email",
-    "public_profile",
+# Signing in with Facebook (allauth's provider) asks only who the person is.
+FACEBOOK_SIGNIN_SCOPES = ["email", "public_profile"]
+# Connecting Pages (social/oauth.py) asks only for what the inbox uses; social/oauth.py says why for
+# each, on the consent step. Not business_management: no call here needs it (docs/meta-platform.md §7.6).
+FACEBOOK_CONNECT_SCOPES = [
     "pages_show_list",
     "pages_messaging",
     "pages_manage_metadata",
     "pages_read_engagement",
     "instagram_basic",
     "instagram_manage_messages",
-    "business_management",
 ]
+# The older name of the connect scopes, still read by the sandbox's seeders, scripts and browser tests.
+FACEBOOK_LOGIN_SCOPES = FACEBOOK_CONNECT_SCOPES
 FACEBOOK_WEBHOOK_FIELDS = [
     "messages",
     "message_echoes",
@@ -307,7 +346,7 @@ def facebook_provider_settings(*, graph_url: str, dialog_url: str, app_id: str, 
     return {
         "facebook": {
             "METHOD": "oauth2",
-            "SCOPE": FACEBOOK_LOGIN_SCOPES,
+            "SCOPE": FACEBOOK_SIGNIN_SCOPES,
             "VERSION": FACEBOOK_GRAPH_VERSION,
             "GRAPH_API_URL": graph_url,
             "AUTHORIZE_URL": dialog_url,
@@ -337,6 +376,15 @@ INBOX_STORE_MEDIA = {
     "INSTAGRAM": env.bool("INBOX_STORE_MEDIA_INSTAGRAM", default=True),
 }
 INBOX_MEDIA_MAX_BYTES = 25 * 1024 * 1024
+# Media URLs named by webhooks and Graph answers are fetched only from these origins, and only from
+# public addresses (social/safe_fetch.py): Meta's media hosts over https; "*." matches any subdomain.
+MEDIA_FETCH_ALLOWED_ORIGINS = env.list("MEDIA_FETCH_ALLOWED_ORIGINS", default=[
+    "https://*.fbcdn.net", "https://*.fbsbx.com", "https://*.cdninstagram.com", "https://lookaside.facebook.com",
+])
+# Origins fetched even from a local address: the sandbox's own, in development only (sandbox.py).
+MEDIA_FETCH_LOCAL_ORIGINS: list[str] = []
+# Wall-clock cap of one media fetch, its redirects and a slowly sent body included.
+MEDIA_FETCH_TOTAL_SECONDS = 20
 # A pending webhook event older than this is handed to a worker again (broker outage recovery).
 INBOX_WEBHOOK_REQUEUE_AFTER_SECONDS = 120
 # A drain applies this many stored events per transaction, and hands over to the next drain task
@@ -348,7 +396,7 @@ INBOX_WEBHOOK_DRAIN_SECONDS = 5.0
 # Answer webhook POSTs in the ASGI event loop, before Django's request cycle (inbox/webhook_asgi.py;
 # PostgreSQL only). Off: the Django view answers them.
 INBOX_WEBHOOK_FAST_PATH = env.bool("INBOX_WEBHOOK_FAST_PATH", default=True)
-INBOX_WEBHOOK_WAKE_CACHE = env("INBOX_WEBHOOK_WAKE_CACHE", default="default" if REDIS_URL else "")
+INBOX_WEBHOOK_WAKE_CACHE = env("INBOX_WEBHOOK_WAKE_CACHE", default="wake" if REDIS_URL else "")
 INBOX_PAGE_SIZE = 50
 # Opening a conversation also tells Meta the page has seen it (the customer sees "Seen"); best effort.
 INBOX_SEND_MARK_SEEN = env.bool("INBOX_SEND_MARK_SEEN", default=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
-from .base import CONTENT_SECURITY_POLICY, FACEBOOK_DIALOG_URL, env
+from .base import CONTENT_SECURITY_POLICY, FACEBOOK_DIALOG_URL, MEDIA_FETCH_ALLOWED_ORIGINS, env
 
 SANDBOX = False  # the sandbox app is never installed here
 
@@ -38,12 +38,18 @@ SECURE_HSTS_PRELOAD = True
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 # The Facebook login form redirects to Meta's dialog; browsers apply form-action to that redirect.
 CONTENT_SECURITY_POLICY["DIRECTIVES"]["form-action"] = ["'self'", FACEBOOK_DIALOG_URL.split("/v")[0]]
+# Media URLs come from webhooks: never fetched from a local address, nor over plain http.
+MEDIA_FETCH_LOCAL_ORIGINS: list[str] = []
+if any(not origin.startswith("https://") for origin in MEDIA_FETCH_ALLOWED_ORIGINS):
+    raise ImproperlyConfigured("MEDIA_FETCH_ALLOWED_ORIGINS must list https:// origins only in production.")
 
 # EMAIL
 # ------------------------------------------------------------------------------
-EMAIL_BACKEND = env("DJANGO_EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend")
+# EMAIL_URL sets the server, credentials and (from its scheme) a backend; an explicit
+# DJANGO_EMAIL_BACKEND wins over that backend.
 EMAIL_URL = env.email_url("EMAIL_URL", default="smtp://localhost:25")
 vars().update(EMAIL_URL)
+EMAIL_BACKEND = env("DJANGO_EMAIL_BACKEND", default=EMAIL_URL["EMAIL_BACKEND"])
 
 # DATABASES
 # ------------------------------------------------------------------------------
@@ -53,4 +59,8 @@ if env.bool("DJANGO_DB_POOL", default=False):
     from .base import DATABASES
 
     DATABASES["default"]["CONN_MAX_AGE"] = 0
-    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {"min_size": 2, "max_size": 10}
+    # timeout: how long a request waits for a free connection before failing (the webhook view
+    # answers 503), instead of psycopg's default 30 s while a hung database holds every connection.
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 2, "max_size": 10, "timeout": env.float("DB_POOL_TIMEOUT", default=5.0),
+    }

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
+from urllib.parse import urlsplit
 
 from .base import *  # noqa: F403
 from .base import FACEBOOK_GRAPH_VERSION, INSTALLED_APPS, SITE_URL, env, facebook_provider_settings
 
 SANDBOX = env.bool("SANDBOX", default=True)
 if SANDBOX:
-    INSTALLED_APPS = [*INSTALLED_APPS, "sandbox"]
+    # First, so its `runserver` (which points the URLs below at the address it serves) wraps daphne's.
+    INSTALLED_APPS = ["sandbox", *INSTALLED_APPS]
 
 # Development-only secrets: fixed strings, never valid in production (production.py has no defaults).
 SECRET_KEY = env("DJANGO_SECRET_KEY", default="dev-only-insecure-secret-key-for-the-embedded-default")
@@ -28,6 +31,18 @@ SOCIALACCOUNT_PROVIDERS = facebook_provider_settings(
 )
 # Where the sandbox posts the webhooks it generates (customer messages, echoes, receipts).
 SANDBOX_WEBHOOK_URL = env("SANDBOX_WEBHOOK_URL", default=f"{SITE_URL}/webhooks/facebook/")
+# The defaults above name port 8000; `manage.py runserver` replaces those not given here with the
+# address it actually serves, on any port, and `simulate_customer` finds it (config/served_url.py).
+SANDBOX_EXPLICIT_URLS = [
+    name for name in ("SITE_URL", "FACEBOOK_GRAPH_URL", "FACEBOOK_DIALOG_URL", "SANDBOX_WEBHOOK_URL")
+    if name in os.environ
+]
+# The sandbox serves its fake media and profile pictures from this machine: media fetches may reach
+# a local address at its origins (the site's, and the Graph URL's while it is the sandbox) and no other.
+MEDIA_FETCH_LOCAL_ORIGINS = list(dict.fromkeys(
+    f"{urlsplit(url).scheme}://{urlsplit(url).netloc}"
+    for url in (SITE_URL, FACEBOOK_GRAPH_URL) if url == SITE_URL or "/sandbox/" in url
+))
 
 
 def _dev_fernet_key(secret: str) -> str:

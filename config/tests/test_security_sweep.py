@@ -25,8 +25,8 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from accounts.middleware import SESSION_KEY
-from accounts.models import Membership
-from accounts.tests.factories import BusinessFactory, MembershipFactory, UserFactory
+from accounts.models import Invitation, Membership
+from accounts.tests.factories import BusinessFactory, InvitationFactory, MembershipFactory, UserFactory
 from config.logging import RedactTokensFilter, redact
 from config.tests.log_guard import find_secret
 from inbox.models import Attachment, ChatMessage
@@ -37,7 +37,8 @@ pytestmark = pytest.mark.django_db
 
 LOGIN_PATHS = ("/accounts/login/", "/admin/login/")
 # Strings only business A's objects contain: none may appear in a page another business sees.
-MARKERS = ("Alpha Tenant Page", "Zeta Alphason", "alpha-secret-content-8841", "alpha-outbound-8841", "agent@alpha.example")
+MARKERS = ("Alpha Tenant Page", "Zeta Alphason", "alpha-secret-content-8841", "alpha-outbound-8841", "agent@alpha.example",
+           "invitee@alpha.example")
 
 # --- the route table ----------------------------------------------------------------------------------
 
@@ -47,6 +48,8 @@ ROUTE_OBJECTS: dict[str, dict[str, str]] = {
     "accounts:business_switch": {"business_id": "business"},
     "accounts:member_remove": {"membership_id": "membership"},
     "accounts:member_role": {"membership_id": "membership"},
+    "accounts:invitation_resend": {"invitation_id": "invitation"},
+    "accounts:invitation_revoke": {"invitation_id": "invitation"},
     "inbox:conversation_detail": {"pk": "conversation"},
     "inbox:message_list": {"pk": "conversation"},
     "inbox:reply": {"pk": "conversation"},
@@ -56,6 +59,7 @@ ROUTE_OBJECTS: dict[str, dict[str, str]] = {
     "inbox:conversation_reopen": {"pk": "conversation"},
     "inbox:conversation_priority": {"pk": "conversation"},
     "inbox:message_retry": {"pk": "outbound"},
+    "inbox:message_text": {"pk": "message"},
     "inbox:attachment_download": {"pk": "attachment"},
     "inbox:contact_picture": {"pk": "contact"},
     "social:account_reconnect": {"pk": "account"},
@@ -66,6 +70,9 @@ ROUTE_OBJECTS: dict[str, dict[str, str]] = {
 PUBLIC_ROUTES: dict[str, str] = {
     "webhooks:facebook": "Meta's webhook: verify token on GET, X-Hub-Signature-256 on POST (test_the_webhook_*)",
     "inbox:attachment_public": "signed, expiring URL Meta fetches reply attachments from (test_attachment_public_*)",
+    "accounts:invitation_open": "the link mailed to an invitee; its token is the credential (accounts/tests/test_invitations.py)",
+    "accounts:invitation_accept": "accepts the invitation whose link was opened in this session, also for a person without "
+                                  "an account yet; 404 otherwise (accounts/tests/test_invitations.py)",
 }
 # The only views allowed to skip the CSRF check.
 CSRF_EXEMPT = {"webhooks:facebook"}
@@ -164,11 +171,13 @@ def test_route_objects_lists_no_route_that_is_gone(name):
 class TenantA:
     """Business A with one of everything a URL can name, and the intruder: a member of business B."""
 
-    OBJECTS = ("business", "membership", "account", "contact", "conversation", "message", "outbound", "attachment")
+    OBJECTS = ("business", "membership", "invitation", "account", "contact", "conversation", "message", "outbound",
+               "attachment")
 
     business: Any
     owner: Any
     membership: Any  # an agent of A (what the team pages name)
+    invitation: Any  # a pending invitation of A
     account: Any
     contact: Any
     conversation: Any
@@ -190,6 +199,7 @@ def tenants(db) -> TenantA:
     business = BusinessFactory(name="Alpha Tenant Bakery")
     owner = MembershipFactory(business=business, user__email="owner@alpha.example").user
     agent = MembershipFactory(business=business, role=Membership.Role.AGENT, user__email="agent@alpha.example")
+    invitation = InvitationFactory(business=business, email="invitee@alpha.example", invited_by=owner)
     account = SocialAccountFactory(business=business, account_name="Alpha Tenant Page")
     contact = ContactFactory(account=account, name="Zeta Alphason")
     contact.picture.save("alpha.jpg", ContentFile(b"\xff\xd8\xff\xe0alpha-picture"), save=True)
@@ -211,7 +221,7 @@ def tenants(db) -> TenantA:
     ChatMessageFactory(conversation=ConversationFactory(contact=ContactFactory(account=other_account, name="Bea Beta")),
                        content="beta content")
     return TenantA(
-        business=business, owner=owner, membership=agent, account=account, contact=contact,
+        business=business, owner=owner, membership=agent, invitation=invitation, account=account, contact=contact,
         conversation=conversation, message=message, outbound=outbound, attachment=attachment,
         public_attachment=public_attachment, other_business=other_business, other_member=other_member,
     )
@@ -272,6 +282,9 @@ def test_another_business_gets_404_for_every_object_url(route, kind, tenants, no
     assert tenants.conversation.status == "open"
     assert tenants.conversation.priority == "none"
     assert Membership.objects.filter(pk=tenants.membership.pk, role=Membership.Role.AGENT).exists()
+    tenants.invitation.refresh_from_db()
+    assert tenants.invitation.is_usable  # neither revoked nor resent (a resend replaces the link's hash)
+    assert tenants.invitation.token_hash == Invitation.hash_token(tenants.invitation.token)
     assert not ChatMessage.objects.filter(content="intrusion").exists()
 
 
@@ -335,7 +348,7 @@ def test_a_post_without_csrf_token_is_refused(route, tenants, no_network):
         return
     assert not route.csrf_exempt, f"{route} is csrf_exempt: only {sorted(CSRF_EXEMPT)} may be"
     client = _client_for(tenants.owner, csrf=True)
-    if route.name == "inbox:attachment_public":
+    if route.name in ("inbox:attachment_public", "accounts:invitation_open"):
         url = reverse(route.name, kwargs={"token": "x"})
     elif route.kwargs:
         url = tenants.url(route)

@@ -59,3 +59,97 @@ def test_production_refuses_an_invalid_encryption_key():
     result = manage("check", env={**PRODUCTION_ENV, "FIELD_ENCRYPTION_KEYS": "not-a-fernet-key"})
     assert result.returncode != 0
     assert "social.E002" in result.stderr + result.stdout
+
+
+def python(code: str, *, env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env={**clean_environ(), **env}, capture_output=True, text=True,
+        timeout=60, check=False,
+    )
+
+
+def production_settings(*names: str, **env: str) -> list[str]:
+    """repr() of each setting of a production process with PRODUCTION_ENV + ``env``, one per line."""
+    code = "from django.conf import settings\n" + "".join(f"print(repr({name}))\n" for name in names)
+    result = manage("shell", "-v", "0", "-c", code, env={**PRODUCTION_ENV, **env})
+    assert result.returncode == 0, result.stderr
+    return result.stdout.splitlines()
+
+
+POSTGRES_URL = "postgres://inbox@127.0.0.1:5432/inbox"  # settings only: nothing connects
+
+
+def test_an_explicit_email_backend_wins_over_email_url():
+    console = "django.core.mail.backends.console.EmailBackend"
+    assert production_settings("settings.EMAIL_BACKEND", "settings.EMAIL_HOST", DJANGO_EMAIL_BACKEND=console,
+                               EMAIL_URL="smtp+tls://user:pw@smtp.example.com:587") == [repr(console),
+                                                                                       "'smtp.example.com'"]
+    # Without it, EMAIL_URL's scheme picks the backend.
+    assert production_settings("settings.EMAIL_BACKEND", EMAIL_URL="smtp+tls://user:pw@smtp.example.com:587") == [
+        "'django.core.mail.backends.smtp.EmailBackend'"
+    ]
+    assert production_settings("settings.EMAIL_BACKEND", EMAIL_URL="consolemail://") == [repr(console)]
+
+
+def test_production_trusts_a_proxy_for_the_client_address_only_when_told():
+    names = ("__import__('allauth.app_settings').app_settings.TRUSTED_PROXY_COUNT",
+             "__import__('allauth.app_settings').app_settings.TRUSTED_CLIENT_IP_HEADER")
+    assert production_settings(*names) == ["0", "None"]
+    assert production_settings(*names, DJANGO_TRUSTED_PROXY_COUNT="1", DJANGO_TRUSTED_CLIENT_IP_HEADER="X-Real-IP") == [
+        "1", "'X-Real-IP'"
+    ]
+
+
+def test_production_keeps_sessions_out_of_the_cache_and_the_wake_flag_on_plain_redis():
+    """Login rate limits fail open with Redis down; sessions never need it; the fast path still sets the
+    drain's flag on Redis itself (it only does so for a plain RedisCache)."""
+    code = (
+        "from django.conf import settings; from django.core.cache import caches\n"
+        "from inbox.webhook_asgi import WebhookFastPath\n"
+        "print(settings.SESSION_ENGINE)\n"
+        "print(type(caches['default']).__name__, type(caches[settings.INBOX_WEBHOOK_WAKE_CACHE]).__name__)\n"
+        "print(WebhookFastPath(None)._flag_target() is not None)\n"
+    )
+    result = manage("shell", "-v", "0", "-c", code, env={**PRODUCTION_ENV, "REDIS_URL": "redis://127.0.0.1:6390/0"})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["django.contrib.sessions.backends.db", "FailOpenRedisCache RedisCache",
+                                          "True"]
+
+
+def test_the_statement_timeout_and_the_pool_timeout_come_from_the_environment():
+    options = "settings.DATABASES['default']['OPTIONS']"
+    env = {"DATABASE_URL": POSTGRES_URL, "DJANGO_DB_POOL": "1"}
+    assert production_settings(f"{options}.get('options')", f"{options}['pool']['timeout']", **env) == ["None", "5.0"]
+    assert production_settings(f"{options}.get('options')", f"{options}['pool']['timeout']",
+                               DB_STATEMENT_TIMEOUT_MS="1500", DB_POOL_TIMEOUT="2", **env) == [
+        "'-c statement_timeout=1500'", "2.0"
+    ]
+
+
+@pytest.mark.parametrize("module", ["config.wsgi", "config.asgi"])
+def test_web_processes_default_to_a_five_second_statement_timeout(module):
+    code = (f"import {module}\nfrom django.conf import settings\n"
+            "print(settings.DATABASES['default']['OPTIONS'].get('options'))")
+    result = python(code, env={**PRODUCTION_ENV, "DATABASE_URL": POSTGRES_URL})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split("\n")[0] == "-c statement_timeout=5000"
+    result = python(code, env={**PRODUCTION_ENV, "DATABASE_URL": POSTGRES_URL, "DB_STATEMENT_TIMEOUT_MS": "0"})
+    assert result.stdout.split("\n")[0] == "None"
+
+
+@pytest.mark.parametrize("module", ["config.wsgi", "config.asgi", "config.celery_app"])
+def test_a_process_without_a_settings_module_refuses_to_start(module):
+    env = {k: v for k, v in PRODUCTION_ENV.items() if k != "DJANGO_SETTINGS_MODULE"}
+    result = python(f"import {module}", env=env)
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert "set DJANGO_SETTINGS_MODULE=config.settings.production (or config.settings.local for development)" in (
+        result.stderr
+    )
+
+
+def test_manage_py_still_defaults_to_the_development_settings():
+    result = manage("shell", "-v", "0", "-c", "from django.conf import settings; print(settings.SETTINGS_MODULE)",
+                    env={})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "config.settings.local"

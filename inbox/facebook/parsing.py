@@ -25,7 +25,6 @@ is the persistence layer's job.
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import re
 from collections.abc import Callable, Mapping
@@ -49,6 +48,7 @@ from inbox.facebook.events import (
     Referral,
     Unknown,
 )
+from inbox.text import json_loads_bounded
 
 
 class PayloadError(ValueError):
@@ -99,7 +99,8 @@ def parse_body(body: bytes) -> dict[str, Any]:
         msg = f"webhook body is not valid UTF-8 (bad byte at offset {exc.start})"
         raise PayloadError(msg) from exc
     try:
-        data = json.loads(text, parse_constant=_reject_constant)
+        # A value nested past what json can read becomes a marker instead of costing the whole body.
+        data = json_loads_bounded(text, parse_constant=_reject_constant)
     except (ValueError, RecursionError) as exc:  # JSONDecodeError is a ValueError
         msg = f"webhook body is not valid JSON: {exc}"
         raise PayloadError(msg) from exc
@@ -370,7 +371,7 @@ def _parse_reaction(body: dict[str, Any], _item: dict[str, Any], ctx: _Context) 
         return Reaction(
             **ctx.base(),
             mid=mid,
-            action=action,
+            action="react" if action == "react" else "unreact",
             reaction=_as_str(body.get("reaction")),
             emoji=_as_str(body.get("emoji")),
         )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import mimetypes
+from collections.abc import Set as AbstractSet
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -82,7 +83,7 @@ def conversation_get_or_create(
 
 
 def conversations_get_or_create(
-    *, account: SocialAccount, first_seen: dict[str, datetime], lookup_only: set[str] = frozenset()
+    *, account: SocialAccount, first_seen: dict[str, datetime], lookup_only: AbstractSet[str] = frozenset()
 ) -> tuple[dict[str, Conversation], set[int]]:
     """The conversations with many customers of ``account`` in a few queries, creating the missing
     ones (for the ids of ``first_seen``, with the time of their first message) but not for
@@ -183,7 +184,7 @@ def _profile_fields(*, data: dict[str, Any]) -> dict[str, str]:
     name = " ".join(part for part in (first, last) if part) or clean_text(data.get("name")).strip()
     username = clean_text(data.get("username")).strip()
     picture = clean_text(data.get("profile_pic")).strip()
-    too_long = len(picture) > Contact._meta.get_field("picture_url").max_length
+    too_long = len(picture) > (Contact._meta.get_field("picture_url").max_length or 1000)
     if too_long or not picture.startswith(("https://", "http://")):
         picture = ""
     return {"name": clean_text(name, max_length=255), "username": clean_text(username, max_length=255),
@@ -236,12 +237,14 @@ def contact_profile_fetch(*, contact: Contact) -> Contact:
 
 def _contact_picture_store(*, contact: Contact, client: Any) -> None:
     """Keep a copy of the profile picture (Meta's URL expires within days, §11); best effort."""
-    from social.graph import GraphAPIError
+    from social.graph import DownloadRefused, GraphAPIError
 
     try:
         content, content_type = client.download(contact.picture_url, max_bytes=PICTURE_MAX_BYTES)
     except GraphAPIError as exc:
-        logger.info("Profile picture of contact %s not stored: %s", contact.pk, exc)
+        # A refused URL (not Meta's media, or our own network: social/safe_fetch.py) is worth a warning.
+        level = logging.WARNING if isinstance(exc, DownloadRefused) else logging.INFO
+        logger.log(level, "Profile picture of contact %s not stored: %s", contact.pk, exc)
         return
     extension = mimetypes.guess_extension((content_type or "").split(";")[0].strip()) or ".jpg"
     old = contact.picture.name if contact.picture else ""

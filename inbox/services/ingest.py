@@ -66,7 +66,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-PREVIEW_LENGTH = Conversation._meta.get_field("last_message_preview").max_length
+PREVIEW_LENGTH: int = Conversation._meta.get_field("last_message_preview").max_length or 255
 MID_LENGTH = ChatMessage._meta.get_field("message_id").max_length
 UNSUPPORTED_PREVIEW = "Unsupported message"
 
@@ -174,10 +174,12 @@ class AccountBatch:
         self.deferred_mids: set[str] = set()
 
     def defer(self, unsaved: _Unsaved) -> None:
-        if unsaved.message.message_id in self.deferred_mids:
+        assert self.deferred is not None, "defer() is only called while deferring"
+        mid = unsaved.message.message_id or ""
+        if mid in self.deferred_mids:
             return  # the same message twice in the batch (a redelivery): stored once
         self.deferred.append(unsaved)
-        self.deferred_mids.add(unsaved.message.message_id)
+        self.deferred_mids.add(mid)
 
     def flush(self, changes: Changes) -> None:
         """Insert the deferred messages, then do what follows each insert (``_stored``)."""
@@ -418,7 +420,7 @@ def conversation_bumps_apply(bumps: dict[int, Bump]) -> None:
 @functools.cache
 def _bump_sql() -> tuple[str, str]:
     """The UPDATE of ``conversation_bumps_apply``, built from the model (no user input reaches it)."""
-    column = {f.name: connection.ops.quote_name(f.column) for f in Conversation._meta.concrete_fields}
+    column = {f.name: connection.ops.quote_name(f.column or f.name) for f in Conversation._meta.concrete_fields}
     at, preview, direction = column["last_message_at"], column["last_message_preview"], column["last_message_direction"]
     inbound_at = column["last_inbound_at"]
     # Every right-hand side sees the row as it was before this UPDATE (standard SQL; PostgreSQL and SQLite).
@@ -454,7 +456,7 @@ def _insert(messages: list[ChatMessage]) -> None:
     go in mid order, so two workers inserting overlapping batches take the unique index's locks in
     the same order (no deadlock).
     """
-    ordered = sorted(messages, key=lambda m: m.message_id)
+    ordered = sorted(messages, key=lambda m: m.message_id or "")
     by_mid = {m.message_id: m for m in ordered}
     using = router.db_for_write(ChatMessage)
     for pk, mid in insert_ignoring_conflicts(ordered, returning=("pk", "message_id")):
@@ -462,7 +464,7 @@ def _insert(messages: list[ChatMessage]) -> None:
         message.pk = pk
         message._state.adding = False
         message._state.db = using
-    missing = [m.message_id for m in ordered if m.pk is None]
+    missing = [m.message_id or "" for m in ordered if m.pk is None]
     if missing:
         # Not inserted: each must be a duplicate. SQLite's OR IGNORE would also swallow other
         # constraint failures, which must not pass for a redelivery.
@@ -500,6 +502,7 @@ def _store(
     account = batch.account
     timestamp = event.timestamp or timezone.now()
     conversation = batch.conversation(external_id=customer_id, timestamp=timestamp)
+    assert conversation is not None  # created when missing
     inbound = direction == Direction.INBOUND
     extra = clean_json(extra or {})
     if event.is_standby:
@@ -570,7 +573,7 @@ def _stored(batch: AccountBatch, changes: Changes, unsaved: _Unsaved) -> None:
         # A customer's message reopens an archived conversation and opens a closed reply window:
         # then the header (Archive/Reopen) and the composer change. Otherwise they stay as they are.
         changes.pane_ids.add(conversation.pk)
-    for update in batch.pending_for(message.message_id):
+    for update in batch.pending_for(message.message_id or ""):
         batch.bump_now(conversation.pk, changes)
         if message_update_apply(message=message, kind=update.kind, payload=update.payload, account=batch.account):
             changes.add(conversation_id=message.conversation_id, message_id=message.pk)
@@ -760,8 +763,10 @@ def _receipt(batch: AccountBatch, event: Delivery | Read, changes: Changes) -> N
         kind = "Delivery" if isinstance(event, Delivery) else "Read"
         logger.info("%s receipt for an unknown conversation on account %s skipped", kind, batch.account.pk)
         return
-    apply = receipt_delivery_apply if isinstance(event, Delivery) else receipt_read_apply
-    changed, message_ids = apply(conversation=conversation, event=event)
+    if isinstance(event, Delivery):
+        changed, message_ids = receipt_delivery_apply(conversation=conversation, event=event)
+    else:
+        changed, message_ids = receipt_read_apply(conversation=conversation, event=event)
     if changed:
         changes.add(conversation_id=conversation.pk)
         changes.message_ids.update(message_ids)

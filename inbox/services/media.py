@@ -20,6 +20,7 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.db.models import F, Q
+from django.db.models.functions import Greatest
 from django.utils import timezone
 from django.utils.text import get_valid_filename
 
@@ -131,11 +132,12 @@ def _file_name(*, attachment: Attachment, content_type: str) -> str:
 def attachment_download(*, attachment: Attachment) -> Attachment:
     """Copy one attachment into storage.
 
-    Raises the client's ``GraphAPIError`` family on failure (the task decides whether to retry).
-    Idempotent: a stored or skipped attachment is left alone, and of two concurrent downloads only
-    one is recorded (the other's file is removed).
+    Raises the client's ``GraphAPIError`` family on failure (the task decides whether to retry),
+    except a URL our fetch policy refuses (social/safe_fetch.py): that is recorded on the attachment
+    at once, for good. Idempotent: a stored or skipped attachment is left alone, and of two
+    concurrent downloads only one is recorded (the other's file is removed).
     """
-    from social.graph import GraphClient
+    from social.graph import DownloadRefused, GraphClient
 
     if attachment.state in (Attachment.State.STORED, Attachment.State.SKIPPED):
         return attachment
@@ -146,7 +148,12 @@ def attachment_download(*, attachment: Attachment) -> Attachment:
         return attachment
     Attachment.objects.filter(pk=attachment.pk).update(attempts=F("attempts") + 1)
     client = GraphClient.for_account(message.account)
-    content, content_type = client.download(attachment.url, max_bytes=settings.INBOX_MEDIA_MAX_BYTES)
+    try:
+        content, content_type = client.download(attachment.url, max_bytes=settings.INBOX_MEDIA_MAX_BYTES)
+    except DownloadRefused as exc:
+        attachment_mark_failed(attachment_id=attachment.pk, error=f"Refused: {exc.message}", final=True)
+        attachment.refresh_from_db()
+        return attachment
     content_type = clean_text(content_type or "application/octet-stream", max_length=127)
     wanted = attachment.file.field.generate_filename(
         attachment, _file_name(attachment=attachment, content_type=content_type)
@@ -172,15 +179,20 @@ def attachment_download(*, attachment: Attachment) -> Attachment:
     return attachment
 
 
-def attachment_mark_failed(*, attachment_id: int, error: str) -> None:
-    """The message stays as it is; the attachment shows it could not be stored, and why."""
+def attachment_mark_failed(*, attachment_id: int, error: str, final: bool = False) -> None:
+    """The message stays as it is; the attachment shows it could not be stored, and why.
+
+    ``final``: trying again cannot help (the URL was refused), so the periodic retry skips it.
+    """
     logger.warning("Attachment %s could not be stored: %s", attachment_id, error)
     with transaction.atomic():
         attachment = Attachment.objects.select_related("message").filter(pk=attachment_id).first()
         if attachment is None:
             return
+        # Every try used up is how attachments_retry_failed knows to leave a row alone.
+        tries = {"attempts": Greatest(F("attempts"), MAX_TOTAL_ATTEMPTS)} if final else {}
         updated = Attachment.objects.filter(pk=attachment_id, state__in=_RETRYABLE).update(
-            state=Attachment.State.FAILED, error=clean_text(error)[:2000]
+            state=Attachment.State.FAILED, error=clean_text(error)[:2000], **tries
         )
         if updated:
             publish_on_commit(

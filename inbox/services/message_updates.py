@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-PREVIEW_LENGTH = Conversation._meta.get_field("last_message_preview").max_length
+PREVIEW_LENGTH: int = Conversation._meta.get_field("last_message_preview").max_length or 255
 DELETED_PREVIEW = "Message unsent"
 
 

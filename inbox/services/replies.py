@@ -18,7 +18,7 @@ import mimetypes
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core import signing
@@ -373,7 +373,9 @@ def reply_deliver(*, message_id: int) -> str:
             return "failed"
         except TransientGraphError as exc:
             attempts = message.send_attempts + 1
-            fields = {"error": f"Meta is not answering; retrying. ({_error_text(exc)})", "error_code": exc.code}
+            fields: dict[str, Any] = {
+                "error": f"Meta is not answering; retrying. ({_error_text(exc)})", "error_code": exc.code,
+            }
             if getattr(exc, "may_have_succeeded", False):
                 # The next run only checks whether the echo arrived; it never sends again.
                 fields["extra"] = {**message.extra, UNCONFIRMED_KEY: True}

@@ -9,13 +9,14 @@ waits for the other transaction instead of failing.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django.db import connections, models, router
 from django.db.models.constants import OnConflict
 
 
-def insert_ignoring_conflicts(rows: list[models.Model], *, returning: tuple[str, ...]) -> list[tuple[Any, ...]]:
+def insert_ignoring_conflicts(rows: Sequence[models.Model], *, returning: tuple[str, ...]) -> list[tuple[Any, ...]]:
     """Insert ``rows`` (all of one model) in chunks; the ``returning`` values of the rows inserted.
 
     Rows whose unique key is already stored are skipped and not returned. Callers that lock in key
@@ -31,7 +32,7 @@ def insert_ignoring_conflicts(rows: list[models.Model], *, returning: tuple[str,
     size = max(1, connections[using].ops.bulk_batch_size(fields, rows))
     inserted: list[tuple[Any, ...]] = []
     for start in range(0, len(rows), size):
-        result = model._base_manager._insert(
+        result = model._base_manager._insert(  # type: ignore[attr-defined]  # Django's bulk_create path
             rows[start : start + size], fields=fields, returning_fields=returning_fields, using=using,
             on_conflict=OnConflict.IGNORE,
         )

@@ -391,7 +391,7 @@ def webhook_events_replay(*, event_ids: Iterable[int]) -> int:
 def webhook_events_for_account(account: SocialAccount) -> list[int]:
     """Ids of the events left unroutable (or failed) that name ``account``'s id."""
     events = WebhookEvent.objects.filter(
-        state__in=(State.UNROUTABLE, State.FAILED), object_type=OBJECT_TYPES.get(account.platform, "")
+        state__in=(State.UNROUTABLE, State.FAILED), object_type=OBJECT_TYPES.get(Platform(account.platform), "")
     )
     if connection.features.supports_json_field_contains:
         return list(

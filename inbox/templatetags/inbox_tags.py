@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
@@ -66,7 +67,8 @@ def query(base: dict[str, str] | None = None, **changes: Any) -> str:
 def map_url(payload: dict[str, Any]) -> str:
     """An OpenStreetMap link for a shared location, or "" when the payload has no coordinates."""
     coords = (payload or {}).get("coordinates") or payload or {}
-    lat, lon = coords.get("lat"), coords.get("long", coords.get("lng"))
+    lat: Any = coords.get("lat")
+    lon: Any = coords.get("long", coords.get("lng"))
     try:
         lat, lon = float(lat), float(lon)
     except (TypeError, ValueError):
@@ -144,6 +146,7 @@ def platform_icon(platform: str) -> SafeString:
 def avatar(contact: Any, size: str = "") -> SafeString:
     """The customer's stored picture, Meta's link while it is not stored, or their initials."""
     classes = f"avatar avatar-c{avatar_colour(contact.pk)}" + (f" avatar-{size}" if size else "")
+    inner: str
     if contact.picture:
         inner = format_html('<img src="{}" alt="" loading="lazy">', reverse("inbox:contact_picture", args=[contact.pk]))
     elif safe_url(contact.picture_url):
@@ -171,3 +174,25 @@ def iso(value: datetime | None) -> str:
 def short_time(value: datetime | None) -> str:
     """The server's fallback text for a <time> until the script localises it (cheaper than |date)."""
     return f"{value.day} {value:%b %H:%M}" if value else ""
+
+
+# A bubble (and its live push) shows this much of a message; an 8 MB message rendered whole froze
+# every open inbox. The whole text stays stored and one click away (views.message_text).
+MESSAGE_TEXT_SHOWN = 20_000
+
+
+@dataclass(frozen=True)
+class ShownText:
+    text: str
+    length: int  # of the whole text
+
+    @property
+    def shortened(self) -> bool:
+        return self.length > len(self.text)
+
+
+@register.filter
+def shown_text(content: str | None) -> ShownText:
+    """The part of a message's text its bubble shows, and how long the whole is."""
+    content = content or ""
+    return ShownText(text=content[:MESSAGE_TEXT_SHOWN], length=len(content))

@@ -108,7 +108,9 @@ async def test_events_are_forwarded_without_a_database_lookup(member, business, 
     communicator = _communicator(await sync_to_async(_session_cookie)(member, business.pk))
     connected, _ = await communicator.connect()
     assert connected
-    with mock.patch("inbox.consumers._member_business_id", side_effect=AssertionError("looked up")):
+    # Within the recheck interval (inbox.access.RECHECK_SECONDS) of the check at connect.
+    with mock.patch("inbox.consumers._followed_business", side_effect=AssertionError("looked up")), \
+            mock.patch("inbox.consumers._access_problem", side_effect=AssertionError("looked up")):
         await clean_layer.group_send(business_group(business.pk), {"type": "inbox.html", "html": "<i>1</i>"})
         await clean_layer.group_send(business_group(business.pk), {"type": "inbox.html", "html": "<i>2</i>"})
         assert await communicator.receive_from(timeout=3) == "<i>1</i>"

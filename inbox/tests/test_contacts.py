@@ -232,3 +232,17 @@ def test_the_same_event_processed_by_two_workers_at_once_stores_once():
     event.refresh_from_db()
     assert event.state == WebhookEvent.State.PROCESSED
     assert event.attempts == 1
+
+
+def test_a_profile_picture_on_our_network_stays_unfetched(client, page, settings, graph_http, caplog):
+    inside = "http://169.254.169.254/latest/meta-data/"
+    graph_http.get(profile_url(settings, PSID), json={"first_name": "Giulia", "profile_pic": inside, "id": PSID})
+    with caplog.at_level("INFO", logger="inbox.services.contacts"):
+        post_webhook(client, load_fixture("message_text"))
+    contact = Contact.objects.get()
+    assert (contact.name, contact.profile_state) == ("Giulia", Contact.ProfileState.FETCHED)
+    assert not contact.picture
+    assert len(graph_http.calls) == 1  # the profile only: the picture was never requested
+    (record,) = [r for r in caplog.records if "Profile picture" in r.getMessage()]
+    assert record.levelname == "WARNING"
+    assert "not stored: http://169.254.169.254 is not an allowed media origin" in record.getMessage()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import socket
 from datetime import timedelta
 from unittest import mock
 
@@ -11,6 +12,7 @@ import responses
 from django.utils import timezone
 
 from inbox.models import Attachment, ChatMessage, WebhookEvent
+from inbox.services.media import MAX_TOTAL_ATTEMPTS
 from inbox.services.webhooks import webhook_events_replay
 from inbox.tasks import attachment_download, attachments_retry_failed
 from inbox.tests.helpers import IG_ACCOUNT_ID, FakeGraph, load_fixture, post_webhook, run_on_commit
@@ -203,4 +205,43 @@ def test_a_storage_error_is_retried_and_recorded(client, page, http):
     attachment = Attachment.objects.get(position=0)
     assert attachment.state == Attachment.State.FAILED
     assert "disk full" in attachment.error
+    assert ChatMessage.objects.count() == 1
+
+
+def _escaped(url: str) -> bytes:
+    return url.replace("/", "\\/").encode()  # as the fixture spells URLs
+
+
+def test_a_url_on_our_network_is_refused_for_good_with_the_reason(client, page, http):
+    inside = "http://169.254.169.254/latest/meta-data/iam/security-credentials/"
+    http.get(IMAGE_2, body=JPEG, content_type="image/jpeg")
+    post_webhook(client, load_fixture("message_image").replace(_escaped(IMAGE_1), _escaped(inside)))
+    refused = Attachment.objects.get(position=0)
+    assert refused.url == inside
+    assert refused.state == Attachment.State.FAILED
+    assert refused.error == "Refused: http://169.254.169.254 is not an allowed media origin."
+    assert not refused.file
+    assert [call.request.url for call in http.calls] == [IMAGE_2]  # nothing was asked of that address
+    # Policy, not bad luck: neither the task nor the periodic retry tries again.
+    assert refused.attempts == MAX_TOTAL_ATTEMPTS
+    assert run_on_commit(attachments_retry_failed) == 0
+    assert Attachment.objects.get(position=1).state == Attachment.State.STORED
+    assert ChatMessage.objects.get().attachments.count() == 2
+
+
+def test_a_meta_host_resolving_to_our_network_is_refused(client, page, monkeypatch):
+    # No `http` fixture: the real transport, whose DNS answer here is a loopback address.
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host, port, *args, **kwargs):
+        if host == "scontent.xx.fbcdn.net":
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port or 443))]
+        return real(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    post_webhook(client, load_fixture("message_image"))
+    for attachment in Attachment.objects.all():
+        assert attachment.state == Attachment.State.FAILED
+        assert attachment.error == "Refused: scontent.xx.fbcdn.net resolves to a loopback address (127.0.0.1)."
+        assert attachment.attempts == MAX_TOTAL_ATTEMPTS
     assert ChatMessage.objects.count() == 1

@@ -108,6 +108,27 @@ def test_a_big_batch_resyncs_every_conversation_whose_messages_it_leaves_out(pag
     assert all(f'id="message-{m.pk}"' in html for m in sent)
 
 
+def test_a_batch_touching_many_conversations_sends_the_newest_rows_and_reloads_the_list(page):
+    """500 new customers in one batch must not make a push over the 1 MiB WebSocket frame limit."""
+    conversations = [
+        ConversationFactory(contact=ContactFactory(account=page)) for _ in range(realtime.MAX_ROWS_PER_PUSH + 7)
+    ]
+    ids = [c.pk for c in conversations]
+    html = render_live(business_id=page.business_id, conversation_ids=ids)
+    assert html.count('data-live="row"') == realtime.MAX_ROWS_PER_PUSH
+    assert all(f'id="conversation-{pk}"' in html for pk in ids[-realtime.MAX_ROWS_PER_PUSH:])
+    assert 'data-list="1"' in html
+    left_out = ",".join(str(pk) for pk in sorted(ids)[: len(ids) - realtime.MAX_ROWS_PER_PUSH])
+    assert f'data-conversations="{left_out}"' in html
+
+
+def test_a_batch_under_the_row_cap_does_not_reload_the_list(page):
+    conversations = [ConversationFactory(contact=ContactFactory(account=page)) for _ in range(3)]
+    html = render_live(business_id=page.business_id, conversation_ids=[c.pk for c in conversations])
+    assert 'data-list="1"' not in html
+    assert html.count('data-live="row"') == 3
+
+
 def test_rendering_cost_does_not_grow_with_the_rows(page, django_assert_max_num_queries):
     conversations = [ConversationFactory(contact=ContactFactory(account=page)) for _ in range(2)]
     messages = [ChatMessageFactory(conversation=conversations[0], reply_to=None) for _ in range(2)]

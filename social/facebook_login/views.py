@@ -10,9 +10,8 @@ from allauth.utils import get_request_param
 from django.conf import settings
 from django.utils import timezone
 
-from social import oauth
 from social.graph import GraphAPIError, GraphClient, graph_url
-from social.services import UserToken, user_token_from_code
+from social.services import user_token_from_code
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
@@ -22,11 +21,11 @@ logger = logging.getLogger(__name__)
 
 class FacebookOAuth2Adapter(AllauthFacebookOAuth2Adapter):
     @property
-    def authorize_url(self) -> str:  # type: ignore[override]
+    def authorize_url(self) -> str:
         return settings.FACEBOOK_DIALOG_URL
 
     @property
-    def access_token_url(self) -> str:  # type: ignore[override]
+    def access_token_url(self) -> str:
         return f"{graph_url()}/oauth/access_token"
 
     def get_access_token_data(self, request: HttpRequest, app, client, pkce_code_verifier=None) -> dict:
@@ -37,7 +36,7 @@ class FacebookOAuth2Adapter(AllauthFacebookOAuth2Adapter):
         except GraphAPIError as exc:
             raise OAuth2Error(f"Facebook refused the sign-in: {exc.message}") from exc
         self.did_fetch_access_token = True
-        data = {"access_token": user_token.token}
+        data: dict[str, str | int] = {"access_token": user_token.token}
         if user_token.expires_at:
             data["expires_in"] = int((user_token.expires_at - timezone.now()).total_seconds())
         return data
@@ -48,11 +47,8 @@ class FacebookOAuth2Adapter(AllauthFacebookOAuth2Adapter):
             profile = GraphClient(access_token=token.token).get("me", {"fields": ",".join(provider.get_fields())})
         except GraphAPIError as exc:
             raise OAuth2Error(f"Facebook refused the profile: {exc.message}") from exc
-        # The same sign-in can list the person's Pages next, without a second dialog.
-        oauth.token_stash(
-            request.session, user_token=UserToken(token=token.token, expires_at=token.expires_at),
-            business_id=None, name=str(profile.get("name") or ""),
-        )
+        # Not kept for the Page picker: signing in grants no Page permission (FACEBOOK_SIGNIN_SCOPES),
+        # connecting Pages asks for those in its own dialog.
         return provider.sociallogin_from_response(request, profile)
 
 

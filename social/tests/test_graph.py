@@ -373,8 +373,14 @@ def test_an_audit_failure_does_not_fail_the_call(account, monkeypatch):
     assert result["message_id"] == "m_1"
 
 
+@pytest.fixture
+def cdn_test(settings):
+    # Downloads go only to allowed media origins (social/safe_fetch.py; its own tests cover the refusals).
+    settings.MEDIA_FETCH_ALLOWED_ORIGINS = ["https://cdn.test"]
+
+
 @responses.activate
-def test_download_returns_bytes_without_sending_a_token(account):
+def test_download_returns_bytes_without_sending_a_token(account, cdn_test):
     responses.get("https://cdn.test/a.png", body=b"\x89PNG....", content_type="image/png")
     content, content_type = GraphClient.for_account(account).download("https://cdn.test/a.png?oe=1", max_bytes=100)
     assert content == b"\x89PNG...." and content_type == "image/png"
@@ -384,7 +390,7 @@ def test_download_returns_bytes_without_sending_a_token(account):
 
 
 @responses.activate
-def test_download_refuses_a_file_over_the_limit(account):
+def test_download_refuses_a_file_over_the_limit(account, cdn_test):
     responses.get("https://cdn.test/big.bin", body=b"x" * 101)
     with pytest.raises(GraphAPIError) as caught:
         GraphClient.for_account(account).download("https://cdn.test/big.bin", max_bytes=100)
@@ -393,7 +399,7 @@ def test_download_refuses_a_file_over_the_limit(account):
 
 
 @responses.activate
-def test_download_of_an_expired_url_is_permanent_and_a_5xx_is_retried(account):
+def test_download_of_an_expired_url_is_permanent_and_a_5xx_is_retried(account, cdn_test):
     responses.get("https://cdn.test/expired.png", status=403, body=b"URL signature expired")
     with pytest.raises(GraphAPIError) as caught:
         GraphClient.for_account(account).download("https://cdn.test/expired.png", max_bytes=100)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.sessions.models import Session
+from django.core import mail
 from django.urls import reverse
 
 from accounts.models import AuditEvent, Membership
@@ -105,6 +107,16 @@ def test_another_business_cannot_touch_an_account(client_other, page, name):
 def test_actions_are_post_only(client_member, page):
     assert client_member.get(reverse("social:account_disconnect", args=[page.pk])).status_code == 405
     assert client_member.get(reverse("social:connect_start")).status_code == 405
+
+
+def test_disconnect_asks_for_confirmation_first(client_member, page):
+    html = client_member.get(reverse("social:account_list")).content.decode()
+    assert 'name="confirm" value="yes" required' in html  # the browser asks before it posts, without JavaScript
+    response = client_member.post(reverse("social:account_disconnect", args=[page.pk]), follow=True)
+    assert "still connected: confirm the disconnection first" in response.content.decode()
+    page.refresh_from_db()
+    assert page.status == SocialAccount.Status.ACTIVE and page.access_token
+    assert not AuditEvent.objects.filter(action="social.account.disconnected").exists()
 
 
 def test_human_agent_toggle(client_member, page):
@@ -229,7 +241,8 @@ def test_disconnect_view(sandbox_http, client_member, replay):
     client_member.get(start_connect(client_member))
     client_member.post(reverse("social:connect_pages"), {"pages": [BAKERY]})
     account = SocialAccount.objects.get(account_id=BAKERY)
-    response = client_member.post(reverse("social:account_disconnect", args=[account.pk]), follow=True)
+    response = client_member.post(reverse("social:account_disconnect", args=[account.pk]), {"confirm": "yes"},
+                                  follow=True)
     assert "is disconnected" in response.content.decode()
     account.refresh_from_db()
     assert account.status == SocialAccount.Status.DISCONNECTED and account.access_token == ""
@@ -251,18 +264,25 @@ def test_sign_up_with_facebook_through_allauth(sandbox_http, client):
     assert callback.startswith("/accounts/facebook/login/callback/")
     response = client.get(callback)
     assert response.status_code == 302, response.content.decode()[:2000]
+    # Email verification is mandatory and allauth does not take Facebook's word for the address: no session yet.
+    assert response["Location"] == reverse("account_email_verification_sent")
+    assert "_auth_user_id" not in client.session
+    link = re.search(r"/accounts/confirm-email/\S+/", mail.outbox[-1].body).group(0)
+    response = client.post(link)
+    assert response.status_code == 302
     user = get_user_model().objects.get(email="marco@bakery-rossi.example")
     assert int(client.session["_auth_user_id"]) == user.pk
-    # allauth got a long-lived token (exchanged by us) and we keep it, encrypted, for the Page picker.
-    stored = client.session[oauth.TOKEN_KEY]
-    assert stored["business_id"] is None and stored["name"] == "Marco Rossi"
+    # allauth got a long-lived token (exchanged by us) that only says who signed in: signing in grants
+    # no Page permission, so nothing is kept for the Page picker.
     long_lived = sb.Token.objects.filter(user__fb_id=MARCO, long_lived=True).get()
+    assert sorted(long_lived.scopes) == ["email", "public_profile"]
+    assert oauth.TOKEN_KEY not in client.session
     assert long_lived.token not in json.dumps(dict(client.session))
     assert AuditEvent.objects.filter(action="graph.call", metadata__path="/oauth/access_token").count() == 2
-    # Once a business exists, the same sign-in lists the Pages without a second dialog.
+    # Once a business exists, its Pages are chosen after the Connect dialog, which asks for them.
     client.post(reverse("accounts:business_create"), {"name": "Bakery Rossi"})
-    assert "Choose the Pages to connect" in client.get(reverse("social:account_list")).content.decode()
-    assert "Bakery Rossi" in client.get(reverse("social:connect_pages")).content.decode()
+    assert "Choose the Pages to connect" not in client.get(reverse("social:account_list")).content.decode()
+    assert client.get(reverse("social:connect_pages"))["Location"] == reverse("social:account_list")
 
 
 def test_a_refused_facebook_sign_in_shows_an_error(sandbox_http, client):

@@ -312,6 +312,8 @@
   function resync(el) {
     var ids = (el.dataset.conversations || '').split(',');
     if (ids.indexOf(openConversationId()) >= 0) { reloadPane(); }
+    // Too many rows changed for one push: the list fetches what it shows.
+    if (el.dataset.list) { refreshList(); }
   }
 
   /* ---------------------------------------------------------------- status */
@@ -341,6 +343,58 @@
     el.hidden = false;
     clearTimeout(toastTimer);
     toastTimer = setTimeout(function () { el.hidden = true; }, 6000);
+  }
+
+  /* ------------------------------------------------------------ access ended */
+
+  // The server ends the socket on purpose when this person's access ends (removed from the
+  // business, signed out, password changed, another business chosen in another tab): one JSON frame
+  // (pushes are always HTML), then a close with an application code. The page says so and stays
+  // quiet: the ws extension reconnects only after abnormal closes (1006, 1011-1013), not these.
+  var ACCESS_CLOSE_CODES = {
+    4401: { message: 'You were signed out.', action: 'Sign in' },
+    4403: { message: 'You no longer have access to this business.', action: 'Reload' },
+    4409: { message: 'You switched to another business in another tab.', action: 'Reload' }
+  };
+  var accessEnded = false;
+
+  function accessFrame(message) {
+    if (typeof message !== 'string' || message.charAt(0) !== '{') { return false; }
+    var data;
+    try { data = JSON.parse(message); } catch (e) { return false; }
+    if (!data || data.type !== 'access.ended') { return false; }
+    endAccess(data);
+    return true;
+  }
+
+  // A close with one of these codes whose frame never arrived still ends the page's access.
+  function accessClosed(evt) {
+    var code = evt.detail && evt.detail.event ? evt.detail.event.code : 0;
+    if (!accessEnded && ACCESS_CLOSE_CODES[code]) { endAccess(ACCESS_CLOSE_CODES[code]); }
+    return accessEnded;
+  }
+
+  function endAccess(info) {
+    accessEnded = true;
+    document.body.dataset.ws = 'ended';
+    liveStatus('');
+    var inbox = byId('inbox');
+    if (inbox) { inbox.inert = true; inbox.classList.add('is-access-ended'); }
+    var banner = document.querySelector('.access-ended');
+    if (!banner) {
+      banner = document.createElement('div');
+      banner.className = 'access-ended';
+      banner.setAttribute('role', 'alert');
+      document.body.insertBefore(banner, byId('main'));
+    }
+    var text = document.createElement('p');
+    text.textContent = info.message || 'Live updates ended.';
+    // Reloading the page asks to sign in, or shows what this person may see now.
+    var link = document.createElement('a');
+    link.className = 'button';
+    link.href = window.location.href;
+    link.textContent = info.action || 'Reload';
+    banner.replaceChildren(text, link);
   }
 
   /* --------------------------------------------------------------- composer */
@@ -375,6 +429,7 @@
           fileName.hidden = !file.files.length;
         });
       }
+      watchDraft(form);
     });
   }
 
@@ -387,6 +442,188 @@
     if (fileName) { fileName.hidden = true; fileName.textContent = ''; }
     if (error) { error.hidden = true; error.textContent = ''; }
     if (area) { autogrow(area); area.focus(); }
+  }
+
+  /* ----------------------------------------------------------------- drafts */
+
+  // What staff type is kept per conversation in this tab (sessionStorage) until the server has
+  // accepted the reply: a failed send, an ended session, a sign-in or a reload never loses it.
+  var DRAFT_PREFIX = 'inbox:draft:';
+
+  function draftStore() {
+    try { return window.sessionStorage; } catch (e) { return null; }
+  }
+
+  function saveDraft(area) {
+    var store = draftStore();
+    if (!store || !area.dataset.draft) { return; }
+    try {
+      if (area.value.trim()) { store.setItem(DRAFT_PREFIX + area.dataset.draft, area.value); }
+      else { store.removeItem(DRAFT_PREFIX + area.dataset.draft); }
+    } catch (e) { /* storage full or refused: the text still stays in the composer */ }
+  }
+
+  function forgetDraft(form) {
+    var area = form.querySelector('textarea[data-draft]');
+    var store = draftStore();
+    if (!area || !store) { return; }
+    try { store.removeItem(DRAFT_PREFIX + area.dataset.draft); } catch (e) { /* nothing stored */ }
+  }
+
+  function restoreDraft(area) {
+    var store = draftStore();
+    // Text the server put back (a refused reply) wins over the stored copy.
+    if (!store || !area.dataset.draft || area.value) { return; }
+    var saved = null;
+    try { saved = store.getItem(DRAFT_PREFIX + area.dataset.draft); } catch (e) { saved = null; }
+    if (saved) { area.value = saved; autogrow(area); }
+  }
+
+  // Signing out on purpose ends this tab's drafts: the next person at this browser must not find them.
+  function forgetAllDrafts() {
+    var store = draftStore();
+    if (!store) { return; }
+    try {
+      Object.keys(store).forEach(function (key) {
+        if (key.indexOf(DRAFT_PREFIX) === 0) { store.removeItem(key); }
+      });
+    } catch (e) { /* nothing stored */ }
+  }
+
+  document.addEventListener('submit', function (evt) {
+    if (evt.target.matches && evt.target.matches('form.logout')) { forgetAllDrafts(); }
+  });
+
+  function watchDraft(form) {
+    var area = form.querySelector('textarea[data-draft]');
+    if (!area) { return; }
+    restoreDraft(area);
+    area.addEventListener('input', function () { saveDraft(area); });
+    // And right before sending, whatever filled the box.
+    form.addEventListener('htmx:beforeRequest', function () { saveDraft(area); });
+  }
+
+  /* ---------------------------------------------------------------- notices */
+
+  // A failed htmx request (signed out, access gone, a tab left on another business, 404, a server
+  // error, no network) says so in the notice area (base.html) and swaps nothing: the pane and the
+  // composer's text stay as they were. The server's notices (config/htmx_errors.py) carry the
+  // X-Inbox-Notice header; only their bodies are ever shown, never an error page.
+  var NOTICE_HEADER = 'X-Inbox-Notice';
+  var KEEPS_TEXT = 'Anything you typed is kept.';
+
+  function noticeKind(xhr) {
+    try { return xhr && xhr.getResponseHeader ? xhr.getResponseHeader(NOTICE_HEADER) : null; }
+    catch (e) { return null; }
+  }
+
+  function noticeArea() {
+    var area = byId('notice-area');
+    if (!area) {
+      area = document.createElement('div');
+      area.id = 'notice-area';
+      area.className = 'notice-area';
+      document.body.appendChild(area);
+    }
+    return area;
+  }
+
+  // The same markup as templates/htmx_notice.html, for what only the browser knows (no network).
+  function buildNotice(kind, title, text, actionLabel, actionUrl) {
+    var box = document.createElement('div');
+    box.className = 'notice notice-' + kind;
+    box.setAttribute('role', 'alert');
+    box.dataset.notice = kind;
+    box.innerHTML = '<svg class="icon notice-icon" viewBox="0 0 24 24" aria-hidden="true"><circle cx="12" cy="12" r="9" fill="none" stroke="currentColor" stroke-width="2"/><path d="M12 7.8v5.4M12 16.3v.2" fill="none" stroke="currentColor" stroke-width="2.2" stroke-linecap="round"/></svg>'
+      + '<div class="notice-body"><p class="notice-title"></p><p class="notice-text"></p></div>'
+      + '<button type="button" class="icon-button notice-close" data-notice-close aria-label="Dismiss"><svg class="icon" viewBox="0 0 24 24" aria-hidden="true"><path d="M6 6l12 12M18 6L6 18" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round"/></svg></button>';
+    box.querySelector('.notice-title').textContent = title;
+    box.querySelector('.notice-text').textContent = text;
+    if (actionLabel) {
+      var actions = document.createElement('p');
+      actions.className = 'notice-actions';
+      var link = document.createElement('a');
+      link.className = 'button notice-action';
+      link.href = actionUrl;
+      link.textContent = actionLabel;
+      actions.appendChild(link);
+      box.querySelector('.notice-body').appendChild(actions);
+    }
+    return box;
+  }
+
+  function showNotice(box) {
+    var area = noticeArea();
+    area.replaceChildren(box);
+    area.hidden = false;
+  }
+
+  function hideNotice() {
+    var area = byId('notice-area');
+    if (area && !area.hidden) { area.hidden = true; area.replaceChildren(); }
+  }
+
+  function showServerNotice(xhr) {
+    var tpl = document.createElement('template');
+    tpl.innerHTML = xhr.responseText || '';
+    var box = tpl.content.querySelector('[data-notice]');
+    showNotice(box || buildNotice('error', 'That did not work', KEEPS_TEXT + ' Reload the page to carry on.',
+      'Reload', window.location.href));
+  }
+
+  function isWholePage(html) {
+    return /^\s*(<!doctype html|<html[\s>])/i.test(html || '');
+  }
+
+  function onNoticeBeforeSwap(evt) {
+    var detail = evt.detail;
+    var xhr = detail.xhr;
+    if (noticeKind(xhr)) {
+      detail.shouldSwap = false;
+      detail.isError = true;
+      xhr.inboxNoticeShown = true;
+      showServerNotice(xhr);
+      return;
+    }
+    var target = detail.target;
+    if (detail.shouldSwap && isWholePage(detail.serverResponse) && target !== document.body
+        && target !== document.documentElement) {
+      // A whole page where a fragment belongs (a redirect the server did not turn into a notice).
+      detail.shouldSwap = false;
+      detail.isError = true;
+      xhr.inboxNoticeShown = true;
+      showNotice(buildNotice('stale', 'This page is out of date', KEEPS_TEXT + ' Reload the page to carry on.',
+        'Reload', window.location.href));
+    }
+  }
+
+  function onNoticeResponseError(evt) {
+    var xhr = evt.detail.xhr;
+    if (!xhr || xhr.inboxNoticeShown || noticeKind(xhr)) { return; }
+    var elt = evt.detail.elt;
+    // An action's own refusal (a 422 composer, a short 4xx reason) is shown by htmx:afterRequest.
+    if (elt && elt.matches && elt.matches('[data-live-response]') && xhr.status < 500) { return; }
+    showNotice(buildNotice('error', 'Something went wrong', KEEPS_TEXT + ' Try again in a moment; if it keeps '
+      + 'happening, reload the page.', 'Reload', window.location.href));
+  }
+
+  function onNoticeSendError() {
+    showNotice(buildNotice('network', 'Could not reach the server', 'Check your connection and try again. '
+      + KEEPS_TEXT));
+  }
+
+  document.addEventListener('click', function (evt) {
+    var close = evt.target.closest && evt.target.closest('[data-notice-close]');
+    if (close) { hideNotice(); }
+  });
+
+  // The fragments an opened conversation brings along (its row, the unread badges) are placed as
+  // the push would place them.
+  function applyPaneFragments() {
+    document.querySelectorAll('#conversation-pane > template[data-live-fragments]').forEach(function (tpl) {
+      tpl.remove();
+      applyLive(tpl.innerHTML);
+    });
   }
 
   /* ------------------------------------------------------------------ pane */
@@ -444,13 +681,15 @@
       socketOpenedBefore = true;
     });
 
-    body.addEventListener('htmx:wsClose', function () {
+    body.addEventListener('htmx:wsClose', function (evt) {
+      if (accessClosed(evt)) { return; }
       body.dataset.ws = 'closed';
       liveStatus('Live updates paused. Reconnecting…');
     });
 
     body.addEventListener('htmx:wsBeforeMessage', function (evt) {
       evt.preventDefault();
+      if (accessEnded || accessFrame(evt.detail.message)) { return; }
       applyLive(evt.detail.message);
     });
 
@@ -470,6 +709,8 @@
       var el = evt.target;
       remember(el);
       if (el.id === 'conversation-pane') {
+        hideNotice();
+        applyPaneFragments();
         initPane();
         formatTimes(el);
       } else if (el.closest && el.closest('#list-column')) {
@@ -489,7 +730,10 @@
       var elt = evt.detail.elt;
       if (!elt || !elt.matches || !elt.matches('[data-live-response]')) { return; }
       var xhr = evt.detail.xhr;
+      if (xhr && (xhr.inboxNoticeShown || noticeKind(xhr))) { return; }  // the notice says it
       if (evt.detail.successful) {
+        hideNotice();
+        if (elt.matches('[data-composer]')) { forgetDraft(elt); }  // accepted: the draft is done
         applyLive(xhr.responseText);
         if (elt.matches('[data-composer]')) { resetComposer(elt); }
       } else if (xhr && xhr.status === 422) {
@@ -499,15 +743,9 @@
       }
     });
 
-    body.addEventListener('htmx:sendError', function () {
-      toast('Could not reach the server. Check your connection and try again.');
-    });
-
-    body.addEventListener('htmx:responseError', function (evt) {
-      var elt = evt.detail.elt;
-      if (elt && elt.matches && elt.matches('[data-live-response]')) { return; }
-      toast('Something went wrong. Reload the page and try again.');
-    });
+    body.addEventListener('htmx:beforeSwap', onNoticeBeforeSwap);
+    body.addEventListener('htmx:responseError', onNoticeResponseError);
+    body.addEventListener('htmx:sendError', onNoticeSendError);
   }
 
   window.socialInbox = { applyLive: applyLive, catchUpMessages: catchUpMessages, refreshList: refreshList };

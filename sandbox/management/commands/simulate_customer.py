@@ -21,6 +21,7 @@ import requests
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from config.served_url import current_urls
 from sandbox import payloads as p
 
 logger = logging.getLogger(__name__)
@@ -47,7 +48,8 @@ class Command(BaseCommand):
     help = "Send signed Messenger / Instagram webhooks of every kind to a running server (sandbox only)."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--url", help="Webhook URL (default: settings.SANDBOX_WEBHOOK_URL).")
+        parser.add_argument("--url", help="Webhook URL (default: that of the server `runserver` serves for this "
+                                          "database, on any port, else settings.SANDBOX_WEBHOOK_URL).")
         parser.add_argument("--page", help="Page id, or Instagram account id with --instagram "
                                            "(default: the first active connected account).")
         parser.add_argument("--psid", help="The customer's PSID / IGSID.")
@@ -70,12 +72,15 @@ class Command(BaseCommand):
         if options["rate"] < 0:
             raise CommandError("--rate must not be negative.")
         object_type = "instagram" if options["instagram"] else "page"
-        url = options["url"] or getattr(settings, "SANDBOX_WEBHOOK_URL", "")
+        # The running server's address when it recorded one (config/served_url.py); an explicit
+        # --url or SITE_URL / SANDBOX_WEBHOOK_URL wins.
+        urls = current_urls()
+        url = options["url"] or urls["SANDBOX_WEBHOOK_URL"]
         if not url:
             raise CommandError("No --url and no settings.SANDBOX_WEBHOOK_URL.")
         account_id = options["page"] or self._default_account(instagram=options["instagram"])
         psid = options["psid"] or DEFAULT_PSID[object_type]
-        media_base = options["media_url"] or f"{settings.SITE_URL.rstrip('/')}/sandbox/media/"
+        media_base = options["media_url"] or f"{urls['SITE_URL'].rstrip('/')}/sandbox/media/"
         builder = _Builder(account_id=account_id, psid=psid, text=options["text"], media_base=media_base,
                            instagram=options["instagram"])
         kinds = KINDS if options["kind"] == "all" else (options["kind"],)
