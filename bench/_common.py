@@ -330,17 +330,52 @@ class ProcessGroup:
             self.stop(server)
 
 
+# How production serves /webhooks/ and /ws/ (docs/serving.md): deploy/bin/asgi, i.e. gunicorn with
+# deploy/gunicorn_asgi.conf.py (uvicorn's worker class; gunicorn owns the listening socket).
+# "serve_asgi" is the custom launcher (config/serve_asgi.py) it replaced, kept selectable for the
+# comparison while it exists.
+ASGI_SERVERS = ("gunicorn", "serve_asgi")
+DEFAULT_ASGI_SERVER = "gunicorn"
+GUNICORN_ASGI_CONF = ROOT / "deploy" / "gunicorn_asgi.conf.py"
+
+
+def asgi_argv(app: str, *, port: int, workers: int = 2, server: str = DEFAULT_ASGI_SERVER,
+              lifespan: str = "auto") -> tuple[list[str], dict[str, str]]:
+    """The command (and the environment it adds) serving an ASGI app on HOST:port with `workers` uvicorn processes.
+
+    gunicorn: production's own configuration file, with the app, address and worker count given as
+    production's scripts give them. gunicorn sets TCP_NODELAY on its listening socket, which accepted
+    connections inherit, so an answer written in two parts (start, body) is not held back ~40 ms by
+    Nagle (bench/README.md). gunicorn's worker class always runs the lifespan protocol when the app
+    speaks it ("auto"), which the floor app needs.
+    """
+    if server == "gunicorn":
+        require_file(GUNICORN_ASGI_CONF, "production's gunicorn configuration for the ASGI workers is missing.")
+        return ([venv_bin("gunicorn"), "-c", str(GUNICORN_ASGI_CONF), "--log-level", "warning", app],
+                {"ASGI_BIND": f"{HOST}:{port}", "ASGI_WORKERS": str(workers)})
+    if server == "serve_asgi":
+        return ([sys.executable, "-m", "config.serve_asgi", "--host", HOST, "--port", str(port),
+                 "--workers", str(workers), "--backlog", "2048", "--lifespan", lifespan, "--log-level", "warning",
+                 app], {})
+    raise BenchError(f"unknown ASGI server {server!r}: choose from {', '.join(ASGI_SERVERS)}")
+
+
+def asgi_server_label(server: str, workers: int) -> str:
+    return f"gunicorn+uvicorn worker x{workers}" if server == "gunicorn" else f"serve_asgi (uvicorn) x{workers}"
+
+
 def asgi_start(group: ProcessGroup, name: str, app: str, *, port: int, workers: int = 2, env: dict[str, str],
-               lifespan: str = "auto") -> Server:
-    """An ASGI app under uvicorn with `workers` processes, through the production launcher
-    (config/serve_asgi.py: one shared socket created with IPPROTO_TCP, so TCP_NODELAY holds)."""
+               lifespan: str = "auto", server: str = DEFAULT_ASGI_SERVER) -> Server:
+    """An ASGI app served as production serves it (asgi_argv), in its own process group."""
     require_port_free(port)
-    return group.start(
-        name,
-        [sys.executable, "-m", "config.serve_asgi", "--host", HOST, "--port", str(port), "--workers", str(workers),
-         "--backlog", "2048", "--lifespan", lifespan, "--log-level", "warning", app],
-        env={**env, "PYTHONPATH": str(ROOT)},
-    )
+    argv, extra_env = asgi_argv(app, port=port, workers=workers, server=server, lifespan=lifespan)
+    return group.start(name, argv, env={**env, **extra_env, "PYTHONPATH": str(ROOT)})
+
+
+def add_asgi_server_argument(parser: Any) -> None:
+    parser.add_argument("--asgi-server", choices=ASGI_SERVERS, default=DEFAULT_ASGI_SERVER,
+                        help=f"what serves the ASGI app (default {DEFAULT_ASGI_SERVER}, as production does; "
+                             "serve_asgi: the custom launcher, for the comparison)")
 
 
 def wait_http(port: int, path: str, *, server: Server, timeout: float = 30, method: str = "GET") -> None:

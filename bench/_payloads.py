@@ -17,7 +17,7 @@ def headers_for(body: bytes, secret: str) -> dict[str, str]:
 
 
 def sample_body(*, page_id: str = PAGE_ID, size: int = 600) -> bytes:
-    """One customer text message, padded to about `size` bytes like STACK-NOTES §7's measurement."""
+    """One customer text message, padded to about `size` bytes like the measurement in docs/serving.md."""
     base = p.encode(p.envelope(object_type="page", entries=[
         p.entry(account_id=page_id, events=[p.text_message(page_id=page_id, psid="7000000000000001", text="")])
     ]))

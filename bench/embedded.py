@@ -9,7 +9,7 @@ a new customer's conversation. Then:
 1. webhook → screen: M signed webhooks one at a time, one text message each with a unique text; a
    MutationObserver in the page records when the text shows in a message element (page clock
    performance.timeOrigin + now, the same wall clock as the send time taken before the POST).
-   Target (DESIGN.md): p50 ≤ 100 ms on the embedded default.
+   Target (docs/quality-targets.md): p50 ≤ 100 ms on the embedded default.
 2. a batch: one signed POST of 500 text events from 500 new customers (each queues a profile
    lookup): its ack time (target ≤ 2 s; Meta gives up at 20 s), then how long until all 500
    messages are stored and until their profile lookups are done.

@@ -1,7 +1,8 @@
 """The ingest floor: the least any webhook endpoint must do, with no framework at all.
 
 A raw ASGI app that verifies ``X-Hub-Signature-256`` over the raw body, INSERTs the body into one
-table through psycopg's async pool and answers 200, served by uvicorn with 2 workers (STACK-NOTES §7).
+table through psycopg's async pool and answers 200, served like our endpoint (gunicorn with uvicorn's
+worker class, 2 workers; `--asgi-server serve_asgi`: the custom launcher).
 Our Django endpoint's throughput is compared with this one in the same run (target: >= 50 %).
 
     .venv/bin/python bench/floor_app.py            # serve it and measure it alone
@@ -118,26 +119,19 @@ def http_implementation() -> str:
     return f"{http}+{loop}"
 
 
-def floor_start(group, *, dsn: str, secret: str, port: int, workers: int = 2):
+def floor_start(group, *, dsn: str, secret: str, port: int, workers: int = 2, server: str | None = None):
     from bench import _common as c
 
     c.require_port_free(port)
     floor_prepare(dsn)
     env = {**os.environ, "BENCH_FLOOR_DSN": dsn, "BENCH_FLOOR_SECRET": secret}
-    server = c.asgi_start(group, "floor-uvicorn", "bench.floor_app:app", port=port, workers=workers, env=env,
-                          lifespan="on")
+    # `python -m config.serve_asgi` imports the config package, whose Celery app requires a settings
+    # module (config/entrypoints.py); the floor itself never loads Django's settings.
+    env.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.production")
+    server = c.asgi_start(group, "floor-web", "bench.floor_app:app", port=port, workers=workers, env=env,
+                          lifespan="on", server=server or c.DEFAULT_ASGI_SERVER)
     c.wait_http(port, PATH, server=server, timeout=30)
     return server
-
-
-def serve_argv(*, port: int, workers: int) -> list[str]:
-    """uvicorn with `workers` processes on one shared socket, through config.serve_asgi.
-
-    Not `uvicorn --workers 2`: its socket misses TCP_NODELAY and every response waits ~40 ms for the
-    client's delayed ACK (see config/serve_asgi.py and bench/README.md).
-    """
-    return [sys.executable, "-m", "config.serve_asgi", "--host", "127.0.0.1", "--port", str(port),
-            "--workers", str(workers), "--lifespan", "on", "bench.floor_app:app"]
 
 
 def main() -> int:
@@ -148,6 +142,7 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--port", type=int, default=18010)
     c.add_common_arguments(parser)
+    c.add_asgi_server_argument(parser)
     args = parser.parse_args()
 
     c.require_python_modules("psycopg", "psycopg_pool", "uvicorn")
@@ -164,7 +159,7 @@ def main() -> int:
 
     rows: list[c.Row] = []
     with c.ProcessGroup() as group:
-        floor_start(group, dsn=dsn, secret=secret, port=args.port)
+        floor_start(group, dsn=dsn, secret=secret, port=args.port, server=args.asgi_server)
         c.wait_for_quiet(max_wait=args.wait_quiet)
         url = f"http://{c.HOST}:{args.port}{PATH}"
         c.log(f"floor: steady 200 req/s for 10 s ({http_implementation()})")
@@ -183,7 +178,8 @@ def main() -> int:
         c.Row("floor", "wrk non-2xx", result.non_2xx),
         c.Row("floor", "rows stored", stored),
     ]
-    c.print_table(rows, f"Ingest floor (raw ASGI + psycopg async pool, uvicorn x2, {http_implementation()}), body "
+    c.print_table(rows, f"Ingest floor (raw ASGI + psycopg async pool, {c.asgi_server_label(args.asgi_server, 2)}, "
+                        f"{http_implementation()}), body "
                         f"{len(body)} bytes")
     path = c.write_results("floor", rows, {"http_implementation": http_implementation(), "wrk": result.raw})
     print(f"results: {path.relative_to(c.ROOT)}")
@@ -196,8 +192,13 @@ if __name__ == "__main__":
         _parser.add_argument("mode")
         _parser.add_argument("--port", type=int, default=18010)
         _parser.add_argument("--workers", type=int, default=2)
+        _parser.add_argument("--asgi-server", default=None)
         _args = _parser.parse_args()
-        os.execv(sys.executable, serve_argv(port=_args.port, workers=_args.workers))
+        from bench import _common as c
+
+        _argv, _env = c.asgi_argv("bench.floor_app:app", port=_args.port, workers=_args.workers,
+                                  server=_args.asgi_server or c.DEFAULT_ASGI_SERVER, lifespan="on")
+        os.execve(_argv[0], _argv, {**os.environ, **_env})
     else:
         from bench._common import main_guard
 

@@ -1,9 +1,10 @@
 """Webhook ingest on the production shape: ack latency, ack throughput against the floor, end to end.
 
 Starts, on a fresh PostgreSQL database `bench_inbox` and Redis DB 7:
-  uvicorn (config.serve_asgi, 2 workers, httptools + uvloop, config.asgi:application) serving
-  /webhooks/facebook/ with production settings, as in production (its POST is inbox/webhook_asgi.py),
-  a Celery worker (--concurrency 1, niced), the floor app (bench/floor_app.py, uvicorn x2),
+  gunicorn with uvicorn's worker class (2 workers, httptools + uvloop, config.asgi:application) serving
+  /webhooks/facebook/ with production settings, as in production (its POST is inbox/webhook_asgi.py;
+  --asgi-server serve_asgi: the custom launcher instead, for the comparison),
+  a Celery worker (--concurrency 1, niced), the floor app (bench/floor_app.py, same server x2),
   and a stand-in Graph API on loopback answering the profile lookups new contacts trigger.
 
 Measures:
@@ -102,7 +103,8 @@ def prerequisites(args: argparse.Namespace) -> None:
     c.require_postgres()
     c.require_redis()
     c.require_file(c.ROOT / "inbox" / "webhooks.py", "the webhook endpoint is missing.")
-    c.require_file(c.ROOT / "config" / "serve_asgi.py", "the ASGI launcher is missing.")
+    if args.asgi_server == "serve_asgi":
+        c.require_file(c.ROOT / "config" / "serve_asgi.py", "the ASGI launcher is missing.")
     c.require_file(c.ROOT / "inbox" / "tasks.py", "the webhook processing task is missing.")
     for port in (args.web_port, args.floor_port, args.graph_port):
         c.require_port_free(port)
@@ -210,7 +212,7 @@ def cpu_rows(bench: str, before: dict[str, float], after: dict[str, float], seco
 def server_name(args: argparse.Namespace) -> str:
     from bench.floor_app import http_implementation
 
-    return f"uvicorn x{args.web_workers}, {http_implementation()}"
+    return f"{c.asgi_server_label(args.asgi_server, args.web_workers)}, {http_implementation()}"
 
 
 def texts_in_conversations(conversation_ids: set[int]) -> set[int]:
@@ -281,7 +283,8 @@ def phase_saturation(args: argparse.Namespace, secret: str) -> tuple[list[c.Row]
     from bench.floor_app import http_implementation
 
     rows = [
-        c.Row("ingest (b)", f"floor acks/s (uvicorn x2, {http_implementation()})", floor, "/s"),
+        c.Row("ingest (b)", f"floor acks/s ({c.asgi_server_label(args.asgi_server, 2)}, {http_implementation()})",
+              floor, "/s"),
         c.Row("ingest (b)", f"our acks/s ({server_name(args)})", ours, "/s"),
         c.Row("ingest (b)", "ours / floor", ratio, "%", "≥ 50 %", ratio >= 50),
         c.Row("ingest (b)", "our p99 at saturation", c.median([r.p99_ms or 0 for r in ours_runs]), "ms"),
@@ -481,6 +484,7 @@ def main() -> int:
     parser.add_argument("--e2e-timeout", type=float, default=0, help="seconds to wait in (c) (default: from --messages)")
     parser.add_argument("--quick", action="store_true", help="a 1-minute smoke run with smaller numbers")
     c.add_common_arguments(parser)
+    c.add_asgi_server_argument(parser)
     parser.add_argument("--web-port", type=int, default=WEB_PORT)
     parser.add_argument("--floor-port", type=int, default=FLOOR_PORT)
     parser.add_argument("--graph-port", type=int, default=GRAPH_PORT)
@@ -502,11 +506,12 @@ def main() -> int:
         graph = group.start("ingest-graph-stub", [sys.executable, "-m", "bench._graph_stub", "--port",
                                                   str(args.graph_port)], env=env)
         c.wait_http(args.graph_port, "/__calls", server=graph, timeout=20)
-        web = c.asgi_start(group, "ingest-uvicorn", "config.asgi:application", port=args.web_port,
-                           workers=args.web_workers, env={**env, "DJANGO_DB_POOL": "1"})
+        web = c.asgi_start(group, "ingest-web", "config.asgi:application", port=args.web_port,
+                           workers=args.web_workers, env={**env, "DJANGO_DB_POOL": "1"}, server=args.asgi_server)
         from bench.floor_app import floor_start
 
-        floor = floor_start(group, dsn=c.db_url(DB_NAME), secret=secret, port=args.floor_port)
+        floor = floor_start(group, dsn=c.db_url(DB_NAME), secret=secret, port=args.floor_port,
+                            server=args.asgi_server)
         c.wait_http(args.web_port, WEBHOOK_PATH, server=web, timeout=60)
         c.wait_for_quiet(max_wait=args.wait_quiet)
         worker = start_worker(group, env, args.concurrency, args.worker_nice)
@@ -523,16 +528,16 @@ def main() -> int:
             e2e_rows, extra["c"] = phase_end_to_end(args, secret, ids, group, env, sampler)
             rows += e2e_rows
         rows += [
-            c.Row("ingest", "peak RSS web (uvicorn, all processes)", sampler.peak_rss["web"] / MB, "MiB"),
+            c.Row("ingest", "peak RSS web (ASGI server, all processes)", sampler.peak_rss["web"] / MB, "MiB"),
             c.Row("ingest", "peak RSS one web worker", sampler.peak_rss_single["web"] / MB, "MiB"),
             c.Row("ingest", "peak RSS worker (celery, all processes)", sampler.peak_rss["worker"] / MB, "MiB"),
-            c.Row("ingest", "peak RSS floor (uvicorn, all processes)", sampler.peak_rss["floor"] / MB, "MiB"),
+            c.Row("ingest", "peak RSS floor (ASGI server, all processes)", sampler.peak_rss["floor"] / MB, "MiB"),
         ]
     nice = f", worker nice {args.worker_nice}" if args.worker_nice else ""
     c.print_table(rows, f"Ingest — production shape on {c.machine_info()['nproc']} cores "
                         f"(PostgreSQL, Redis, {server_name(args)}, celery x{args.concurrency}{nice}; "
                         f"machine {c.BACKGROUND.get('busy_before_percent', '?')} % busy before)")
-    path = c.write_results("ingest", rows, extra)
+    path = c.write_results("ingest", rows, {**extra, "asgi_server": args.asgi_server})
     print(f"results: {path.relative_to(c.ROOT)}; server logs: bench/results/*.log")
     return c.exit_code(rows, strict=args.strict)
 

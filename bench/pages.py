@@ -6,7 +6,7 @@ plain static storage). Each case: warmup, then N requests timed around client.ge
 queries, template rendering) with CaptureQueriesContext counting the queries. The same cases run against
 a small business (60 conversations) to show whether the query count grows with the data.
 
-Targets (DESIGN.md): p95 ≤ 50 ms; query count independent of data size. For a missed target the slowest
+Targets (docs/quality-targets.md): p95 ≤ 50 ms; query count independent of data size. For a missed target the slowest
 query of one request is shown with EXPLAIN ANALYZE (bench/results/pages-explain.txt).
 
     .venv/bin/python bench/pages.py [-n 50]

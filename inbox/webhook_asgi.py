@@ -1,7 +1,7 @@
 """The webhook's ASGI fast path: ``POST /webhooks/facebook/`` without Django's request cycle.
 
 Every customer message arrives through this one request, and its cost decides how many messages a
-web process can acknowledge (DESIGN.md: at least half of a bare HMAC + INSERT endpoint). Django's
+web process can acknowledge (docs/quality-targets.md: a share of a bare HMAC + INSERT endpoint). Django's
 request cycle alone costs more than that, so this wrapper answers that POST itself, in the event
 loop, and hands every other request (the GET handshake, other paths, WebSockets, lifespan) to the
 wrapped app unchanged:

@@ -4,7 +4,8 @@
 #   embedded default (nothing set): unit tier on SQLite, and the embedded-default browser test
 #     (runserver on a random port, Chromium);
 #   DATABASE_URL + REDIS_URL set: unit tier on PostgreSQL + Redis, the integration tier (a real Celery
-#     worker) and the browser tier (Chromium against the production stack).
+#     worker) and the browser tier: Chromium against the production stack that `make prod` starts
+#     (scripts/browser_on_stack.sh; its own database <name>_stack and the next Redis DB).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
@@ -35,17 +36,26 @@ browser_tier() {  # name, pytest args... — the only tiers where Playwright dri
   DJANGO_ALLOW_ASYNC_UNSAFE=true run_tier "${name}" "$@"
 }
 
+stack_tier() {  # name, pytest args...: the browser tier against `make prod` (scripts/browser_on_stack.sh)
+  local name=$1; shift
+  local nginx_found=0
+  if command -v "${PROD_NGINX:-nginx}" >/dev/null 2>&1 || [ -x /usr/sbin/nginx ]; then nginx_found=1; fi
+  if ! chromium_available || [ $nginx_found -eq 0 ]; then
+    echo "!! ${name}: needs Chromium and nginx (apt-get install -y chromium nginx-light)." >&2
+    status=1; failed+=("${name} (missing Chromium or nginx)"); return
+  fi
+  echo "== ${name} =="
+  DJANGO_ALLOW_ASYNC_UNSAFE=true scripts/browser_on_stack.sh "$@"
+  local rc=$?
+  if [ $rc -eq 5 ]; then echo "!! ${name}: no test was collected; a tier that runs nothing is a failure." >&2; fi
+  if [ $rc -ne 0 ]; then status=1; failed+=("${name} (exit ${rc})"); fi
+}
+
 run_tier "unit" -m "not integration and not e2e and not e2e_embedded"
 
 if [ -n "${DATABASE_URL:-}" ] && [ -n "${REDIS_URL:-}" ]; then
   run_tier "integration (real Celery worker)" -m integration
-  # E2E_STACK_URL (the stack `make prod` runs) is passed through; E2E_TIER=skip leaves this tier to
-  # .ci/run, which runs it once the stack is up.
-  if [ "${E2E_TIER:-}" = skip ]; then
-    echo "-- browser tier not run here (E2E_TIER=skip): .ci/run runs it against \`make prod\`."
-  else
-    browser_tier "browser (Chromium, production stack)" -m e2e
-  fi
+  stack_tier "browser (Chromium, production stack: make prod)" -m e2e inbox/tests/e2e
 else
   browser_tier "browser (Chromium, embedded default)" -m e2e_embedded
   echo "-- integration and production-stack browser tiers skipped: they need DATABASE_URL and REDIS_URL" \

@@ -148,6 +148,20 @@ def _origin_of(url: str) -> Origin:
     return Origin(scheme=parts.scheme, host=parts.host.lower(), port=parts.port or DEFAULT_PORTS[parts.scheme])
 
 
+def origin_allowed(url: str) -> bool:
+    """Whether ``url`` is on an origin media may come from: what pages may also load directly.
+
+    A customer's picture or attachment is shown from Meta's link until our copy is stored; only an
+    allowed origin's link reaches the page, so a payload cannot make staff browsers load anything else.
+    """
+    try:
+        origin = _origin_of(url)
+    except FetchRefused:
+        return False
+    allowed = _origins("MEDIA_FETCH_ALLOWED_ORIGINS") + _origins("MEDIA_FETCH_LOCAL_ORIGINS")
+    return any(candidate.matches(origin) for candidate in allowed)
+
+
 def _remaining(deadline: float, total: float) -> float:
     """The time left; none left is a refusal (a socket timeout cut to it fires a hair early)."""
     left = deadline - time.monotonic()

@@ -342,7 +342,7 @@ FACEBOOK_WEBHOOK_FIELDS = [
 
 
 def facebook_provider_settings(*, graph_url: str, dialog_url: str, app_id: str, app_secret: str) -> dict:
-    """allauth's Facebook provider reads these at import time (meta-platform.md §14)."""
+    """allauth's Facebook provider reads these at import time (docs/meta-platform.md §14)."""
     return {
         "facebook": {
             "METHOD": "oauth2",

@@ -53,7 +53,7 @@ EMAIL_BACKEND = env("DJANGO_EMAIL_BACKEND", default=EMAIL_URL["EMAIL_BACKEND"])
 
 # DATABASES
 # ------------------------------------------------------------------------------
-# Under ASGI a persistent connection per request thread exhausts PostgreSQL (STACK-NOTES §7);
+# Under ASGI a persistent connection per request thread exhausts PostgreSQL (docs/serving.md);
 # ASGI processes set DJANGO_DB_POOL=1 to use psycopg's pool instead.
 if env.bool("DJANGO_DB_POOL", default=False):
     from .base import DATABASES

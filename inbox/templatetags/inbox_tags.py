@@ -13,6 +13,7 @@ from django.utils.safestring import SafeString, mark_safe
 
 from inbox.selectors import sort_key as _sort_key
 from inbox.services.media import attachment_label as _attachment_label
+from social.safe_fetch import origin_allowed
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -93,6 +94,13 @@ def safe_url(value: Any) -> str:
 
 
 @register.filter
+def media_url(value: Any) -> str:
+    """A remote media link a page may load (``<img>``, ``<video>``): from an allowed media origin only."""
+    url = safe_url(value)
+    return url if url and origin_allowed(url) else ""
+
+
+@register.filter
 def quote_path(value: str) -> str:
     return quote(value or "")
 
@@ -149,7 +157,7 @@ def avatar(contact: Any, size: str = "") -> SafeString:
     inner: str
     if contact.picture:
         inner = format_html('<img src="{}" alt="" loading="lazy">', reverse("inbox:contact_picture", args=[contact.pk]))
-    elif safe_url(contact.picture_url):
+    elif media_url(contact.picture_url):
         inner = format_html('<img src="{}" alt="" loading="lazy" referrerpolicy="no-referrer">', contact.picture_url)
     else:
         inner = initials(contact.display_name)

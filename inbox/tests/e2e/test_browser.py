@@ -1,11 +1,19 @@
-"""The inbox in a real browser: a live server (daphne), Debian's Chromium, the Messenger sandbox.
+"""The inbox in a real browser: Debian's Chromium, the Messenger sandbox, and either a live server
+(daphne) forked by the test process or the production stack that `make prod` runs (stack.py).
 
 Run alone, on PostgreSQL (+ Redis for the channel layer across processes):
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/test_inbox REDIS_URL=redis://127.0.0.1:6379/5 \
         .venv/bin/python -m pytest -m e2e inbox/tests/e2e -p no:cacheprovider
 
-The server process is forked once the settings point at its own (pre-chosen) port, so the Graph
+Against the production stack (nginx, TLS, gunicorn WSGI + ASGI workers, Celery, Redis), with the
+same DATABASE_URL and REDIS_URL the stack was started with:
+    PROD_SEED_DEMO=0 PROD_PORT=8443 DATABASE_URL=... REDIS_URL=... make prod &      # wait for READY
+    E2E_STACK_URL=https://127.0.0.1:8443 DATABASE_URL=... REDIS_URL=... \
+        .venv/bin/python -m pytest -m e2e inbox/tests/e2e
+
+The live server process is forked once the settings point at its own (pre-chosen) port, so the Graph
 client in it calls the sandbox on the same server and the sandbox posts its receipts back there.
+On the stack the sandbox is its own server, reached over HTTP (`self.sandbox_url`).
 Screenshots of every step, and of the list and conversation on a laptop and a phone, go to
 artifacts/screenshots/.
 """
@@ -27,12 +35,13 @@ from channels.testing import ChannelsLiveServerTestCase
 from daphne.testing import DaphneProcess
 from django.conf import settings
 from django.core.files.base import ContentFile
-from django.test import Client, override_settings
+from django.test import Client, SimpleTestCase, override_settings
 from django.utils import timezone
 
 from accounts.middleware import SESSION_KEY
 from accounts.tests.factories import BusinessFactory, MembershipFactory
 from inbox.models import Attachment, ChatMessage, Conversation
+from inbox.tests.e2e import stack
 from inbox.tests.factories import AttachmentFactory, ChatMessageFactory, ContactFactory, ConversationFactory
 from inbox.views import MESSAGE_PAGE_SIZE
 from social.tests.factories import SocialAccountFactory
@@ -73,13 +82,53 @@ def _page_token(*, fb_id: str, page_id: str) -> str:
     return _page_token_for(Token.objects.get(token=user_token(fb_id=fb_id)), Page.objects.get(page_id=page_id)).token
 
 
+class _StackTestCase(SimpleTestCase):
+    """The production stack serves the pages (E2E_STACK_URL): no live server, no test database, no flush;
+    each test deletes what it created (stack.py)."""
+
+    databases = {"default"}
+    live_server_url = stack.STACK_URL
+
+
+class _SocketLink:
+    """Stands between a page and the server's WebSocket, so a test can drop it as a network would.
+
+    Dropping closes the page's socket abnormally (1011, which the ws extension answers by
+    reconnecting with backoff) and refuses new sockets until ``restore``.
+    """
+
+    def __init__(self) -> None:
+        self.online = True
+        self.current = None
+
+    def route(self, ws) -> None:
+        if not self.online:
+            ws.close(code=1011, reason="network down")
+            return
+        ws.connect_to_server()
+        self.current = ws
+
+    def drop(self) -> None:
+        self.online = False
+        if self.current is not None:
+            self.current.close(code=1011, reason="network down")
+
+    def restore(self) -> None:
+        self.online = True
+
+
 @pytest.mark.e2e
-class InboxInTheBrowserTests(ChannelsLiveServerTestCase):
+class InboxInTheBrowserTests(_StackTestCase if stack.EXTERNAL else ChannelsLiveServerTestCase):
     host = "127.0.0.1"
     serve_static = True
 
     @classmethod
     def setUpClass(cls) -> None:
+        if stack.EXTERNAL:
+            cls._media_root = stack.media_root()
+            cls.sandbox_url = stack.sandbox_url()
+            super().setUpClass()
+            return
         port = _free_port()
         base = f"http://{cls.host}:{port}"
         # Files written by the test are read by the server process: one media folder for both.
@@ -91,14 +140,16 @@ class InboxInTheBrowserTests(ChannelsLiveServerTestCase):
             SANDBOX_WEBHOOK_URL=f"{base}/webhooks/facebook/",
         )
         cls._urls.enable()
+        cls.sandbox_url = base  # the sandbox is served under /sandbox/ of the live server itself
         cls.ProtocolServerProcess = partial(_ServerProcess, port=port)
         super().setUpClass()
 
     @classmethod
     def tearDownClass(cls) -> None:
         super().tearDownClass()
-        cls._urls.disable()
-        shutil.rmtree(cls._media_root, ignore_errors=True)
+        if not stack.EXTERNAL:
+            cls._urls.disable()
+            shutil.rmtree(cls._media_root, ignore_errors=True)
 
     @pytest.fixture(autouse=True)
     def _inject(self, browser, settings) -> None:
@@ -106,44 +157,80 @@ class InboxInTheBrowserTests(ChannelsLiveServerTestCase):
         settings.MEDIA_ROOT = self._media_root
 
     def setUp(self) -> None:
-        from sandbox.models import Config
-        from sandbox.seed import seed
-
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        seed()
-        Config.objects.update_or_create(pk=1, defaults={
-            "webhook_url": f"{self.live_server_url}/webhooks/facebook/", "send_receipts": True,
-            "echo_delay": 0.3, "read_delay": 2.5,
-        })
-        self.business_a = BusinessFactory(name="Bakery Rossi")
-        self.business_b = BusinessFactory(name="Other Shop")
-        self.staff_a = MembershipFactory(business=self.business_a, user__email="marco@bakery.example",
+        receipts = {"send_receipts": True, "echo_delay": 0.3, "read_delay": 2.5}
+        if stack.EXTERNAL:
+            # The stack's database and sandbox outlive the test: unique names, a crashed run's leftovers gone.
+            stack.delete_leftovers(page_ids=(PAGE_A, PAGE_B))
+            self._sandbox_config = stack.sandbox_config()
+            stack.sandbox_config(**receipts)
+            tag = stack.run_tag()
+        else:
+            from sandbox.models import Config
+            from sandbox.seed import seed
+
+            seed()
+            Config.objects.update_or_create(pk=1, defaults={
+                "webhook_url": f"{self.live_server_url}/webhooks/facebook/", **receipts,
+            })
+            tag = ""
+        self._session_keys: list[str] = []
+        self.contexts = []
+        self.business_a = BusinessFactory(name="Bakery Rossi", slug=f"{stack.SLUG_PREFIX}{tag}bakery-rossi")
+        self.business_b = BusinessFactory(name="Other Shop", slug=f"{stack.SLUG_PREFIX}{tag}other-shop")
+        self.staff_a = MembershipFactory(business=self.business_a, user__email=self._email("marco@bakery.example", tag),
                                          user__name="Marco Rossi").user
-        self.staff_a2 = MembershipFactory(business=self.business_a, user__email="sara@bakery.example",
+        self.staff_a2 = MembershipFactory(business=self.business_a, user__email=self._email("sara@bakery.example", tag),
                                           user__name="Sara").user
-        self.staff_b = MembershipFactory(business=self.business_b, user__email="olga@other.example").user
+        self.staff_b = MembershipFactory(business=self.business_b, user__email=self._email("olga@other.example", tag)).user
         self.page_a = SocialAccountFactory(
             business=self.business_a, account_id=PAGE_A, account_name="Bakery Rossi",
-            access_token=_page_token(fb_id=MARCO, page_id=PAGE_A),
+            access_token=self._page_token(fb_id=MARCO, page_id=PAGE_A),
         )
         self.page_b = SocialAccountFactory(
             business=self.business_b, account_id=PAGE_B, account_name="Other Shop",
-            access_token=_page_token(fb_id=OLGA, page_id=PAGE_B),
+            access_token=self._page_token(fb_id=OLGA, page_id=PAGE_B),
         )
-        self.contexts = []
 
     def tearDown(self) -> None:
         for context in self.contexts:
             context.close()
         self._wait_for_quiet_server()
+        if stack.EXTERNAL:
+            stack.delete_created(
+                businesses=[getattr(self, name, None) for name in ("business_a", "business_b")],
+                users=[getattr(self, name, None) for name in ("staff_a", "staff_a2", "staff_b")],
+                session_keys=self._session_keys, page_ids=(PAGE_A, PAGE_B),
+            )
+            stack.sandbox_config(**{key: self._sandbox_config[key] for key in ("send_receipts", "echo_delay",
+                                                                                "read_delay")})
+
+    @staticmethod
+    def _email(email: str, tag: str) -> str:
+        return stack.unique_email(email, tag) if tag else email
+
+    @staticmethod
+    def _page_token(*, fb_id: str, page_id: str) -> str:
+        """A sandbox page token for `fb_id`'s page: from the sandbox's own database on the live server,
+        through its OAuth dialog and Graph API on the stack (its database is its own there)."""
+        if stack.EXTERNAL:
+            return stack.sandbox_page_token(fb_id=fb_id, page_id=page_id, app_id=str(settings.FACEBOOK_APP_ID),
+                                            app_secret=settings.FACEBOOK_APP_SECRET,
+                                            scopes=tuple(settings.FACEBOOK_LOGIN_SCOPES))
+        return _page_token(fb_id=fb_id, page_id=page_id)
 
     def _wait_for_quiet_server(self) -> None:
         """Receipts the sandbox scheduled may still be on their way to the server: let them land
-        before the database is flushed, or the flush and their writes deadlock."""
+        before the database is flushed (or, on the stack, the test's rows deleted), or the deletion
+        and their writes deadlock."""
         from inbox.models import WebhookEvent
-        from sandbox.models import Config
 
-        Config.objects.filter(pk=1).update(send_receipts=False)
+        if stack.EXTERNAL:
+            stack.sandbox_config(send_receipts=False)
+        else:
+            from sandbox.models import Config
+
+            Config.objects.filter(pk=1).update(send_receipts=False)
         deadline, last, quiet_since = time.monotonic() + 8, None, time.monotonic()
         while time.monotonic() < deadline:
             count = WebhookEvent.objects.count()
@@ -166,16 +253,20 @@ class InboxInTheBrowserTests(ChannelsLiveServerTestCase):
     # --- helpers -------------------------------------------------------------------------------------
 
     def _open(self, user, business, *, path: str = "/inbox/", viewport: dict = LAPTOP, phone: bool = False,
-              live: bool = True):
+              live: bool = True, socket_link: _SocketLink | None = None):
         client = Client()
         client.force_login(user)
         session = client.session
         session[SESSION_KEY] = business.pk
         session.save()
+        self._session_keys.append(session.session_key)
         context = self.browser.new_context(
             viewport=viewport, is_mobile=phone, has_touch=phone, device_scale_factor=2 if phone else 1,
+            ignore_https_errors=stack.EXTERNAL,  # the trial stack's self-signed certificate
         )
         self.contexts.append(context)
+        if socket_link is not None:
+            context.route_web_socket("**/ws/inbox/", socket_link.route)
         context.add_cookies([{
             "name": settings.SESSION_COOKIE_NAME, "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
             "url": self.live_server_url,
@@ -196,13 +287,19 @@ class InboxInTheBrowserTests(ChannelsLiveServerTestCase):
 
     def _customer_writes(self, text: str) -> None:
         from sandbox import payloads
-        from sandbox.graph import customer_message_received
 
         item = payloads.text_message(page_id=PAGE_A, psid=PSID, text=text)
         body = payloads.encode(
             payloads.envelope(object_type="page", entries=[payloads.entry(account_id=PAGE_A, events=[item])])
         )
-        customer_message_received(psid=PSID)
+        # Meta knows the customer just wrote (the reply window opens), then sends the webhook: to the
+        # live server, or to the stack's proxy.
+        if stack.EXTERNAL:
+            stack.sandbox_customer_wrote(page_id=PAGE_A, psid=PSID)
+        else:
+            from sandbox.graph import customer_message_received
+
+            customer_message_received(psid=PSID)
         status = payloads.post_webhook(f"{self.live_server_url}/webhooks/facebook/", body, settings.FACEBOOK_APP_SECRET)
         assert status == 200
         # The 200 means "stored"; applying it follows (after the answer, on the ASGI fast path).
@@ -214,7 +311,7 @@ class InboxInTheBrowserTests(ChannelsLiveServerTestCase):
     def _sent_to_sandbox(self, text: str) -> dict:
         deadline = time.monotonic() + TIMEOUT / 1000
         while time.monotonic() < deadline:
-            sent = requests.get(f"{self.live_server_url}/sandbox/control/sent.json", params={"page_id": PAGE_A},
+            sent = requests.get(f"{self.sandbox_url}/sandbox/control/sent.json", params={"page_id": PAGE_A},
                                 timeout=5).json()["data"]
             found = [s for s in sent if (s["body"].get("message") or {}).get("text") == text]
             if found:
@@ -341,15 +438,19 @@ class InboxInTheBrowserTests(ChannelsLiveServerTestCase):
 
         self._customer_writes("First message")
         conversation = Conversation.objects.get(business=self.business_a)
-        page = self._open(self.staff_a, self.business_a, path=f"/inbox/c/{conversation.pk}/")
+        link = _SocketLink()
+        page = self._open(self.staff_a, self.business_a, path=f"/inbox/c/{conversation.pk}/", socket_link=link)
+        # A second member's page stays online: once it shows the message, any push has been sent.
+        control = self._open(self.staff_a2, self.business_a, path=f"/inbox/c/{conversation.pk}/")
         expect(page.locator(f"#messages-{conversation.pk}")).to_contain_text("First message")
-        page.context.set_offline(True)
+        # The network drops the socket (Chromium's offline emulation leaves open sockets up).
+        link.drop()
         page.wait_for_selector("body[data-ws='closed']", state="attached")
         expect(page.locator(".live-status")).to_contain_text("Reconnecting")
         self._customer_writes("Written while you were offline")
-        page.wait_for_timeout(500)
+        expect(control.locator(f"#messages-{conversation.pk}")).to_contain_text("Written while you were offline")
         assert "while you were offline" not in page.locator(f"#messages-{conversation.pk}").inner_text()
-        page.context.set_offline(False)
+        link.restore()
         page.wait_for_selector("body[data-ws='open']", state="attached")
         expect(page.locator(f"#messages-{conversation.pk}")).to_contain_text("Written while you were offline")
         expect(page.locator(".live-status")).to_be_hidden()

@@ -1,6 +1,6 @@
 """Faults, each checked against the stored rows: PostgreSQL down, the broker down, a worker killed mid-task.
 
-DESIGN.md "Nothing lost": whatever fails, every message ends stored exactly once or is retried.
+docs/quality-targets.md, "Nothing lost": whatever fails, every message ends stored exactly once or is retried.
 """
 
 from __future__ import annotations
