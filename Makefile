@@ -55,9 +55,9 @@ beat: venv
 # their figures and write bench/results/*.json. They need wrk and Chromium (Debian packages,
 # installed by `bench-tools` when missing and apt-get is usable).
 bench-tools:
-	@command -v wrk >/dev/null && test -x /usr/bin/chromium || { \
-	  echo "Installing wrk and chromium (Debian packages) for the benchmarks"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk chromium >/dev/null; }
+	@command -v wrk >/dev/null && test -x /usr/bin/chromium && test -x /usr/sbin/nginx || { \
+	  echo "Installing wrk, chromium and nginx (Debian packages) for the benchmarks"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk chromium nginx-light >/dev/null; }
 
 bench: venv bench-tools
 	$(PY) bench/run_all.py
@@ -87,4 +87,4 @@ bench-embedded: venv bench-tools
 	$(PY) bench/embedded.py
 
 clean:
-	rm -rf $(VENV) staticfiles db.sqlite3 db.sqlite3-* media artifacts
+	rm -rf $(VENV) staticfiles db.sqlite3 db.sqlite3-* media artifacts var

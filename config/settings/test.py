@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
+from pathlib import Path
+
 from .sandbox import *  # noqa: F403
 from .sandbox import DATABASES, env
 
@@ -24,3 +28,9 @@ STORAGES = {
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # A file, as the embedded default uses (WAL, writers wait for each other), not Django's shared-cache
+    # in-memory database, where a write meeting another thread's lock fails at once ("database table is
+    # locked"): the tests that run tasks on background threads need the real behaviour. tmpfs when there.
+    _tmp = Path("/dev/shm") if Path("/dev/shm").is_dir() else Path(tempfile.gettempdir())
+    DATABASES["default"]["TEST"] = {"NAME": str(_tmp / f"social-inbox-test-{os.getpid()}.sqlite3")}
