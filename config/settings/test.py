@@ -31,6 +31,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, as the embedded default uses (WAL, writers wait for each other), not Django's shared-cache
     # in-memory database, where a write meeting another thread's lock fails at once ("database table is
-    # locked"): the tests that run tasks on background threads need the real behaviour. tmpfs when there.
-    _tmp = Path("/dev/shm") if Path("/dev/shm").is_dir() else Path(tempfile.gettempdir())
-    DATABASES["default"]["TEST"] = {"NAME": str(_tmp / f"social-inbox-test-{os.getpid()}.sqlite3")}
+    # locked"): the tests that run tasks on background threads need the real behaviour.
+    _test_db = Path(tempfile.gettempdir()) / f"social-inbox-test-{os.getpid()}.sqlite3"
+    DATABASES["default"]["TEST"] = {"NAME": str(_test_db)}
