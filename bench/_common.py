@@ -331,10 +331,9 @@ class ProcessGroup:
 
 
 # How production serves /webhooks/ and /ws/ (docs/serving.md): deploy/bin/asgi, i.e. gunicorn with
-# deploy/gunicorn_asgi.conf.py (uvicorn's worker class; gunicorn owns the listening socket).
-# "serve_asgi" is the custom launcher (config/serve_asgi.py) it replaced, kept selectable for the
-# comparison while it exists.
-ASGI_SERVERS = ("gunicorn", "serve_asgi")
+# deploy/gunicorn_asgi.conf.py (uvicorn's worker class; gunicorn owns the listening socket). The custom
+# launcher it replaced measured the same (docs/serving.md) and is gone.
+ASGI_SERVERS = ("gunicorn",)
 DEFAULT_ASGI_SERVER = "gunicorn"
 GUNICORN_ASGI_CONF = ROOT / "deploy" / "gunicorn_asgi.conf.py"
 
@@ -353,15 +352,11 @@ def asgi_argv(app: str, *, port: int, workers: int = 2, server: str = DEFAULT_AS
         require_file(GUNICORN_ASGI_CONF, "production's gunicorn configuration for the ASGI workers is missing.")
         return ([venv_bin("gunicorn"), "-c", str(GUNICORN_ASGI_CONF), "--log-level", "warning", app],
                 {"ASGI_BIND": f"{HOST}:{port}", "ASGI_WORKERS": str(workers)})
-    if server == "serve_asgi":
-        return ([sys.executable, "-m", "config.serve_asgi", "--host", HOST, "--port", str(port),
-                 "--workers", str(workers), "--backlog", "2048", "--lifespan", lifespan, "--log-level", "warning",
-                 app], {})
     raise BenchError(f"unknown ASGI server {server!r}: choose from {', '.join(ASGI_SERVERS)}")
 
 
 def asgi_server_label(server: str, workers: int) -> str:
-    return f"gunicorn+uvicorn worker x{workers}" if server == "gunicorn" else f"serve_asgi (uvicorn) x{workers}"
+    return f"gunicorn+uvicorn worker x{workers}"
 
 
 def asgi_start(group: ProcessGroup, name: str, app: str, *, port: int, workers: int = 2, env: dict[str, str],
@@ -374,8 +369,7 @@ def asgi_start(group: ProcessGroup, name: str, app: str, *, port: int, workers: 
 
 def add_asgi_server_argument(parser: Any) -> None:
     parser.add_argument("--asgi-server", choices=ASGI_SERVERS, default=DEFAULT_ASGI_SERVER,
-                        help=f"what serves the ASGI app (default {DEFAULT_ASGI_SERVER}, as production does; "
-                             "serve_asgi: the custom launcher, for the comparison)")
+                        help=f"what serves the ASGI app (default {DEFAULT_ASGI_SERVER}, as production does)")
 
 
 def wait_http(port: int, path: str, *, server: Server, timeout: float = 30, method: str = "GET") -> None:

@@ -2,7 +2,7 @@
 
 A raw ASGI app that verifies ``X-Hub-Signature-256`` over the raw body, INSERTs the body into one
 table through psycopg's async pool and answers 200, served like our endpoint (gunicorn with uvicorn's
-worker class, 2 workers; `--asgi-server serve_asgi`: the custom launcher).
+worker class, 2 workers).
 Our Django endpoint's throughput is compared with this one in the same run (target: >= 50 %).
 
     .venv/bin/python bench/floor_app.py            # serve it and measure it alone
@@ -125,8 +125,8 @@ def floor_start(group, *, dsn: str, secret: str, port: int, workers: int = 2, se
     c.require_port_free(port)
     floor_prepare(dsn)
     env = {**os.environ, "BENCH_FLOOR_DSN": dsn, "BENCH_FLOOR_SECRET": secret}
-    # `python -m config.serve_asgi` imports the config package, whose Celery app requires a settings
-    # module (config/entrypoints.py); the floor itself never loads Django's settings.
+    # gunicorn's config imports nothing of Django, but a settings module keeps any import of the config
+    # package (whose Celery app requires one, config/entrypoints.py) working; the floor never loads it.
     env.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.production")
     server = c.asgi_start(group, "floor-web", "bench.floor_app:app", port=port, workers=workers, env=env,
                           lifespan="on", server=server or c.DEFAULT_ASGI_SERVER)

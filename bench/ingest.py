@@ -2,8 +2,7 @@
 
 Starts, on a fresh PostgreSQL database `bench_inbox` and Redis DB 7:
   gunicorn with uvicorn's worker class (2 workers, httptools + uvloop, config.asgi:application) serving
-  /webhooks/facebook/ with production settings, as in production (its POST is inbox/webhook_asgi.py;
-  --asgi-server serve_asgi: the custom launcher instead, for the comparison),
+  /webhooks/facebook/ with production settings, as in production (its POST is inbox/webhook_asgi.py),
   a Celery worker (--concurrency 1, niced), the floor app (bench/floor_app.py, same server x2),
   and a stand-in Graph API on loopback answering the profile lookups new contacts trigger.
 
@@ -103,8 +102,6 @@ def prerequisites(args: argparse.Namespace) -> None:
     c.require_postgres()
     c.require_redis()
     c.require_file(c.ROOT / "inbox" / "webhooks.py", "the webhook endpoint is missing.")
-    if args.asgi_server == "serve_asgi":
-        c.require_file(c.ROOT / "config" / "serve_asgi.py", "the ASGI launcher is missing.")
     c.require_file(c.ROOT / "inbox" / "tasks.py", "the webhook processing task is missing.")
     for port in (args.web_port, args.floor_port, args.graph_port):
         c.require_port_free(port)

@@ -1,7 +1,7 @@
 """ASGI entry point: HTTP and WebSocket.
 
-Development: daphne (``manage.py runserver``). Production: uvicorn through ``config.serve_asgi`` for
-``/webhooks/`` and ``/ws/`` (gunicorn serves the other pages). ``POST /webhooks/facebook/`` is
+Development: daphne (``manage.py runserver``). Production: gunicorn with uvicorn workers
+(``deploy/bin/asgi``) for ``/webhooks/`` and ``/ws/``; gunicorn's sync workers serve the other pages. ``POST /webhooks/facebook/`` is
 answered by ``inbox.webhook_asgi.WebhookFastPath`` without Django's request cycle when the database
 is PostgreSQL; every other HTTP request goes to Django unchanged.
 """

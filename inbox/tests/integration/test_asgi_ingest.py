@@ -1,4 +1,4 @@
-"""The production ingest path under faults: webhooks served by the ASGI workers (``config/serve_asgi.py``,
+"""The production ingest path under faults: webhooks served by the ASGI workers (``deploy/gunicorn_asgi.conf.py``,
 ``inbox/webhook_asgi.py``), processed by a real Celery worker's drain.
 
 The rest of this tier posts to pytest-django's live server (the Django view); this one runs the
@@ -38,7 +38,8 @@ PSID = "7012345678901234"
 
 @pytest.fixture
 def asgi_server(worker_database_url, tmp_path) -> Iterator[tuple[str, TcpProxy]]:
-    """``python -m config.serve_asgi`` with one worker, talking to PostgreSQL through a TcpProxy."""
+    """The ASGI server as production starts it (gunicorn, deploy/gunicorn_asgi.conf.py), one worker,
+    talking to PostgreSQL through a TcpProxy."""
     from django.db import connection
 
     settings_dict = connection.settings_dict
@@ -52,9 +53,10 @@ def asgi_server(worker_database_url, tmp_path) -> Iterator[tuple[str, TcpProxy]]
         "CELERY_TASK_ALWAYS_EAGER": "false",
         "CELERY_BROKER_URL": broker_url_from_env(),
         "PYTHONUNBUFFERED": "1",
+        "ASGI_BIND": f"127.0.0.1:{port}",
+        "ASGI_WORKERS": "1",
     }
-    command = [sys.executable, "-m", "config.serve_asgi", "--workers", "1", "--port", str(port),
-               "config.asgi:application"]
+    command = [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "deploy" / "gunicorn_asgi.conf.py")]
     with log_path.open("ab") as log:
         process = _spawn(command, cwd=ROOT, env=env, stdout=log, stderr=log)
     try:
