@@ -11,7 +11,6 @@ from unittest import mock
 
 import pytest
 from asgiref.sync import sync_to_async
-from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.db import connection
@@ -30,16 +29,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 ORIGIN = (b"origin", b"http://localhost")
 PASSWORD = "correct horse battery staple"  # the factories' password
-
-
-@pytest.fixture
-async def clean_layer():
-    layer = get_channel_layer()
-    if hasattr(layer, "flush"):
-        await layer.flush()
-    yield layer
-    if hasattr(layer, "flush"):
-        await layer.flush()
 
 
 @pytest.fixture

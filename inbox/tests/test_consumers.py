@@ -6,7 +6,6 @@ from unittest import mock
 
 import pytest
 from asgiref.sync import sync_to_async
-from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.test import Client
 
@@ -35,16 +34,6 @@ def _communicator(cookie: bytes | None = None) -> WebsocketCommunicator:
     if cookie:
         headers.append((b"cookie", cookie))
     return WebsocketCommunicator(application, "/ws/inbox/", headers=headers)
-
-
-@pytest.fixture
-async def clean_layer():
-    layer = get_channel_layer()
-    if hasattr(layer, "flush"):
-        await layer.flush()
-    yield layer
-    if hasattr(layer, "flush"):
-        await layer.flush()
 
 
 async def test_anonymous_is_refused(clean_layer):
