@@ -1,4 +1,4 @@
-"""The Meta webhook endpoint (docs/meta-platform.md §1–§2, §5): verify, store the exact bytes, answer.
+"""The Meta webhook endpoint (docs/messenger-platform.md §1–§2, §5): verify, store the exact bytes, answer.
 
 This view is on the hot path of every customer message and is benchmarked, so it does the minimum:
 one HMAC, one INSERT, and a wake-up for the drain (a cache flag; a broker publish once per burst). It never parses the body (a body Meta signed is

@@ -1,4 +1,4 @@
-"""A fake Graph API answering like Meta does (docs/meta-platform.md §6–§9): same paths, fields, response
+"""A fake Graph API answering like Meta does (docs/messenger-platform.md §6–§9): same paths, fields, response
 and error shapes. `handle()` takes a parsed request and returns (HTTP status, JSON body).
 """
 

@@ -1,4 +1,4 @@
-"""Builders for Meta Messenger / Instagram webhook payloads, shaped like docs/meta-platform.md §3–§4.
+"""Builders for Meta Messenger / Instagram webhook payloads, shaped like docs/messenger-platform.md §3–§4.
 
 Used by the customer simulator, the sandbox Graph server, tests and benchmarks. Each event builder
 returns one item of ``entry.messaging[]``; wrap items with ``entry()`` and ``envelope()``, then

@@ -1,4 +1,4 @@
-"""The Graph API client: the only code that talks to Meta (docs/meta-platform.md §6–§12).
+"""The Graph API client: the only code that talks to Meta (docs/messenger-platform.md §6–§12).
 
 Every call goes through one `requests.Session` per process, sends `appsecret_proof` with its token
 (the token itself travels in the Authorization header, never in a URL), maps Meta's error body to
@@ -39,7 +39,7 @@ logger = logging.getLogger(__name__)
 MAX_ATTEMPTS = 3
 BACKOFF_BASE_SECONDS = 0.5
 BACKOFF_CAP_SECONDS = 4.0
-# Meta throttles at 100 %; stop ourselves a little before (docs/meta-platform.md §12).
+# Meta throttles at 100 %; stop ourselves a little before (docs/messenger-platform.md §12).
 USAGE_STOP_PERCENT = 95
 USAGE_WARN_PERCENT = 80
 DEFAULT_RETRY_AFTER_SECONDS = 60

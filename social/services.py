@@ -37,7 +37,7 @@ logger = logging.getLogger(__name__)
 PAGE_FIELDS = "id,name,username,category,category_list,fan_count,followers_count,link,picture{url}"
 ME_ACCOUNTS_FIELDS = "id,name,category,category_list,access_token,tasks,picture{url},instagram_business_account{id,username}"
 INSTAGRAM_FIELDS = "id,username,name,profile_picture_url,followers_count"
-# Permissions a Page needs for the inbox (docs/meta-platform.md §7.6): messaging, and webhooks subscription.
+# Permissions a Page needs for the inbox (docs/messenger-platform.md §7.6): messaging, and webhooks subscription.
 PAGE_SCOPES = {
     "pages_messaging": "manage and access the Page's conversations in Messenger (pages_messaging)",
     "pages_manage_metadata": "manage the Page's settings and webhooks (pages_manage_metadata)",

@@ -2,7 +2,7 @@
 
 These are plain frozen dataclasses so the parser (``inbox.facebook.parsing``) stays pure and the
 services that persist events can be tested without JSON or Django. Field shapes follow
-docs/meta-platform.md §3-§4.
+docs/messenger-platform.md §3-§4.
 
 Every event carries the common routing fields of ``BaseEvent``. ``raw`` keeps the messaging item
 exactly as received (for logging and for fields we do not model yet) but is left out of ``==`` and

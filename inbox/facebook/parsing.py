@@ -1,4 +1,4 @@
-"""Turn a Meta Messenger / Instagram webhook body into typed events (docs/meta-platform.md §3-§4).
+"""Turn a Meta Messenger / Instagram webhook body into typed events (docs/messenger-platform.md §3-§4).
 
 Pure: no Django, no ORM, no settings, no HTTP, no logging. The caller verifies the signature on the
 raw bytes first (``inbox.facebook.signature``), then::

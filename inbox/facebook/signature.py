@@ -1,4 +1,4 @@
-"""``X-Hub-Signature-256`` computation and verification for Meta webhooks (docs/meta-platform.md §2).
+"""``X-Hub-Signature-256`` computation and verification for Meta webhooks (docs/messenger-platform.md §2).
 
 Meta signs the exact bytes it sends: an ASCII body where non-ASCII text, ``/`` and ``@`` arrive as
 ``\\uXXXX`` / ``\\/`` escapes. Decoding and re-serialising the JSON almost never reproduces those

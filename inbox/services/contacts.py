@@ -1,4 +1,4 @@
-"""Contacts and conversations: race-free creation and the sender's profile (docs/meta-platform.md §8).
+"""Contacts and conversations: race-free creation and the sender's profile (docs/messenger-platform.md §8).
 
 Two webhook events for a new customer can be processed at the same moment by two workers; the
 unique constraints (account, external_id) and (account, contact) decide who creates the row and

@@ -1,4 +1,4 @@
-"""Apply parsed webhook events to one connected account, idempotently (docs/meta-platform.md §4–§5).
+"""Apply parsed webhook events to one connected account, idempotently (docs/messenger-platform.md §4–§5).
 
 Everything here may run twice for the same event (Meta redelivers, workers are killed mid-task,
 operators replay), and two workers may handle the same customer at once. The rules that make that

@@ -1,4 +1,4 @@
-"""Attachments: a row at once, a copy in our storage soon after (docs/meta-platform.md §4.3–§4.5, §11).
+"""Attachments: a row at once, a copy in our storage soon after (docs/messenger-platform.md §4.3–§4.5, §11).
 
 Meta's CDN links expire within hours or days, so each downloadable attachment is fetched by its own
 retried task right after the message is committed. A failed download leaves the attachment FAILED

@@ -1,4 +1,4 @@
-"""Reactions, edits and deletes applied to a stored message (docs/meta-platform.md §4.10, §4.12, §4.13).
+"""Reactions, edits and deletes applied to a stored message (docs/messenger-platform.md §4.10, §4.12, §4.13).
 
 Each carries its event time (``ts``, ms) so a redelivered update is recognised and an older one
 arriving after a newer one is ignored; the caller locks the message row (select_for_update). The

@@ -1,4 +1,4 @@
-"""Delivery and read receipts (docs/meta-platform.md §4.7, §4.8, §4.14): outbound statuses move forward only.
+"""Delivery and read receipts (docs/messenger-platform.md §4.7, §4.8, §4.14): outbound statuses move forward only.
 
 received < queued < sent < delivered < read; failed is never touched. Receipts can arrive late, twice
 or out of order, so each one only raises the conversation's watermarks (kept as a maximum) and only

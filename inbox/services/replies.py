@@ -1,4 +1,4 @@
-"""Replies from the inbox through Meta's Send API (docs/meta-platform.md §6).
+"""Replies from the inbox through Meta's Send API (docs/messenger-platform.md §6).
 
 `reply_send` stores the reply at once (queued, with a `client_token` passed to Meta as `metadata`, so
 the echo is matched to this row instead of being stored again) and hands it to the `message_send`

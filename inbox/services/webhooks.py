@@ -1,4 +1,4 @@
-"""Stored webhook events: processing, replay and recovery (docs/meta-platform.md §3, §5).
+"""Stored webhook events: processing, replay and recovery (docs/messenger-platform.md §3, §5).
 
 The endpoint stores each signed POST as a ``WebhookEvent`` and wakes a drain
 (``webhook_events_wake``), which claims the pending events in batches and applies each batch in one

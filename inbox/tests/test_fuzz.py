@@ -389,7 +389,7 @@ def test_an_oversized_unsigned_body_is_refused_without_being_read(client, settin
 
 @pytest.mark.django_db
 def test_a_full_batch_of_1000_updates_is_accepted(client, page):
-    """Meta batches up to 1000 updates in one POST (docs/meta-platform.md §5): that is not "oversized"."""
+    """Meta batches up to 1000 updates in one POST (docs/messenger-platform.md §5): that is not "oversized"."""
     from sandbox import payloads
 
     items = [
