@@ -5,7 +5,7 @@ loopback, private or cloud-metadata addresses and hand the bytes to staff, or le
 hold a worker for minutes. ``fetch`` therefore:
 
 - accepts only the origins (scheme, host, port) of ``MEDIA_FETCH_ALLOWED_ORIGINS``: Meta's media
-  hosts over https in production (docs/meta-platform.md §11); ``https://*.fbcdn.net`` matches every
+  hosts over https in production (docs/messenger-platform.md §11); ``https://*.fbcdn.net`` matches every
   subdomain of fbcdn.net, never fbcdn.net itself nor evilfbcdn.net;
 - resolves the host once, refuses an address that is not public (private, loopback, link-local,
   multicast, reserved, unspecified; an IPv4-mapped IPv6 address is judged as its IPv4 address) and
@@ -23,6 +23,7 @@ Transport failures stay ``requests`` exceptions, for the caller's retry policy.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import time
 from dataclasses import dataclass
@@ -133,7 +134,13 @@ def _session(*, public: bool) -> requests.Session:
 
 
 def _origins(name: str) -> list[Origin]:
-    return [Origin.parse(text) for text in getattr(settings, name, ()) or ()]
+    return list(_parsed_origins(tuple(getattr(settings, name, ()) or ())))
+
+
+@functools.lru_cache(maxsize=16)
+def _parsed_origins(texts: tuple[str, ...]) -> tuple[Origin, ...]:
+    """Parsed once per value of the setting: every avatar of a list page asks (``origin_allowed``)."""
+    return tuple(Origin.parse(text) for text in texts)
 
 
 def _origin_of(url: str) -> Origin:

@@ -32,15 +32,16 @@ SITE_ID = 1
 # DATABASES
 # ------------------------------------------------------------------------------
 # https://docs.djangoproject.com/en/5.2/ref/settings/#databases
+# WAL + IMMEDIATE transactions let the webhook, the in-process tasks and the sandbox write from
+# several threads of one process without "database is locked" errors.
+SQLITE_OPTIONS = {
+    "transaction_mode": "IMMEDIATE",
+    "timeout": 20,
+    "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+}
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # WAL + IMMEDIATE transactions let the webhook, the eager tasks and the sandbox write from
-    # several threads of one process without "database is locked" errors.
-    DATABASES["default"]["OPTIONS"] = {
-        "transaction_mode": "IMMEDIATE",
-        "timeout": 20,
-        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-    }
+    DATABASES["default"]["OPTIONS"] = dict(SQLITE_OPTIONS)
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
@@ -317,7 +318,7 @@ FACEBOOK_DIALOG_URL = env("FACEBOOK_DIALOG_URL", default=f"https://www.facebook.
 # Signing in with Facebook (allauth's provider) asks only who the person is.
 FACEBOOK_SIGNIN_SCOPES = ["email", "public_profile"]
 # Connecting Pages (social/oauth.py) asks only for what the inbox uses; social/oauth.py says why for
-# each, on the consent step. Not business_management: no call here needs it (docs/meta-platform.md §7.6).
+# each, on the consent step. Not business_management: no call here needs it (docs/messenger-platform.md §7.6).
 FACEBOOK_CONNECT_SCOPES = [
     "pages_show_list",
     "pages_messaging",
@@ -342,7 +343,7 @@ FACEBOOK_WEBHOOK_FIELDS = [
 
 
 def facebook_provider_settings(*, graph_url: str, dialog_url: str, app_id: str, app_secret: str) -> dict:
-    """allauth's Facebook provider reads these at import time (docs/meta-platform.md §14)."""
+    """allauth's Facebook provider reads these at import time (docs/messenger-platform.md §14)."""
     return {
         "facebook": {
             "METHOD": "oauth2",

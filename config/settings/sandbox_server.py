@@ -10,17 +10,13 @@ webhooks to SANDBOX_WEBHOOK_URL, the stack's proxy.
 from __future__ import annotations
 
 from .sandbox import *  # noqa: F403
-from .sandbox import BASE_DIR, env
+from .sandbox import BASE_DIR, SQLITE_OPTIONS, env
 
 DEBUG = False
 DATABASES = {"default": env.db("SANDBOX_DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'var' / 'sandbox.sqlite3'}")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # Several request threads write (Graph calls, webhook threads): as in base.py.
-    DATABASES["default"]["OPTIONS"] = {
-        "transaction_mode": "IMMEDIATE",
-        "timeout": 20,
-        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-    }
+    # Several request threads write (Graph calls, webhook threads).
+    DATABASES["default"]["OPTIONS"] = dict(SQLITE_OPTIONS)
 # Nothing of the product's shared state: no Redis cache, channel layer or broker.
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}

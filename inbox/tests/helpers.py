@@ -114,3 +114,18 @@ class FakeGraph:
     def __exit__(self, *exc_info: Any) -> None:
         for patch in reversed(self._patches):
             patch.stop()
+
+
+def logged_in_client(user, business_id: int | None = None):
+    """A test client signed in as ``user``, with ``business_id`` chosen in its session (as switching does)."""
+    from django.test import Client
+
+    from accounts.middleware import SESSION_KEY
+
+    client = Client()
+    client.force_login(user)
+    if business_id is not None:
+        session = client.session
+        session[SESSION_KEY] = business_id
+        session.save()
+    return client

@@ -17,13 +17,13 @@ from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
-from accounts.middleware import SESSION_KEY
 from accounts.models import Membership
 from accounts.tests.factories import MembershipFactory, UserFactory
 from config.asgi import application
 from inbox import access
 from inbox.realtime import business_group
 from inbox.tests.factories import ChatMessageFactory, ContactFactory, ConversationFactory
+from inbox.tests.helpers import logged_in_client
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -35,16 +35,6 @@ PASSWORD = "correct horse battery staple"  # the factories' password
 def agent(business):
     """A second member of the business (the owner is the `member` fixture)."""
     return MembershipFactory(business=business, user__email="agent@bakery.example", role="agent").user
-
-
-def _login(user, business_id=None) -> Client:
-    client = Client()
-    client.force_login(user)
-    if business_id is not None:
-        session = client.session
-        session[SESSION_KEY] = business_id
-        session.save()
-    return client
 
 
 def _same_session(client: Client) -> Client:
@@ -88,8 +78,8 @@ async def _assert_still_live(communicator: WebsocketCommunicator, layer, busines
 
 
 async def test_removed_on_the_team_page(member, agent, business, clean_layer):
-    socket = await _socket(await sync_to_async(_login)(agent, business.pk))
-    owner = await sync_to_async(_login)(member, business.pk)
+    socket = await _socket(await sync_to_async(logged_in_client)(agent, business.pk))
+    owner = await sync_to_async(logged_in_client)(member, business.pk)
     membership = await Membership.objects.aget(user=agent, business=business)
     response = await sync_to_async(owner.post)(
         reverse("accounts:member_remove", args=[membership.pk]), {"confirm": "yes"}
@@ -102,9 +92,9 @@ async def test_removed_on_the_team_page(member, agent, business, clean_layer):
 
 
 async def test_removed_in_the_django_admin(agent, business, clean_layer):
-    socket = await _socket(await sync_to_async(_login)(agent, business.pk))
+    socket = await _socket(await sync_to_async(logged_in_client)(agent, business.pk))
     operator = await sync_to_async(UserFactory)(email="ops@example.com", is_staff=True, is_superuser=True)
-    admin = await sync_to_async(_login)(operator)
+    admin = await sync_to_async(logged_in_client)(operator)
     membership = await Membership.objects.aget(user=agent, business=business)
     response = await sync_to_async(admin.post)(
         reverse("admin:accounts_membership_delete", args=[membership.pk]), {"post": "yes"}
@@ -114,13 +104,13 @@ async def test_removed_in_the_django_admin(agent, business, clean_layer):
 
 
 async def test_removed_by_a_queryset_delete(agent, business, clean_layer):
-    socket = await _socket(await sync_to_async(_login)(agent, business.pk))
+    socket = await _socket(await sync_to_async(logged_in_client)(agent, business.pk))
     await sync_to_async(Membership.objects.filter(user=agent, business=business).delete)()
     await _assert_ended(socket, clean_layer, business.pk, reason="removed", code=4403)
 
 
 async def test_removed_when_the_business_is_deleted(agent, business, clean_layer):
-    socket = await _socket(await sync_to_async(_login)(agent, business.pk))
+    socket = await _socket(await sync_to_async(logged_in_client)(agent, business.pk))
     business_id = business.pk
     await sync_to_async(business.delete)()  # memberships go by cascade
     await _assert_ended(socket, clean_layer, business_id, reason="removed", code=4403)
@@ -128,7 +118,7 @@ async def test_removed_when_the_business_is_deleted(agent, business, clean_layer
 
 async def test_removal_from_another_business_leaves_this_socket_open(agent, business, other_business, clean_layer):
     await sync_to_async(MembershipFactory)(business=other_business, user=agent)
-    socket = await _socket(await sync_to_async(_login)(agent, business.pk))
+    socket = await _socket(await sync_to_async(logged_in_client)(agent, business.pk))
     await sync_to_async(Membership.objects.filter(user=agent, business=other_business).delete)()
     await _assert_still_live(socket, clean_layer, business.pk)
 
@@ -137,7 +127,7 @@ async def test_removal_from_another_business_leaves_this_socket_open(agent, busi
 
 
 async def test_logged_out_in_another_tab(agent, business, clean_layer):
-    browser = await sync_to_async(_login)(agent, business.pk)
+    browser = await sync_to_async(logged_in_client)(agent, business.pk)
     socket = await _socket(browser)
     response = await sync_to_async(_same_session(browser).post)(reverse("account_logout"))
     assert response.status_code == 302
@@ -146,14 +136,14 @@ async def test_logged_out_in_another_tab(agent, business, clean_layer):
 
 
 async def test_logging_out_another_browser_leaves_this_socket_open(agent, business, clean_layer):
-    socket = await _socket(await sync_to_async(_login)(agent, business.pk))
-    other_browser = await sync_to_async(_login)(agent, business.pk)
+    socket = await _socket(await sync_to_async(logged_in_client)(agent, business.pk))
+    other_browser = await sync_to_async(logged_in_client)(agent, business.pk)
     await sync_to_async(other_browser.post)(reverse("account_logout"))
     await _assert_still_live(socket, clean_layer, business.pk)
 
 
 async def test_deactivated_user(agent, business, clean_layer):
-    socket = await _socket(await sync_to_async(_login)(agent, business.pk))
+    socket = await _socket(await sync_to_async(logged_in_client)(agent, business.pk))
     agent.is_active = False
     await sync_to_async(agent.save)()
     await _assert_ended(socket, clean_layer, business.pk, reason="signed_out", code=4401)
@@ -163,7 +153,7 @@ async def test_deactivated_user(agent, business, clean_layer):
 
 
 async def test_password_changed_by_set_password_and_save(agent, business, clean_layer):
-    socket = await _socket(await sync_to_async(_login)(agent, business.pk))
+    socket = await _socket(await sync_to_async(logged_in_client)(agent, business.pk))
     user = await type(agent).objects.aget(pk=agent.pk)
     user.set_password("a whole new password 42")
     await sync_to_async(user.save)()
@@ -172,8 +162,8 @@ async def test_password_changed_by_set_password_and_save(agent, business, clean_
 
 
 async def test_password_changed_on_the_password_page_of_another_browser(agent, business, clean_layer):
-    socket = await _socket(await sync_to_async(_login)(agent, business.pk))
-    other_browser = await sync_to_async(_login)(agent, business.pk)
+    socket = await _socket(await sync_to_async(logged_in_client)(agent, business.pk))
+    other_browser = await sync_to_async(logged_in_client)(agent, business.pk)
     response = await sync_to_async(other_browser.post)(reverse("account_change_password"), {
         "oldpassword": PASSWORD, "password1": "a whole new password 42", "password2": "a whole new password 42",
     })
@@ -184,7 +174,7 @@ async def test_password_changed_on_the_password_page_of_another_browser(agent, b
 async def test_password_page_in_another_tab_of_the_same_browser_also_ends_the_socket(agent, business, clean_layer):
     """Django keeps that browser signed in under a new session key; the socket, opened with the old
     one, cannot tell this from another browser and ends too (its page's reload just works)."""
-    browser = await sync_to_async(_login)(agent, business.pk)
+    browser = await sync_to_async(logged_in_client)(agent, business.pk)
     socket = await _socket(browser)
     tab = _same_session(browser)
     response = await sync_to_async(tab.post)(reverse("account_change_password"), {
@@ -200,7 +190,7 @@ async def test_password_page_in_another_tab_of_the_same_browser_also_ends_the_so
 
 
 async def test_saving_the_user_without_a_new_password_leaves_the_socket_open(agent, business, clean_layer):
-    socket = await _socket(await sync_to_async(_login)(agent, business.pk))
+    socket = await _socket(await sync_to_async(logged_in_client)(agent, business.pk))
     user = await type(agent).objects.aget(pk=agent.pk)
     user.name = "Agent Smith"
     with mock.patch("inbox.access.recheck_user_on_commit") as recheck:
@@ -215,7 +205,7 @@ async def test_saving_the_user_without_a_new_password_leaves_the_socket_open(age
 
 async def test_switched_business_in_another_tab(agent, business, other_business, clean_layer):
     await sync_to_async(MembershipFactory)(business=other_business, user=agent)
-    browser = await sync_to_async(_login)(agent, business.pk)
+    browser = await sync_to_async(logged_in_client)(agent, business.pk)
     socket = await _socket(browser)
     response = await sync_to_async(_same_session(browser).post)(
         reverse("accounts:business_switch", args=[other_business.pk])
@@ -229,10 +219,10 @@ async def test_switching_to_the_same_business_or_in_another_browser_leaves_the_s
     agent, business, other_business, clean_layer
 ):
     await sync_to_async(MembershipFactory)(business=other_business, user=agent)
-    browser = await sync_to_async(_login)(agent, business.pk)
+    browser = await sync_to_async(logged_in_client)(agent, business.pk)
     socket = await _socket(browser)
     await sync_to_async(_same_session(browser).post)(reverse("accounts:business_switch", args=[business.pk]))
-    other_browser = await sync_to_async(_login)(agent, business.pk)
+    other_browser = await sync_to_async(logged_in_client)(agent, business.pk)
     await sync_to_async(other_browser.post)(reverse("accounts:business_switch", args=[other_business.pk]))
     await _assert_still_live(socket, clean_layer, business.pk)
 
@@ -250,7 +240,7 @@ async def test_a_lost_revocation_leaks_no_push_after_the_recheck_interval(
 ):
     conversation = await sync_to_async(ConversationFactory)(contact=await sync_to_async(ContactFactory)(account=page))
     message = await sync_to_async(ChatMessageFactory)(conversation=conversation, content="private order")
-    socket = await _socket(await sync_to_async(_login)(agent, business.pk))
+    socket = await _socket(await sync_to_async(logged_in_client)(agent, business.pk))
     membership = await Membership.objects.aget(user=agent, business=business)
     await sync_to_async(_delete_without_signals)(membership.pk)
     monkeypatch.setattr(access, "RECHECK_SECONDS", 0)  # as if the last check were a second old
@@ -269,8 +259,8 @@ async def test_the_recheck_also_notices_a_session_switched_or_ended_without_an_e
     agent, business, other_business, clean_layer, monkeypatch
 ):
     await sync_to_async(MembershipFactory)(business=other_business, user=agent)
-    switched = await sync_to_async(_login)(agent, business.pk)
-    ended = await sync_to_async(_login)(agent, business.pk)
+    switched = await sync_to_async(logged_in_client)(agent, business.pk)
+    ended = await sync_to_async(logged_in_client)(agent, business.pk)
     switched_socket, ended_socket = await _socket(switched), await _socket(ended)
     with mock.patch("inbox.access._send"):  # every event is lost
         await sync_to_async(_same_session(switched).post)(
@@ -287,7 +277,7 @@ async def test_the_recheck_also_notices_a_session_switched_or_ended_without_an_e
 
 
 async def test_pushes_within_the_interval_cost_no_query_and_later_ones_one_check(agent, business, clean_layer):
-    socket = await _socket(await sync_to_async(_login)(agent, business.pk))
+    socket = await _socket(await sync_to_async(logged_in_client)(agent, business.pk))
     checks = mock.AsyncMock(return_value=None)
     with mock.patch("inbox.consumers._access_problem", checks):
         for i in range(3):

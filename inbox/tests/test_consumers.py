@@ -7,12 +7,11 @@ from unittest import mock
 import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
-from django.test import Client
 
-from accounts.middleware import SESSION_KEY
 from config.asgi import application
 from inbox.realtime import business_group, publish
 from inbox.tests.factories import ChatMessageFactory, ContactFactory, ConversationFactory
+from inbox.tests.helpers import logged_in_client
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -20,12 +19,7 @@ ORIGIN = (b"origin", b"http://localhost")
 
 
 def _session_cookie(user, business_id=None) -> bytes:
-    client = Client()
-    client.force_login(user)
-    if business_id is not None:
-        session = client.session
-        session[SESSION_KEY] = business_id
-        session.save()
+    client = logged_in_client(user, business_id)
     return f"sessionid={client.cookies['sessionid'].value}".encode()
 
 
