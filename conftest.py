@@ -26,7 +26,7 @@ def _empty_cache():
     from django.conf import settings
     from django.core.cache import cache, caches
 
-    from inbox.services.webhooks import DRAIN_QUEUED_KEY
+    from inbox.ingest.wake import DRAIN_QUEUED_KEY
 
     def empty() -> None:
         cache.clear()

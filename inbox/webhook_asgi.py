@@ -351,7 +351,7 @@ class WebhookFastPath:
         when it was not set yet does a thread publish the drain (``webhook_events_wake(force=True)``).
         Any other cache, or a Redis error, goes through ``webhook_events_wake`` itself.
         """
-        from inbox.services.webhooks import webhook_events_wake
+        from inbox.ingest.wake import webhook_events_wake
 
         force = False
         flag = self._flag_target()
@@ -375,7 +375,7 @@ class WebhookFastPath:
                 from django.core.cache import caches
                 from django.core.cache.backends.redis import RedisCache
 
-                from inbox.services.webhooks import DRAIN_QUEUED_KEY, DRAIN_QUEUED_SECONDS
+                from inbox.ingest.wake import DRAIN_QUEUED_KEY, DRAIN_QUEUED_SECONDS
 
                 cache = caches[alias]
                 options = getattr(cache, "_options", {}) or {}

@@ -18,8 +18,8 @@ from django.utils.crypto import constant_time_compare
 from django.views.decorators.csrf import csrf_exempt
 
 from inbox.facebook.signature import verify_signature
+from inbox.ingest.wake import webhook_events_wake
 from inbox.models import WebhookEvent
-from inbox.services.webhooks import webhook_events_wake
 
 logger = logging.getLogger(__name__)
 

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from accounts.services import audit_record
 from config.logging import redact
+from config.tasks import enqueue_on_commit
 from social.exceptions import ConnectRefused
 from social.graph import (
     GraphAPIError,
@@ -486,14 +487,7 @@ def account_mark_needs_reconnect(*, account: SocialAccount, reason: str, actor: 
             action="social.account.needs_reconnect", business=account.business, actor=actor, target=account,
             metadata={"platform": account.platform, "account_id": account.account_id, "reason": reason},
         )
-        account_pk = account.pk
-
-        def notify() -> None:
-            from social.tasks import account_notify_reconnect
-
-            account_notify_reconnect.delay(account_pk)
-
-        transaction.on_commit(notify, robust=True)
+        enqueue_on_commit("social.tasks.account_notify_reconnect", account.pk)
     return True
 
 

@@ -16,8 +16,8 @@ from django.conf import settings
 
 from config.celery_app import app
 from config.inprocess_tasks import runner_start, runner_stop
+from inbox.ingest.wake import webhook_events_wake
 from inbox.models import ChatMessage, Contact, WebhookEvent
-from inbox.services.webhooks import webhook_events_wake
 from inbox.tests.helpers import PAGE_ID, PROFILE, sign_payload, webhook_url
 from sandbox import payloads
 

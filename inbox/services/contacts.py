@@ -20,6 +20,7 @@ from django.db import IntegrityError, models, transaction
 from django.db.models import Subquery
 from django.utils import timezone
 
+from config.tasks import enqueue_on_commit
 from inbox.models import ChatMessage, Contact, Conversation
 from inbox.realtime import publish_on_commit
 from inbox.services.rows import insert_ignoring_conflicts
@@ -165,16 +166,7 @@ def contact_profile_needed(*, contact: Contact, created: bool) -> bool:
 
 def contact_profile_fetch_enqueue(*, contact_id: int) -> None:
     """Queue the profile lookup after commit; a broker failure only delays the name."""
-
-    def enqueue() -> None:
-        from inbox.tasks import contact_profile_fetch as contact_profile_fetch_task
-
-        try:
-            contact_profile_fetch_task.delay(contact_id)
-        except Exception:
-            logger.exception("Could not enqueue the profile lookup of contact %s", contact_id)
-
-    transaction.on_commit(enqueue)
+    enqueue_on_commit("inbox.tasks.contact_profile_fetch", contact_id)
 
 
 def _profile_fields(*, data: dict[str, Any]) -> dict[str, str]:

@@ -14,6 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.services import audit_record
+from config.tasks import enqueue_on_commit
 from inbox.models import ChatMessage, Conversation
 from inbox.realtime import publish_on_commit
 from inbox.services.replies import reply_window
@@ -66,15 +67,7 @@ def conversation_mark_read(*, conversation: Conversation, user: User) -> int:
 
 
 def _enqueue_mark_seen(*, conversation_id: int) -> None:
-    def enqueue() -> None:
-        from inbox.tasks import conversation_mark_seen as conversation_mark_seen_task
-
-        try:
-            conversation_mark_seen_task.delay(conversation_id)
-        except Exception:
-            logger.exception("Could not enqueue mark_seen for conversation %s", conversation_id)
-
-    transaction.on_commit(enqueue)
+    enqueue_on_commit("inbox.tasks.conversation_mark_seen", conversation_id)
 
 
 def conversation_send_seen(*, conversation_id: int) -> bool:

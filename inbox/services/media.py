@@ -24,6 +24,7 @@ from django.db.models.functions import Greatest
 from django.utils import timezone
 from django.utils.text import get_valid_filename
 
+from config.tasks import enqueue_on_commit
 from inbox.models import Attachment, ChatMessage
 from inbox.realtime import publish_on_commit
 from inbox.text import clean_json, clean_text
@@ -107,16 +108,8 @@ def attachments_create(
 
 
 def attachment_download_enqueue(*, attachment_id: int) -> None:
-    def enqueue() -> None:
-        from inbox.tasks import attachment_download as attachment_download_task
-
-        try:
-            attachment_download_task.delay(attachment_id)
-        except Exception:
-            # attachments_retry_failed picks stale pending rows up once the broker is back.
-            logger.exception("Could not enqueue the download of attachment %s", attachment_id)
-
-    transaction.on_commit(enqueue)
+    # A broker failure is logged: attachments_retry_failed picks stale pending rows up once it is back.
+    enqueue_on_commit("inbox.tasks.attachment_download", attachment_id)
 
 
 def _file_name(*, attachment: Attachment, content_type: str) -> str:

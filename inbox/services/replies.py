@@ -29,6 +29,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.services import audit_record
+from config.tasks import enqueue_on_commit
 from inbox.models import Attachment, ChatMessage, Conversation
 from inbox.realtime import publish_on_commit
 from inbox.text import clean_text, truncate
@@ -254,17 +255,9 @@ def reply_retry(*, message: ChatMessage, user: User) -> ChatMessage:
 
 
 def _enqueue_send(*, message_id: int) -> None:
-    def enqueue() -> None:
-        from inbox.tasks import message_send as message_send_task
-
-        try:
-            message_send_task.delay(message_id)
-        except Exception:
-            # The broker is unreachable: say so on the reply, whose Retry button queues it again.
-            logger.exception("Could not enqueue the reply %s", message_id)
-            reply_fail(message_id=message_id, error="The reply could not be queued for sending. Try again.")
-
-    transaction.on_commit(enqueue)
+    # The broker is unreachable: say so on the reply, whose Retry button queues it again.
+    enqueue_on_commit("inbox.tasks.message_send", message_id, on_error=lambda: reply_fail(
+        message_id=message_id, error="The reply could not be queued for sending. Try again."))
 
 
 def attachment_public_url(*, attachment: Attachment) -> str:

@@ -26,13 +26,14 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.core.cache import BaseCache, caches
 from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
+from config.tasks import enqueue_on_commit
 from inbox.facebook.parsing import OBJECT_PLATFORMS, PayloadError, parse_body, parse_payload
+from inbox.ingest.wake import drain_flag_clear, webhook_events_wake
 from inbox.models import WebhookEvent
 from inbox.realtime import publish_on_commit
 from inbox.services.ingest import AccountBatch, Bump, Changes, bump_merge, conversation_bumps_apply, events_apply
@@ -50,59 +51,11 @@ REPLAY_CHUNK = 500
 OBJECT_TYPES = {Platform.FACEBOOK: "page", Platform.INSTAGRAM: "instagram"}
 
 
-# One quick retry only: the webhook ack must stay fast, and the requeue task covers a longer outage.
-ENQUEUE_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.1, "interval_max": 0.1}
-
-# Set while a drain task is queued and not yet started (see ``webhook_events_wake``). It expires on
-# its own, so a lost task only delays the next wake-up by this long.
-DRAIN_QUEUED_KEY = "inbox:webhook-drain-queued"
-DRAIN_QUEUED_SECONDS = 2
-
-
-def webhook_events_wake(*, force: bool = False) -> None:
-    """Make sure a worker will drain the pending events; call it once a stored event is committed.
-
-    One drain task is queued per burst, not one task per webhook: the first event sets a flag and
-    queues a drain, the next ones see the flag and return. The drain clears the flag *before* it
-    claims events, so an event committed after that queues the next drain, and an event committed
-    before it is claimed by this one: none is left waiting. Publishing to the broker is the most
-    expensive step of an ack; this keeps it off most of them. A broker or Redis outage only delays
-    the drain: the events are stored, and the requeue task wakes a drain once the broker is back.
-    """
-    flags = _drain_flags()
-    if flags is not None and not force:
-        try:
-            if not flags.add(DRAIN_QUEUED_KEY, 1, timeout=DRAIN_QUEUED_SECONDS):
-                return
-        except Exception:
-            logger.warning("Drain flag unavailable (cache down?); queueing a drain anyway")
-    from inbox.tasks import webhook_events_drain as webhook_events_drain_task
-
-    try:
-        webhook_events_drain_task.apply_async(retry_policy=ENQUEUE_RETRY_POLICY)
-    except Exception:
-        logger.exception("Could not queue a drain; the stored events stay pending for the requeue task")
-
-
-def _drain_flags() -> BaseCache | None:
-    """The cache the web and worker processes share for the flag (``INBOX_WEBHOOK_WAKE_CACHE``);
-    None (a drain per webhook) when there is none, e.g. a process-local cache beside a real worker."""
-    alias = settings.INBOX_WEBHOOK_WAKE_CACHE
-    return caches[alias] if alias else None
-
-
 def webhook_event_enqueue(*, event_id: int) -> None:
     """Queue one event's own task after commit: replays, which must touch only what was chosen."""
 
-    def enqueue() -> None:
-        from inbox.tasks import webhook_event_process as webhook_event_process_task
-
-        try:
-            webhook_event_process_task.apply_async((event_id,), retry_policy=ENQUEUE_RETRY_POLICY)
-        except Exception:
-            logger.exception("Could not enqueue webhook event %s; it stays pending for the requeue task", event_id)
-
-    transaction.on_commit(enqueue)
+    # A broker failure is logged; the event stays pending for the requeue task.
+    enqueue_on_commit("inbox.tasks.webhook_event_process", event_id)
 
 
 def webhook_events_drain(*, batch_size: int | None = None, seconds: float | None = None) -> int:
@@ -113,12 +66,7 @@ def webhook_events_drain(*, batch_size: int | None = None, seconds: float | None
     """
     batch_size = batch_size or settings.INBOX_WEBHOOK_BATCH_SIZE
     seconds = settings.INBOX_WEBHOOK_DRAIN_SECONDS if seconds is None else seconds
-    flags = _drain_flags()
-    try:
-        if flags is not None:
-            flags.delete(DRAIN_QUEUED_KEY)
-    except Exception:
-        logger.warning("Drain flag unavailable (cache down?); draining anyway")
+    drain_flag_clear()
     deadline = time.monotonic() + seconds
     total = 0
     while True:

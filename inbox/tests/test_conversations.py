@@ -37,7 +37,7 @@ def test_mark_read_marks_inbound_messages_and_clears_the_count(
 ):
     unread = [ChatMessageFactory(conversation=conversation, is_read=False) for _ in range(2)]
     outbound = ChatMessageFactory(conversation=conversation, direction="outbound", is_read=False)
-    with mock.patch("inbox.tasks.conversation_mark_seen.delay") as seen, django_capture_on_commit_callbacks(
+    with mock.patch("inbox.tasks.conversation_mark_seen.apply_async") as seen, django_capture_on_commit_callbacks(
         execute=True
     ):
         assert services.conversation_mark_read(conversation=conversation, user=member) == 2
@@ -50,7 +50,8 @@ def test_mark_read_marks_inbound_messages_and_clears_the_count(
     assert conversation.unread_count == 0
     assert _audited("conversation.read", conversation, member)
     published.assert_called_once_with(business_id=conversation.business_id, conversation_ids=[conversation.pk])
-    seen.assert_called_once_with(conversation.pk)
+    seen.assert_called_once()
+    assert seen.call_args.args[0] == (conversation.pk,)
 
 
 def test_mark_read_with_nothing_unread_writes_nothing(conversation, member, published):
@@ -64,7 +65,7 @@ def test_mark_read_with_nothing_unread_writes_nothing(conversation, member, publ
 def test_mark_seen_can_be_turned_off(conversation, member, published, settings, django_capture_on_commit_callbacks):
     settings.INBOX_SEND_MARK_SEEN = False
     ChatMessageFactory(conversation=conversation, is_read=False)
-    with mock.patch("inbox.tasks.conversation_mark_seen.delay") as seen, django_capture_on_commit_callbacks(
+    with mock.patch("inbox.tasks.conversation_mark_seen.apply_async") as seen, django_capture_on_commit_callbacks(
         execute=True
     ):
         services.conversation_mark_read(conversation=conversation, user=member)

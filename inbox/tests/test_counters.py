@@ -70,7 +70,7 @@ def test_every_action_answers_with_the_counters_the_push_sends(client_member, bu
     conversation = _unread(page, "Giulia", status=status)
     if name == "conversation_unread":
         Conversation.objects.filter(pk=conversation.pk).update(unread_count=0)
-    with mock.patch("inbox.tasks.message_send.delay"):
+    with mock.patch("inbox.tasks.message_send.apply_async"):
         response = client_member.post(reverse(f"inbox:{name}", args=[conversation.pk]), data, **HTMX)
     assert response.status_code == 200
     html = response.content.decode()

@@ -168,7 +168,7 @@ def test_batches_share_their_queries(client, page, settings):
             for n in range(40)
         ]
 
-    with mock.patch("inbox.tasks.contact_profile_fetch.delay"):
+    with mock.patch("inbox.tasks.contact_profile_fetch.apply_async"):
         for item in bodies("71"):
             post_webhook(client, item, run_tasks=False)
         with CaptureQueriesContext(connection) as one_by_one:

@@ -164,7 +164,7 @@ def test_retry_failed_downloads_later(client, page, http):
 def test_retry_picks_up_pending_downloads_whose_task_was_lost(client, page, http):
     http.get(IMAGE_1, body=JPEG, content_type="image/jpeg")
     http.get(IMAGE_2, body=JPEG, content_type="image/jpeg")
-    with mock.patch("inbox.tasks.attachment_download.delay", side_effect=ConnectionError("broker down")):
+    with mock.patch("inbox.tasks.attachment_download.apply_async", side_effect=ConnectionError("broker down")):
         post_webhook(client, load_fixture("message_image"))
     assert set(Attachment.objects.values_list("state", flat=True)) == {Attachment.State.PENDING}
     assert run_on_commit(attachments_retry_failed) == 0  # too recent: its task may still be queued

@@ -63,7 +63,7 @@ def _error(graph, page, *, status, code, subcode=None, message="Error"):
 
 
 def _queued(conversation, member, *, text="Hello!", **kwargs) -> ChatMessage:
-    with mock.patch("inbox.tasks.message_send.delay"):
+    with mock.patch("inbox.tasks.message_send.apply_async"):
         return reply_send(conversation=conversation, user=member, text=text, **kwargs)
 
 
@@ -112,7 +112,7 @@ def test_window_is_locked_without_a_customer_message_or_a_healthy_page(conversat
 def test_reply_send_queues_an_outbound_row_and_enqueues_after_commit(
     conversation, member, django_capture_on_commit_callbacks
 ):
-    with mock.patch("inbox.tasks.message_send.delay") as delay, mock.patch(
+    with mock.patch("inbox.tasks.message_send.apply_async") as delay, mock.patch(
         "inbox.services.replies.publish_on_commit"
     ) as publish, django_capture_on_commit_callbacks(execute=True):
         message = reply_send(conversation=conversation, user=member, text="  We open at 9.  ")
@@ -120,7 +120,7 @@ def test_reply_send_queues_an_outbound_row_and_enqueues_after_commit(
     assert message.content == "We open at 9."
     assert message.sent_by == member and len(message.client_token) == 32
     assert message.message_id is None and message.messaging_type == "RESPONSE"
-    delay.assert_called_once_with(message.pk)
+    assert delay.call_args.args[0] == (message.pk,)
     publish.assert_called_once()
     conversation.refresh_from_db()
     assert conversation.last_message_preview == "We open at 9."
@@ -326,10 +326,10 @@ def test_retry_requeues_the_same_row_with_the_same_token(conversation, member, d
     token = message.client_token
     replies.reply_fail(message_id=message.pk, error="boom", error_code=2)
     message.refresh_from_db()
-    with mock.patch("inbox.tasks.message_send.delay") as delay, django_capture_on_commit_callbacks(execute=True):
+    with mock.patch("inbox.tasks.message_send.apply_async") as delay, django_capture_on_commit_callbacks(execute=True):
         retried = reply_retry(message=message, user=member)
     assert (retried.pk, retried.status, retried.client_token, retried.error) == (message.pk, "queued", token, "")
-    delay.assert_called_once_with(message.pk)
+    assert delay.call_args.args[0] == (message.pk,)
     assert AuditEvent.objects.filter(action="message.reply_retried", target_id=str(message.pk)).exists()
 
 

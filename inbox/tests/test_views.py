@@ -323,13 +323,13 @@ def test_reply_inside_the_window_is_queued_and_sent_after_commit(
     client_member, member, page, django_capture_on_commit_callbacks
 ):
     conversation = ConversationFactory(contact=ContactFactory(account=page), last_inbound_at=timezone.now())
-    with mock.patch("inbox.tasks.message_send.delay") as delay, django_capture_on_commit_callbacks(execute=True):
+    with mock.patch("inbox.tasks.message_send.apply_async") as delay, django_capture_on_commit_callbacks(execute=True):
         response = client_member.post(reverse("inbox:reply", args=[conversation.pk]), {"text": "Hello!"}, **HTMX)
     assert response.status_code == 200
     message = ChatMessage.objects.get(conversation=conversation)
     assert (message.direction, message.status, message.source, message.sent_by) == ("outbound", "queued", "inbox", member)
     assert f'id="message-{message.pk}"' in response.content.decode()
-    delay.assert_called_once_with(message.pk)
+    assert delay.call_args.args[0] == (message.pk,)
 
 
 def test_reply_outside_the_window_is_refused_with_the_reason(client_member, page):
@@ -339,7 +339,7 @@ def test_reply_outside_the_window_is_refused_with_the_reason(client_member, page
     detail = client_member.get(reverse("inbox:conversation_detail", args=[conversation.pk])).content.decode()
     assert "Replies are paused" in detail
     assert "within 24 hours" in detail
-    with mock.patch("inbox.tasks.message_send.delay") as delay:
+    with mock.patch("inbox.tasks.message_send.apply_async") as delay:
         response = client_member.post(reverse("inbox:reply", args=[conversation.pk]), {"text": "Hello?"}, **HTMX)
     assert response.status_code == 422
     assert "within 24 hours" in response.content.decode()
@@ -457,7 +457,7 @@ def test_public_attachment_url_is_signed_and_only_for_replies(client, page, sett
 def test_reply_with_a_file_stores_it_and_sends_two_messages(client_member, page, django_capture_on_commit_callbacks):
     conversation = ConversationFactory(contact=ContactFactory(account=page), last_inbound_at=timezone.now())
     upload = SimpleUploadedFile("menu.pdf", b"%PDF-1.4 menu", content_type="application/pdf")
-    with mock.patch("inbox.tasks.message_send.delay") as delay, django_capture_on_commit_callbacks(execute=True):
+    with mock.patch("inbox.tasks.message_send.apply_async") as delay, django_capture_on_commit_callbacks(execute=True):
         response = client_member.post(
             reverse("inbox:reply", args=[conversation.pk]), {"text": "Here it is", "file": upload}, **HTMX
         )

@@ -163,7 +163,7 @@ async def test_the_drain_is_queued_once_per_burst_not_per_webhook(fast, drain):
     # The same flag Django's cache (and so the drain, which deletes it) reads.
     from django.core.cache import caches
 
-    from inbox.services.webhooks import DRAIN_QUEUED_KEY
+    from inbox.ingest.wake import DRAIN_QUEUED_KEY
 
     flags = caches[settings.INBOX_WEBHOOK_WAKE_CACHE]
     assert await sync_to_async(flags.get)(DRAIN_QUEUED_KEY) == 1

@@ -128,7 +128,7 @@ def serving(monkeypatch):
         )
 
     monkeypatch.setattr("daphne.management.commands.runserver.Command.inner_run", serve)
-    monkeypatch.setattr("inbox.services.webhooks.webhook_events_wake", lambda **kw: wakes.append(kw))
+    monkeypatch.setattr("inbox.ingest.wake.webhook_events_wake", lambda **kw: wakes.append(kw))
     command = RunserverCommand(stdout=io.StringIO(), stderr=io.StringIO())
     command.addr, command.port, command.protocol, command._raw_ipv6 = "0.0.0.0", "18650", "http", False
     yield command, seen, wakes

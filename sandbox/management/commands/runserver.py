@@ -37,7 +37,7 @@ class Command(DaphneRunserverCommand):
         if not (getattr(settings, "TASKS_IN_BACKGROUND_THREAD", False) and settings.CELERY_TASK_ALWAYS_EAGER):
             return False
         inprocess_tasks.runner_start(periodic=settings.CELERY_BEAT_SCHEDULE)
-        from inbox.services.webhooks import webhook_events_wake
+        from inbox.ingest.wake import webhook_events_wake
 
         # Events stored but not applied when the last run stopped (it abandons its queue).
         webhook_events_wake(force=True)

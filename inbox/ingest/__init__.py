@@ -1,0 +1,1 @@
+"""Ingest: from a stored webhook event to messages, conversations and live pushes."""
