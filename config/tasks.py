@@ -1,4 +1,5 @@
-"""Queueing Celery tasks from services: after the transaction commits, never failing the caller.
+"""Queueing Celery tasks from services (after the transaction commits, never failing the caller), and
+the one retry policy of the tasks that call Meta (``RetryingTask``).
 
 Services name tasks by their registered name (``"inbox.tasks.message_send"``) instead of importing
 the tasks module, which imports the services: the name is resolved only when the task is queued.
@@ -11,7 +12,9 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, transaction
+
+from config.inprocess_tasks import InProcessTask
 
 logger = logging.getLogger(__name__)
 
@@ -26,7 +29,7 @@ def task_by_name(name: str) -> Any:
     return getattr(importlib.import_module(module), attribute)
 
 
-def enqueue(name: str, *args: Any, on_error: Callable[[], None] | None = None, **options: Any) -> bool:
+def enqueue(name: str, *args: Any, on_error: Callable[[], object] | None = None, **options: Any) -> bool:
     """Queue ``name(*args)`` now; a broker failure is logged (and ``on_error`` called), not raised."""
     try:
         task_by_name(name).apply_async(args, retry_policy=ENQUEUE_RETRY_POLICY, **options)
@@ -38,10 +41,60 @@ def enqueue(name: str, *args: Any, on_error: Callable[[], None] | None = None, *
     return True
 
 
-def enqueue_on_commit(name: str, *args: Any, on_error: Callable[[], None] | None = None, **options: Any) -> None:
+def enqueue_on_commit(name: str, *args: Any, on_error: Callable[[], object] | None = None, **options: Any) -> None:
     """Queue ``name(*args)`` once the current transaction commits (at once outside one).
 
     Nothing is queued for a transaction that rolls back, and the task always sees the rows its
     caller wrote.
     """
     transaction.on_commit(lambda: enqueue(name, *args, on_error=on_error, **options))
+
+
+# RETRIES
+# ------------------------------------------------------------------------------
+class RetryLater(Exception):
+    """A failure worth trying again later (Meta is down or throttling, the broker of a lease is busy).
+
+    ``retry_after`` is the wait the other side asked for, in seconds, when it said one.
+    Higher layers subclass it (``social.graph.TransientGraphError``), so the task class below
+    retries them without this module knowing their kinds.
+    """
+
+    retry_after: int | None = None
+
+
+# The database is restarting, failing over or dropped the connection: the same work will succeed.
+DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (OperationalError, InterfaceError)
+
+
+class RetryingTask(InProcessTask):
+    """The base of every task that talks to Meta or may meet the database down: Celery owns the retries.
+
+    A ``RetryLater`` or an unavailable database is retried with exponential backoff and full jitter
+    (so a fleet of workers doesn't hammer Meta in step), at most ``max_retries`` times, after the
+    ``retry_after`` Meta gave when it rate-limits. Nothing sleeps in a worker: the retry is queued
+    with its countdown (on the in-process runner's lane in the embedded default).
+    A task records its permanent failure itself: ``will_retry(exc)`` says whether this failure is
+    its last.
+    """
+
+    autoretry_for = (RetryLater, *DATABASE_UNAVAILABLE)
+    retry_backoff = 2
+    retry_backoff_max = 300
+    retry_jitter = True
+    max_retries = 5
+    acks_late = True
+
+    def retry(self, args=None, kwargs=None, exc=None, throw=True, eta=None, countdown=None, max_retries=None,
+              **options):
+        retry_after = getattr(exc, "retry_after", None)
+        if retry_after and eta is None:
+            # Meta said when it will answer again (rate limits, §12): sooner would only be refused.
+            countdown = max(int(retry_after), int(countdown or 0))
+        return super().retry(args=args, kwargs=kwargs, exc=exc, throw=throw, eta=eta, countdown=countdown,
+                             max_retries=max_retries, **options)
+
+    def will_retry(self, exc: BaseException) -> bool:
+        """True when this failure is queued again (a retried kind with tries left), False on the last try."""
+        retried = isinstance(exc, tuple(self.autoretry_for or ()))  # type: ignore[arg-type]
+        return retried and (self.max_retries is None or self.request.retries < self.max_retries)

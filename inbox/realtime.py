@@ -18,6 +18,8 @@ from channels.layers import get_channel_layer
 from django.db import transaction
 from django.template.loader import render_to_string
 
+from inbox.reply_window import reply_window
+
 logger = logging.getLogger(__name__)
 
 # A push stays small (a WebSocket frame is capped at 1 MiB by the servers): past this many messages,
@@ -62,7 +64,6 @@ def render_live(
     renders them for every conversation.
     """
     from inbox.selectors import conversations_by_ids, inbox_counters, message_conversation_ids, messages_by_ids
-    from inbox.services.replies import reply_window
 
     conversation_ids = sorted({int(pk) for pk in conversation_ids})
     message_ids = sorted({int(pk) for pk in message_ids})

@@ -1,7 +1,9 @@
-"""Receivers that end open inbox sockets whatever path changed access (see `inbox.access`).
+"""Receivers that end open inbox sockets whatever path changed access (see `inbox.access`), and the
+one that replays the webhook events of a newly connected account.
 
 Signals rather than calls in the views: the Django admin, the shell, management commands and
-cascades (a deleted user or business) change memberships, passwords and sessions too.
+cascades (a deleted user or business) change memberships, passwords and sessions too; and
+`social` never imports the inbox, so it announces a connected account instead of replaying.
 Connected in `InboxConfig.ready`.
 """
 
@@ -16,6 +18,7 @@ from django.dispatch import receiver
 from accounts.middleware import SESSION_KEY
 from accounts.models import Membership
 from inbox import access
+from social.signals import account_connected
 
 User = get_user_model()
 
@@ -70,3 +73,11 @@ def session_saved(sender, instance: Session, created: bool, **kwargs) -> None:
     chosen = instance.get_decoded().get(SESSION_KEY)
     if chosen is not None:
         access.session_business_on_commit(session_key=instance.session_key, business_id=chosen)
+
+
+@receiver(account_connected, dispatch_uid="inbox.webhooks.replay_on_connect")
+def account_connected_replay(sender, account, **kwargs) -> None:
+    """Events that arrived before the account was connected are applied now (sent after commit)."""
+    from inbox.ingest.replay import webhook_events_replay_for_account
+
+    webhook_events_replay_for_account(account)

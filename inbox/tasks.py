@@ -1,6 +1,9 @@
-"""Celery tasks of the inbox: thin interfaces that load ids, call services and own the retry policy.
+"""Celery tasks of the inbox: thin interfaces that load ids and call services.
 
-Every task is idempotent (acks are late, so a killed worker's task runs again elsewhere).
+Every task is idempotent (acks are late, so a killed worker's task runs again elsewhere). Retries
+are Celery's (`config.tasks.RetryingTask`): a transient Meta error or an unavailable database is
+retried with backoff, after Meta's own wait when it rate-limits; a task records a permanent failure
+itself once `will_retry` says the failure was its last.
 """
 
 from __future__ import annotations
@@ -8,57 +11,55 @@ from __future__ import annotations
 import logging
 
 from celery import shared_task
-from django.db import InterfaceError, OperationalError
+
+from config.tasks import DATABASE_UNAVAILABLE, RetryingTask
 
 logger = logging.getLogger(__name__)
-
-DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
-
-
-def _backoff(retries: int, *, base: int = 2, cap: int = 300) -> int:
-    return min(cap, base ** (retries + 1))
 
 
 # --- receive (webhook events, attachments, profiles) ----------------------------------------------
 
 
-@shared_task(bind=True, name="inbox.tasks.webhook_events_drain", max_retries=None, acks_late=True)
+@shared_task(bind=True, base=RetryingTask, name="inbox.tasks.webhook_events_drain", max_retries=None)
 def webhook_events_drain(self) -> int:
-    """Apply the pending webhook events in batches (woken by the endpoint; see the service)."""
-    from inbox.services.webhooks import webhook_events_drain as drain
+    """Apply the pending webhook events in batches (woken by the endpoint; see the service).
+
+    Database down: retried without a cap (the requeue task would wake a drain anyway), the events
+    are still pending.
+    """
+    from inbox.ingest.drain import webhook_events_drain as drain
 
     try:
         return drain()
     except DATABASE_UNAVAILABLE as exc:
-        # Database down, or a deadlock with another drain (rolled back, so at once): the events
-        # are still pending. Without a retry cap: the requeue task would wake a drain anyway.
-        deadlock = "deadlock" in str(exc).lower()
         logger.warning("Webhook drain: database unavailable (%s); retrying", exc)
-        countdown = 0 if deadlock else _backoff(min(self.request.retries, 8))
-        raise self.retry(exc=exc, countdown=countdown) from exc
+        if "deadlock" in str(exc).lower():
+            # A deadlock with another drain was rolled back at once: go again at once.
+            raise self.retry(exc=exc, countdown=0) from exc
+        raise
 
 
-@shared_task(bind=True, name="inbox.tasks.webhook_event_process", max_retries=8, acks_late=True)
+@shared_task(bind=True, base=RetryingTask, name="inbox.tasks.webhook_event_process", max_retries=8)
 def webhook_event_process(self, event_id: int) -> None:
     """Apply one stored webhook event (replays by id). A permanent problem is recorded on the row."""
+    from inbox.ingest.drain import webhook_event_process as process
     from inbox.models import WebhookEvent
-    from inbox.services.webhooks import webhook_event_process as process
 
-    try:
-        event = process(event_id=event_id)
-    except DATABASE_UNAVAILABLE as exc:
-        # Database down, or a deadlock with another worker: the event is still pending; try again.
-        logger.warning("Webhook event %s: database unavailable (%s); retrying", event_id, exc)
-        raise self.retry(exc=exc, countdown=_backoff(self.request.retries)) from exc
+    event = process(event_id=event_id)
     if event is None and WebhookEvent.objects.filter(pk=event_id, state=WebhookEvent.State.PENDING).exists():
         # Another session holds the row (possibly a killed worker's, until PostgreSQL notices):
         # look again soon rather than wait for the requeue task.
         raise self.retry(countdown=5)
 
 
-@shared_task(bind=True, name="inbox.tasks.attachment_download", max_retries=4, acks_late=True)
+@shared_task(bind=True, base=RetryingTask, name="inbox.tasks.attachment_download", max_retries=4,
+             autoretry_for=(Exception,))
 def attachment_download(self, attachment_id: int) -> None:
-    """Copy one attachment into storage; after the last retry it is FAILED with the error kept."""
+    """Copy one attachment into storage; after the last retry it is FAILED with the error kept.
+
+    Any failure but Meta's permanent answer (a 404, a refused URL) is worth another try: a storage
+    error too.
+    """
     from inbox.models import Attachment
     from inbox.services.media import attachment_download as download
     from inbox.services.media import attachment_mark_failed
@@ -71,51 +72,40 @@ def attachment_download(self, attachment_id: int) -> None:
         return
     try:
         download(attachment=attachment)
-    except DATABASE_UNAVAILABLE as exc:
-        raise self.retry(exc=exc, countdown=_backoff(self.request.retries)) from exc
-    except GraphAPIError as exc:
-        transient = isinstance(exc, TransientGraphError)
-        if transient and self.request.retries < self.max_retries:
-            countdown = getattr(exc, "retry_after", None) or _backoff(self.request.retries, base=3)
-            raise self.retry(exc=exc, countdown=countdown) from exc
-        attachment_mark_failed(attachment_id=attachment_id, error=_describe(exc))
     except Exception as exc:
-        # Storage errors and the like: worth another try, then recorded.
-        logger.exception("Attachment %s download failed", attachment_id)
-        if self.request.retries < self.max_retries:
-            raise self.retry(exc=exc, countdown=_backoff(self.request.retries, base=3)) from exc
+        permanent = isinstance(exc, GraphAPIError) and not isinstance(exc, TransientGraphError)
+        if not permanent and self.will_retry(exc):
+            if not isinstance(exc, GraphAPIError):
+                logger.exception("Attachment %s download failed", attachment_id)
+            raise
         attachment_mark_failed(attachment_id=attachment_id, error=_describe(exc))
 
 
-@shared_task(bind=True, name="inbox.tasks.contact_profile_fetch", max_retries=4, acks_late=True)
+@shared_task(bind=True, base=RetryingTask, name="inbox.tasks.contact_profile_fetch", max_retries=4)
 def contact_profile_fetch(self, contact_id: int) -> None:
     """Fetch the sender's name and picture; a failure only leaves the id showing."""
     from inbox.models import Contact
     from inbox.services.contacts import contact_profile_fetch as fetch
     from inbox.services.contacts import contact_profile_mark_failed
-    from social.graph import GraphAPIError, TransientGraphError
+    from social.graph import GraphAPIError
 
     contact = Contact.objects.select_related("account__page").filter(pk=contact_id).first()
     if contact is None or contact.profile_state == Contact.ProfileState.FETCHED:
         return
     try:
         fetch(contact=contact)
-    except DATABASE_UNAVAILABLE as exc:
-        raise self.retry(exc=exc, countdown=_backoff(self.request.retries)) from exc
-    except GraphAPIError as exc:
-        if isinstance(exc, TransientGraphError) and self.request.retries < self.max_retries:
-            countdown = getattr(exc, "retry_after", None) or _backoff(self.request.retries, base=3)
-            raise self.retry(exc=exc, countdown=countdown) from exc
-        contact_profile_mark_failed(contact=contact, error=_describe(exc))
     except Exception as exc:
-        logger.exception("Profile lookup of contact %s failed", contact_id)
+        if self.will_retry(exc):
+            raise
+        if not isinstance(exc, GraphAPIError):
+            logger.exception("Profile lookup of contact %s failed", contact_id)
         contact_profile_mark_failed(contact=contact, error=_describe(exc))
 
 
 @shared_task(name="inbox.tasks.webhook_events_requeue_stale")
 def webhook_events_requeue_stale() -> int:
     """Periodic: hand pending events whose task was lost (broker outage) to a worker again."""
-    from inbox.services.webhooks import webhook_events_requeue_stale as requeue
+    from inbox.ingest.replay import webhook_events_requeue_stale as requeue
 
     return requeue()
 
@@ -137,20 +127,19 @@ def _describe(exc: BaseException) -> str:
 # --- send (replies, read receipts to Meta) ---------------------------------------------------------
 
 
-@shared_task(bind=True, name="inbox.tasks.message_send", max_retries=5, acks_late=True)
+@shared_task(bind=True, base=RetryingTask, name="inbox.tasks.message_send", max_retries=5)
 def message_send(self, message_id: int) -> str:
-    """Send one queued reply. A transient Meta error retries the same row; it is never sent twice."""
+    """Send one queued reply. A transient Meta error retries the same row (after the countdown the
+    service asks for); it is never sent twice."""
     from inbox.services.replies import ReplyRetryLater, reply_deliver, reply_give_up
 
     try:
         return reply_deliver(message_id=message_id)
-    except DATABASE_UNAVAILABLE as exc:
-        raise self.retry(exc=exc, countdown=_backoff(self.request.retries)) from exc
     except ReplyRetryLater as exc:
-        if self.request.retries >= self.max_retries:
-            reply_give_up(message_id=message_id, error=str(exc))
-            return "failed"
-        raise self.retry(exc=exc, countdown=exc.countdown) from exc
+        if self.will_retry(exc):
+            raise
+        reply_give_up(message_id=message_id, error=str(exc))
+        return "failed"
 
 
 @shared_task(name="inbox.tasks.conversation_mark_seen", acks_late=True)

@@ -1,9 +1,12 @@
-"""The Graph API client: the only code that talks to Meta (docs/messenger-platform.md §6–§12).
+"""The Graph API transport: the only code that talks to Meta (docs/messenger-platform.md §6–§12).
 
 Every call goes through one `requests.Session` per process, sends `appsecret_proof` with its token
 (the token itself travels in the Authorization header, never in a URL), maps Meta's error body to
-an exception class by kind, respects the rate-limit usage headers, retries transient failures with
-exponential backoff, and leaves an AuditEvent ("graph.call") without any token in it.
+an exception class by kind and parses the rate-limit usage headers. That is all: it writes nothing
+to the database, never sleeps and never repeats a call. Each call is reported to the hooks given at
+construction (`social.services.graph_client` audits it, holds calls near Meta's usage limit and flags
+an account whose token died); retrying a transient failure is the Celery task's job
+(`config.tasks.RetryingTask`), and a web request shows the error.
 """
 
 from __future__ import annotations
@@ -13,32 +16,25 @@ import hmac
 import json as jsonlib
 import logging
 import os
-import random
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import requests
 from django.conf import settings
-from django.core.cache import cache
-from django.db import transaction
 
 from config.logging import redact
+from config.tasks import RetryLater
 from social.safe_fetch import FetchRefused, fetch
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from accounts.models import Business, User
-    from social.models import SocialAccount
-
 logger = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 3
-BACKOFF_BASE_SECONDS = 0.5
-BACKOFF_CAP_SECONDS = 4.0
 # Meta throttles at 100 %; stop ourselves a little before (docs/messenger-platform.md §12).
 USAGE_STOP_PERCENT = 95
 USAGE_WARN_PERCENT = 80
@@ -92,12 +88,14 @@ class GraphAPIError(Exception):
         return redact(" · ".join(parts))
 
 
-class TransientGraphError(GraphAPIError):
-    """5xx, codes 1/2/1200, timeouts and connection errors: worth retrying later."""
+class TransientGraphError(GraphAPIError, RetryLater):
+    """5xx, codes 1/2/1200, timeouts and connection errors: worth retrying later (by the task)."""
 
 
 class RateLimitError(TransientGraphError):
     """Codes 4/17/32/613/80006 or our own throttle: retry after `retry_after` seconds."""
+
+    retry_after: int
 
     def __init__(self, message: str, *, retry_after: int = DEFAULT_RETRY_AFTER_SECONDS, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
@@ -182,16 +180,14 @@ def _as_int(value: Any) -> int | None:
 
 # RATE-LIMIT USAGE HEADERS
 # ------------------------------------------------------------------------------
+@dataclass(frozen=True)
 class Usage:
     """What the usage headers say: the highest percentage, seconds until access returns, and for which ids."""
 
-    __slots__ = ("app_percent", "blocked_ids", "max_percent", "regain_seconds")
-
-    def __init__(self) -> None:
-        self.app_percent = 0.0
-        self.max_percent = 0.0
-        self.regain_seconds = 0
-        self.blocked_ids: list[str] = []
+    app_percent: float = 0.0
+    max_percent: float = 0.0
+    regain_seconds: int = 0
+    blocked_ids: list[str] = field(default_factory=list)
 
 
 def _header(headers: Any, name: str) -> str | None:
@@ -203,15 +199,17 @@ def _header(headers: Any, name: str) -> str | None:
 
 def parse_usage(headers: Any) -> Usage:
     """Parse X-App-Usage and X-Business-Use-Case-Usage (percentages; regain time in minutes, §12)."""
-    usage = Usage()
+    app_percent = max_percent = 0.0
+    regain_seconds = 0
+    blocked_ids: list[str] = []
     raw_app = _header(headers, "X-App-Usage")
     if raw_app:
         try:
             app = jsonlib.loads(raw_app)
-            usage.app_percent = max(float(app.get(k) or 0) for k in ("call_count", "total_time", "total_cputime"))
+            app_percent = max(float(app.get(k) or 0) for k in ("call_count", "total_time", "total_cputime"))
         except (ValueError, TypeError, AttributeError):
             logger.warning("Unreadable X-App-Usage header")
-    usage.max_percent = usage.app_percent
+    max_percent = app_percent
     raw_buc = _header(headers, "X-Business-Use-Case-Usage")
     if raw_buc:
         try:
@@ -219,27 +217,14 @@ def parse_usage(headers: Any) -> Usage:
                 for item in entries or []:
                     percent = max(float(item.get(k) or 0) for k in ("call_count", "total_time", "total_cputime"))
                     regain = int(float(item.get("estimated_time_to_regain_access") or 0) * 60)
-                    usage.max_percent = max(usage.max_percent, percent)
-                    usage.regain_seconds = max(usage.regain_seconds, regain)
+                    max_percent = max(max_percent, percent)
+                    regain_seconds = max(regain_seconds, regain)
                     if regain > 0 or percent >= USAGE_STOP_PERCENT:
-                        usage.blocked_ids.append(str(object_id))
+                        blocked_ids.append(str(object_id))
         except (ValueError, TypeError, AttributeError):
             logger.warning("Unreadable X-Business-Use-Case-Usage header")
-    return usage
-
-
-def _throttle_key(scope: str) -> str:
-    return f"social.graph.throttle:{scope}"
-
-
-def _throttle(scope: str, seconds: int) -> None:
-    seconds = max(1, int(seconds))
-    cache.set(_throttle_key(scope), time.time() + seconds, timeout=seconds)
-
-
-def _throttled_for(scope: str) -> int:
-    until = cache.get(_throttle_key(scope))
-    return max(0, int(until - time.time()) + 1) if until else 0
+    return Usage(app_percent=app_percent, max_percent=max_percent, regain_seconds=regain_seconds,
+                 blocked_ids=blocked_ids)
 
 
 # HELPERS
@@ -269,20 +254,12 @@ def get_session() -> requests.Session:
         with _session_lock:
             if _session_state["pid"] != pid:
                 session = requests.Session()
-                # Retries are ours (they know which calls are safe to repeat), never urllib3's.
+                # Never urllib3's retries: repeating a call is the task's decision (a send must not be).
                 adapter = requests.adapters.HTTPAdapter(pool_connections=8, pool_maxsize=32, max_retries=0)
                 session.mount("https://", adapter)
                 session.mount("http://", adapter)
                 _session_state.update(pid=pid, session=session)
     return _session_state["session"]
-
-
-def _sleep(seconds: float) -> None:
-    time.sleep(seconds)
-
-
-def _backoff(attempt: int) -> float:
-    return min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
 
 
 def _never_sent(exc: requests.RequestException) -> bool:
@@ -295,43 +272,70 @@ def _never_sent(exc: requests.RequestException) -> bool:
     return False
 
 
+
+
 # THE CLIENT
 # ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class GraphCall:
+    """One request as the transport saw it, handed to the client's ``on_call`` hook. Never a token:
+    ``path`` is the Graph path (or a download's host and path, without its query)."""
+
+    method: str
+    path: str
+    status: int | None
+    duration_ms: int
+    kind: str = "graph"  # or "download"
+    fields: str = ""
+    error: GraphAPIError | None = None
+    usage: Usage = field(default_factory=Usage)
+    # The call carried the client's own token (not the app token, not none): a 190 is about it.
+    own_token: bool = False
+
+    @property
+    def error_class(self) -> str:
+        return type(self.error).__name__ if self.error is not None else ""
+
+
+OnCall = Callable[[GraphCall], None]
+# Called before each request; raises (a RateLimitError) to hold the call back.
+BeforeCall = Callable[[], None]
+
+
 class GraphClient:
+    """Sends one request per call and raises the error of its kind; see the module docstring.
+
+    ``page_id`` is the Page the Send API acts for (an Instagram account's parent Page).
+    """
+
     def __init__(
         self,
         *,
         access_token: str = "",
-        business: Business | None = None,
-        account: SocialAccount | None = None,
-        actor: User | None = None,
+        page_id: str = "",
+        before_call: BeforeCall | None = None,
+        on_call: OnCall | None = None,
     ) -> None:
         self.access_token = access_token
-        self.business = business
-        self.account = account
-        self.actor = actor
+        self._page_id = page_id
+        self.before_call = before_call
+        self.on_call = on_call
 
     def __repr__(self) -> str:  # never the token
-        return f"<GraphClient account={getattr(self.account, 'account_id', None)!r} token={'yes' if self.access_token else 'no'}>"
-
-    @classmethod
-    def for_account(cls, account: SocialAccount, *, actor: User | None = None) -> GraphClient:
-        """A client with the token of the account the Send API uses (an Instagram account's parent Page)."""
-        send_account = account.send_account
-        return cls(access_token=send_account.access_token, business=account.business, account=account, actor=actor)
+        return f"<GraphClient page={self._page_id or None!r} token={'yes' if self.access_token else 'no'}>"
 
     @property
     def page_id(self) -> str:
-        if self.account is None:
+        if not self._page_id:
             raise GraphAPIError("This Graph client was not built for an account.")
-        return self.account.send_account.account_id
+        return self._page_id
 
     # Generic calls -------------------------------------------------------------
     def get(self, path: str, params: dict | None = None) -> dict:
         return self._request("GET", path, params=params)
 
-    def post(self, path: str, data: dict | None = None, json: dict | None = None, *, retry: bool = True) -> dict:
-        return self._request("POST", path, data=data, json=json, retry=retry)
+    def post(self, path: str, data: dict | None = None, json: dict | None = None) -> dict:
+        return self._request("POST", path, data=data, json=json)
 
     def delete(self, path: str, params: dict | None = None) -> dict:
         return self._request("DELETE", path, params=params)
@@ -361,7 +365,8 @@ class GraphClient:
         tag: str | None = None,
         metadata: str | None = None,
     ) -> dict:
-        """Send API (§6.2); never repeated after a read timeout: the message may already be out."""
+        """Send API (§6.2). After a read timeout or a bare 5xx the error says ``may_have_succeeded``:
+        the message may already be out, and the caller must not send it again blindly."""
         message: dict[str, Any] = {}
         if attachment_url:
             message["attachment"] = {
@@ -377,11 +382,11 @@ class GraphClient:
         body: dict[str, Any] = {"recipient": {"id": recipient_id}, "messaging_type": messaging_type, "message": message}
         if tag:
             body["tag"] = tag
-        return self.post(f"{self.page_id}/messages", json=body, retry=False)
+        return self.post(f"{self.page_id}/messages", json=body)
 
     def send_sender_action(self, *, recipient_id: str, action: str) -> dict:
         body = {"recipient": {"id": recipient_id}, "sender_action": action}
-        return self.post(f"{self.page_id}/messages", json=body, retry=False)
+        return self.post(f"{self.page_id}/messages", json=body)
 
     def user_profile(self, *, user_id: str, platform: str) -> dict:
         fields = "name,username,profile_pic" if platform == "INSTAGRAM" else "first_name,last_name,profile_pic"
@@ -416,38 +421,33 @@ class GraphClient:
     # Media ----------------------------------------------------------------------
     def download(self, url: str, *, max_bytes: int) -> tuple[bytes, str]:
         """Fetch a media URL (attachment, profile picture) through social/safe_fetch.py; no token is
-        sent. Returns (content, content_type). A URL that policy refuses raises ``DownloadRefused``
-        at once: fetching it again would be refused again."""
+        sent. Returns (content, content_type). A URL that policy refuses raises ``DownloadRefused``:
+        fetching it again would be refused again."""
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise InvalidParameterError("Not a downloadable URL.")
-        audit_path = f"{parts.netloc}{parts.path}"
-        for attempt in range(1, MAX_ATTEMPTS + 1):
-            started = time.monotonic()
-            status = None
-            try:
-                # The sandbox's origin (development only) is served by this client's session.
-                fetched = fetch(url, max_bytes=max_bytes, timeout=settings.GRAPH_API_TIMEOUT, local_session=get_session())
-                status = fetched.status
-                if status >= 400:
-                    raise error_from_response(http_status=status, body=None, headers=fetched.headers)
-            except FetchRefused as exc:
-                error: GraphAPIError = DownloadRefused(exc.reason, http_status=status)
-            except requests.RequestException as exc:
-                error = TransientGraphError(f"Download failed: {type(exc).__name__}")
-            except GraphAPIError as exc:
-                error = exc
-            else:
-                self._audit("GET", audit_path, None, status, None, started, attempt, kind="download")
-                return fetched.content, fetched.content_type
-            self._audit("GET", audit_path, None, status, error, started, attempt, kind="download")
-            if isinstance(error, TransientGraphError) and not isinstance(error, RateLimitError) and attempt < MAX_ATTEMPTS:
-                _sleep(_backoff(attempt))
-                continue
-            raise error
-        raise AssertionError("unreachable")
+        where = f"{parts.netloc}{parts.path}"
+        started = time.monotonic()
+        status = None
+        try:
+            # The sandbox's origin (development only) is served by this client's session.
+            fetched = fetch(url, max_bytes=max_bytes, timeout=settings.GRAPH_API_TIMEOUT, local_session=get_session())
+            status = fetched.status
+            if status >= 400:
+                raise error_from_response(http_status=status, body=None, headers=fetched.headers)
+        except FetchRefused as exc:
+            error: GraphAPIError = DownloadRefused(exc.reason, http_status=status)
+        except requests.RequestException as exc:
+            error = TransientGraphError(f"Download failed: {type(exc).__name__}")
+        except GraphAPIError as exc:
+            error = exc
+        else:
+            self._report("GET", where, status, started, kind="download")
+            return fetched.content, fetched.content_type
+        self._report("GET", where, status, started, kind="download", error=error)
+        raise error
 
-    # The one request loop ----------------------------------------------------------
+    # The one request ----------------------------------------------------------------
     def _request(
         self,
         method: str,
@@ -456,11 +456,10 @@ class GraphClient:
         params: dict | None = None,
         data: dict | None = None,
         json: dict | None = None,
-        retry: bool = True,
         token: str | None = None,
     ) -> dict:
         token = self.access_token if token is None else token
-        uses_account_token = bool(token) and token == self.access_token and self.account is not None
+        own_token = bool(token) and token == self.access_token
         path = path.strip("/")
         if "://" in path or "?" in path:
             raise InvalidParameterError("Pass a Graph path and params, not a URL.")
@@ -470,130 +469,55 @@ class GraphClient:
         if token:
             headers["Authorization"] = f"Bearer {token}"
             query["appsecret_proof"] = appsecret_proof(token)
-        fields = (params or {}).get("fields")
+        fields = str((params or {}).get("fields") or "")
 
-        for attempt in range(1, MAX_ATTEMPTS + 1):
-            self._check_throttle()
-            started = time.monotonic()
-            try:
-                response = get_session().request(
-                    method, url, params=query, data=data, json=json, headers=headers,
-                    timeout=settings.GRAPH_API_TIMEOUT,
-                )
-            except requests.RequestException as exc:
-                never_sent = _never_sent(exc)
-                error: GraphAPIError = TransientGraphError(
-                    f"Graph API unreachable: {type(exc).__name__}", may_have_succeeded=not never_sent
-                )
-                self._audit(method, path, fields, None, error, started, attempt)
-            else:
-                body = _json_or_none(response)
-                self._note_usage(response.headers)
-                if response.ok and isinstance(body, dict) and "error" not in body:
-                    self._audit(method, path, fields, response.status_code, None, started, attempt)
-                    return body
-                if response.ok:
-                    error = GraphAPIError("Graph API answered without a JSON object.", http_status=response.status_code)
-                else:
-                    error = error_from_response(http_status=response.status_code, body=body, headers=response.headers)
-                self._audit(method, path, fields, response.status_code, error, started, attempt)
-                if isinstance(error, RateLimitError):
-                    self._throttle_after(error)
-                if isinstance(error, TokenInvalidError) and uses_account_token:
-                    self._on_token_invalid(error)
-
-            if self._should_retry(error, retry=retry, attempt=attempt):
-                _sleep(_backoff(attempt))
-                continue
-            raise error
-        raise AssertionError("unreachable")
-
-    @staticmethod
-    def _should_retry(error: GraphAPIError, *, retry: bool, attempt: int) -> bool:
-        if attempt >= MAX_ATTEMPTS or not isinstance(error, TransientGraphError) or isinstance(error, RateLimitError):
-            return False
-        # A non-repeatable call (a send) is retried only when Meta cannot have acted on it.
-        return retry or not error.may_have_succeeded
-
-    def _check_throttle(self) -> None:
-        scopes = ["app"]
-        if self.account is not None:
-            scopes.append(self.account.send_account.account_id)
-        for scope in scopes:
-            wait = _throttled_for(scope)
-            if wait:
-                raise RateLimitError(f"Holding Graph calls for {scope}: Meta's usage limit was reached.", retry_after=wait)
-
-    def _note_usage(self, headers: Any) -> None:
-        usage = parse_usage(headers)
-        if usage.app_percent >= USAGE_STOP_PERCENT:
-            _throttle("app", usage.regain_seconds or DEFAULT_RETRY_AFTER_SECONDS)
-        for object_id in usage.blocked_ids:
-            _throttle(object_id, usage.regain_seconds or DEFAULT_RETRY_AFTER_SECONDS)
+        if self.before_call is not None:
+            self.before_call()
+        started = time.monotonic()
+        try:
+            response = get_session().request(
+                method, url, params=query, data=data, json=json, headers=headers,
+                timeout=settings.GRAPH_API_TIMEOUT,
+            )
+        except requests.RequestException as exc:
+            error: GraphAPIError = TransientGraphError(
+                f"Graph API unreachable: {type(exc).__name__}", may_have_succeeded=not _never_sent(exc)
+            )
+            self._report(method, path, None, started, fields=fields, own_token=own_token, error=error)
+            raise error from None
+        body = _json_or_none(response)
+        usage = parse_usage(response.headers)
         if usage.max_percent >= USAGE_WARN_PERCENT:
             logger.warning("Graph API usage at %.0f%% of Meta's limit", usage.max_percent)
+        if response.ok and isinstance(body, dict) and "error" not in body:
+            self._report(method, path, response.status_code, started, fields=fields, own_token=own_token,
+                         usage=usage)
+            return body
+        if response.ok:
+            error = GraphAPIError("Graph API answered without a JSON object.", http_status=response.status_code)
+        else:
+            error = error_from_response(http_status=response.status_code, body=body, headers=response.headers)
+        self._report(method, path, response.status_code, started, fields=fields, own_token=own_token,
+                     usage=usage, error=error)
+        raise error
 
-    def _throttle_after(self, error: RateLimitError) -> None:
-        scope = "app" if error.code in (4, None) or self.account is None else self.account.send_account.account_id
-        _throttle(scope, error.retry_after)
-
-    def _on_token_invalid(self, error: TokenInvalidError) -> None:
-        from social.services import account_mark_needs_reconnect
-
-        if self.account is None:  # an app-token call: no account to mark
+    def _report(self, method: str, path: str, status: int | None, started: float, *, kind: str = "graph",
+                fields: str = "", own_token: bool = False, usage: Usage | None = None,
+                error: GraphAPIError | None = None) -> None:
+        call = GraphCall(
+            method=method, path="/" + path.lstrip("/"), status=status,
+            duration_ms=int((time.monotonic() - started) * 1000), kind=kind, fields=redact(fields),
+            error=error, usage=usage or Usage(), own_token=own_token,
+        )
+        level = logging.WARNING if error is not None else logging.DEBUG
+        logger.log(level, "Graph %s %s -> %s in %d ms%s", method, call.path, status, call.duration_ms,
+                   f" ({error})" if error is not None else "")
+        if self.on_call is None:
             return
         try:
-            account_mark_needs_reconnect(account=self.account.send_account, reason=error.message)
-        except Exception:  # the caller must still see the Graph error, not ours
-            logger.exception("Could not mark account %s as needing reconnection", self.account.pk)
-
-    def _audit(
-        self,
-        method: str,
-        path: str,
-        fields: str | None,
-        status: int | None,
-        error: GraphAPIError | None,
-        started: float,
-        attempt: int,
-        *,
-        kind: str = "graph",
-    ) -> None:
-        from accounts.services import audit_record
-
-        duration_ms = int((time.monotonic() - started) * 1000)
-        metadata: dict[str, Any] = {
-            "method": method,
-            "path": "/" + path.lstrip("/"),
-            "status": status,
-            "duration_ms": duration_ms,
-            "attempt": attempt,
-        }
-        if kind != "graph":
-            metadata["kind"] = kind
-        if fields:
-            metadata["fields"] = redact(str(fields))
-        if self.account is not None:
-            metadata["account_id"] = self.account.account_id
-        if error is not None:
-            metadata.update(
-                error_code=error.code, error_subcode=error.subcode, fbtrace_id=error.fbtrace_id,
-                error=type(error).__name__,
-            )
-        level = logging.WARNING if error is not None else logging.DEBUG
-        logger.log(level, "Graph %s %s -> %s in %d ms%s", method, metadata["path"], status, duration_ms,
-                   f" ({error})" if error is not None else "")
-        try:
-            # A savepoint, so a failed audit write never poisons the caller's transaction.
-            with transaction.atomic():
-                audit_record(
-                    action="graph.call", business=self.business, actor=self.actor,
-                    target_type="social.socialaccount" if self.account is not None else "",
-                    target_id=self.account.pk if self.account is not None else "",
-                    metadata=metadata,
-                )
-        except Exception:  # the call's outcome matters more than its audit row
-            logger.exception("Could not record the audit event of a Graph call")
+            self.on_call(call)
+        except Exception:  # the call's outcome matters more than what is done with its record
+            logger.exception("The hook of a Graph call failed")
 
 
 def _json_or_none(response: requests.Response) -> Any:

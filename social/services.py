@@ -1,7 +1,9 @@
-"""Writes for connected accounts: connecting Pages, disconnecting, token health, subscriptions.
+"""Writes for connected accounts: connecting Pages, disconnecting, token health, subscriptions, and
+the Graph clients every caller uses (`graph_client`, `account_graph_client`).
 
 Every Graph call here happens outside a database transaction: with SQLite a transaction held
-open during an HTTP call would lock out the sandbox answering it on the same server.
+open during an HTTP call would lock out the sandbox answering it on the same server. No call is
+repeated here: a web request shows Meta's error, a task retries (config.tasks.RetryingTask).
 """
 
 from __future__ import annotations
@@ -26,7 +28,9 @@ from social.graph import (
     TokenInvalidError,
     TransientGraphError,
 )
+from social.graph_calls import GraphCallRecorder
 from social.models import Platform, SocialAccount
+from social.signals import account_connected
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -115,12 +119,35 @@ def _from_timestamp(value: Any) -> datetime | None:
     return datetime.fromtimestamp(seconds, tz=timezone.get_current_timezone()) if seconds > 0 else None
 
 
+# GRAPH CLIENTS
+# ------------------------------------------------------------------------------
+def graph_client(*, access_token: str = "", business: Business | None = None, actor: User | None = None,
+                 account: SocialAccount | None = None) -> GraphClient:
+    """A Graph client whose every call is audited and held back near Meta's usage limit; a call
+    for ``account`` that finds its token invalid flags the account for reconnection."""
+    recorder = GraphCallRecorder(business=business, actor=actor, account=account,
+                                 on_token_invalid=_token_invalid)
+    page_id = account.send_account.account_id if account is not None else ""
+    return GraphClient(access_token=access_token, page_id=page_id, before_call=recorder.before_call,
+                       on_call=recorder)
+
+
+def account_graph_client(account: SocialAccount, *, actor: User | None = None) -> GraphClient:
+    """The client for an account's calls, with the token the Send API uses (an Instagram account's parent Page)."""
+    return graph_client(access_token=account.send_account.access_token, business=account.business, actor=actor,
+                        account=account)
+
+
+def _token_invalid(account: SocialAccount, error: TokenInvalidError) -> None:
+    account_mark_needs_reconnect(account=account.send_account, reason=error.message)
+
+
 # USER TOKENS
 # ------------------------------------------------------------------------------
 def user_token_from_code(*, code: str, redirect_uri: str, business: Business | None = None,
                          actor: User | None = None) -> UserToken:
     """The Login dialog's code → a short-lived user token → a long-lived one (§7.2)."""
-    client = GraphClient(business=business, actor=actor)
+    client = graph_client(business=business, actor=actor)
     short = client.exchange_code(code=code, redirect_uri=redirect_uri)
     if not short.get("access_token"):
         raise GraphAPIError("Facebook returned no access token for the code.")
@@ -128,7 +155,7 @@ def user_token_from_code(*, code: str, redirect_uri: str, business: Business | N
 
 
 def user_token_extend(*, token: str, business: Business | None = None, actor: User | None = None) -> UserToken:
-    data = GraphClient(business=business, actor=actor).exchange_token(token=token)
+    data = graph_client(business=business, actor=actor).exchange_token(token=token)
     if not data.get("access_token"):
         raise GraphAPIError("Facebook returned no long-lived token.")
     return UserToken(token=data["access_token"], expires_at=_expiry(data.get("expires_in")))
@@ -146,7 +173,7 @@ def _grants(data: dict) -> Grants:
 # ------------------------------------------------------------------------------
 def facebook_pages_fetch(*, business: Business, user_token: UserToken, actor: User | None = None) -> list[PageOption]:
     """The Pages the person manages (/me/accounts, every page of results), each checked for connecting."""
-    client = GraphClient(access_token=user_token.token, business=business, actor=actor)
+    client = graph_client(access_token=user_token.token, business=business, actor=actor)
     debug = client.debug_token(input_token=user_token.token)
     if not debug.get("is_valid") or str(debug.get("app_id", settings.FACEBOOK_APP_ID)) != str(settings.FACEBOOK_APP_ID):
         raise ConnectRefused("Facebook says this sign-in is no longer valid. Connect Facebook again.")
@@ -250,7 +277,7 @@ def accounts_connect(
             ))
             continue
         try:
-            account, warning = _page_connect(business=business, actor=actor, option=option, user_token=user_token)
+            account, warning = _account_connect(business=business, actor=actor, option=option, user_token=user_token)
         except ConnectRefused as exc:
             result.refused.append(exc)
             continue
@@ -259,28 +286,95 @@ def accounts_connect(
             result.warnings.append(warning)
         if option.instagram_id and option.instagram_id in instagram_ids:
             try:
-                result.connected.append(_instagram_connect(business=business, actor=actor, option=option, parent=account))
+                instagram, _ = _account_connect(business=business, actor=actor, option=option, user_token=user_token,
+                                                parent=account)
             except ConnectRefused as exc:
                 result.refused.append(exc)
+                continue
+            result.connected.append(instagram)
     return result
 
 
-def _page_connect(*, business: Business, actor: User | None, option: PageOption,
-                  user_token: UserToken) -> tuple[SocialAccount, str]:
-    if option.problem:
-        raise ConnectRefused(option.problem, account_id=option.id, name=option.name)
-    client = GraphClient(access_token=option.access_token, business=business, actor=actor)
+def _account_connect(*, business: Business, actor: User | None, option: PageOption, user_token: UserToken,
+                     parent: SocialAccount | None = None) -> tuple[SocialAccount, str]:
+    """Connect the Page of ``option`` or, with ``parent`` (its connected Page), the Page's Instagram account.
+
+    Meta is asked first, outside any transaction: the account's details (a transient failure leaves
+    what /me/accounts said) and, for a Page, the messages subscription (a refusal refuses the Page,
+    another failure only warns). Then the row is created or updated under a lock; another business's
+    account is refused. Returns the account and a warning for staff, or "".
+    """
+    if parent is not None:
+        name = f"@{option.instagram_username}" if option.instagram_username else option.instagram_id
+        platform, account_id, problem, fields = (
+            Platform.INSTAGRAM, option.instagram_id, option.instagram_problem, INSTAGRAM_FIELDS
+        )
+    else:
+        name = option.name
+        platform, account_id, problem, fields = Platform.FACEBOOK, option.id, option.problem, PAGE_FIELDS
+    if problem:
+        raise ConnectRefused(problem, account_id=account_id, name=name)
+    client = graph_client(access_token=option.access_token, business=business, actor=actor)
     try:
-        details = client.get(option.id, {"fields": PAGE_FIELDS})
+        details = client.get(account_id, {"fields": fields})
     except TransientGraphError:
         details = {}  # what /me/accounts said is enough; the numbers are refreshed later
     except GraphAPIError as exc:
-        raise ConnectRefused(f"Facebook refused access to {option.name}: {exc.message}", account_id=option.id,
-                             name=option.name) from exc
-    warning = ""
+        raise ConnectRefused(f"Facebook refused access to {name}: {exc.message}", account_id=account_id,
+                             name=name) from exc
+    subscribed_at, warning = (parent.subscribed_at, "") if parent is not None else _connect_subscribe(client, option)
+
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            account = SocialAccount.objects.select_for_update().filter(platform=platform, account_id=account_id).first()
+            if account is not None and account.business_id != business.pk:
+                raise ConnectRefused(_other_business(name), account_id=account_id, name=name)
+            reconnect = account is not None
+            if account is None:
+                account = SocialAccount(business=business, platform=platform, account_id=account_id)
+            if not reconnect or account.status == SocialAccount.Status.DISCONNECTED:
+                account.connected_at = now
+                account.connected_by = actor if getattr(actor, "is_authenticated", False) else None
+            if parent is not None:
+                _instagram_fill(account, details=details, option=option, parent=parent, name=name)
+            else:
+                _page_fill(account, details=details, option=option, user_token=user_token)
+                account.token_checked_at = now
+            account.tasks = option.tasks
+            account.permissions = option.permissions
+            account.status = SocialAccount.Status.ACTIVE
+            account.status_reason = ""
+            account.is_active = True
+            account.disconnected_at = None
+            account.subscribed_at = subscribed_at if parent is not None else subscribed_at or account.subscribed_at
+            if parent is None:
+                account.full_clean(exclude=["picture_url"])
+            account.save()
+            metadata: dict[str, Any] = {"platform": account.platform, "account_id": account.account_id,
+                                        "name": account.account_name}
+            if parent is not None:
+                metadata["page_id"] = parent.account_id
+            else:
+                metadata["subscribed"] = subscribed_at is not None
+                # Instagram accounts use this Page's token: it works again for them too.
+                SocialAccount.objects.filter(page=account, status=SocialAccount.Status.NEEDS_RECONNECT).update(
+                    status=SocialAccount.Status.ACTIVE, status_reason="", updated_at=now
+                )
+            audit_record(
+                action="social.account.reconnected" if reconnect else "social.account.connected",
+                business=business, actor=actor, target=account, metadata=metadata,
+            )
+            transaction.on_commit(lambda: _announce_connected(account))
+    except IntegrityError as exc:  # another business connected it a moment ago
+        raise ConnectRefused(_other_business(name), account_id=account_id, name=name) from exc
+    return account, warning
+
+
+def _connect_subscribe(client: GraphClient, option: PageOption) -> tuple[datetime | None, str]:
+    """Subscribe the Page to the app's webhooks; returns when it was confirmed (None if not) and a warning."""
     try:
         _subscribe(client, option.id)
-        subscribed_at = timezone.now()
     except (GraphPermissionError, TokenInvalidError) as exc:
         raise ConnectRefused(
             f"Facebook refused to send {option.name}'s messages to Social Inbox: {exc.message}",
@@ -288,120 +382,45 @@ def _page_connect(*, business: Business, actor: User | None, option: PageOption,
         ) from exc
     except GraphAPIError as exc:
         logger.warning("Subscribing page %s failed: %s", option.id, exc)
-        subscribed_at = None
-        warning = (
+        return None, (
             f"{option.name} is connected, but Facebook didn't confirm its messages subscription yet; "
             "Social Inbox will retry automatically."
         )
-
-    now = timezone.now()
-    try:
-        with transaction.atomic():
-            account = SocialAccount.objects.select_for_update().filter(
-                platform=Platform.FACEBOOK, account_id=option.id
-            ).first()
-            if account is not None and account.business_id != business.pk:
-                raise ConnectRefused(_other_business(option.name), account_id=option.id, name=option.name)
-            reconnect = account is not None
-            if account is None:
-                account = SocialAccount(business=business, platform=Platform.FACEBOOK, account_id=option.id)
-            if not reconnect or account.status == SocialAccount.Status.DISCONNECTED:
-                account.connected_at = now
-                account.connected_by = actor if getattr(actor, "is_authenticated", False) else None
-            picture = ((details.get("picture") or {}).get("data") or {}).get("url") or option.picture_url
-            account.account_name = str(details.get("name") or option.name)[:255]
-            account.username = str(details.get("username") or "")[:255]
-            account.access_token = option.access_token
-            account.refresh_token = user_token.token
-            account.expires_at = None  # a Page token from a long-lived user token doesn't expire (§7.1)
-            account.user_token_expires_at = user_token.expires_at
-            account.category = str(details.get("category") or option.category)[:255]
-            account.category_list = list(details.get("category_list") or option.category_list)
-            account.tasks = option.tasks
-            account.permissions = option.permissions
-            account.followers_count = _as_count(details.get("followers_count"))
-            account.fan_count = _as_count(details.get("fan_count"))
-            account.picture_url = str(picture or "")[:1000]
-            account.settings = {**(account.settings or {}), "link": details.get("link", "")}
-            account.status = SocialAccount.Status.ACTIVE
-            account.status_reason = ""
-            account.is_active = True
-            account.disconnected_at = None
-            account.subscribed_at = subscribed_at or account.subscribed_at
-            account.token_checked_at = now
-            account.full_clean(exclude=["picture_url"])
-            account.save()
-            # Instagram accounts use this Page's token: it works again for them too.
-            SocialAccount.objects.filter(page=account, status=SocialAccount.Status.NEEDS_RECONNECT).update(
-                status=SocialAccount.Status.ACTIVE, status_reason="", updated_at=now
-            )
-            audit_record(
-                action="social.account.reconnected" if reconnect else "social.account.connected",
-                business=business, actor=actor, target=account,
-                metadata={"platform": account.platform, "account_id": account.account_id,
-                          "name": account.account_name, "subscribed": subscribed_at is not None},
-            )
-            transaction.on_commit(lambda: _replay_webhook_events(account), robust=True)
-    except IntegrityError as exc:  # another business connected it a moment ago
-        raise ConnectRefused(_other_business(option.name), account_id=option.id, name=option.name) from exc
-    return account, warning
+    return timezone.now(), ""
 
 
-def _instagram_connect(*, business: Business, actor: User | None, option: PageOption,
-                       parent: SocialAccount) -> SocialAccount:
-    name = f"@{option.instagram_username}" if option.instagram_username else option.instagram_id
-    if option.instagram_problem:
-        raise ConnectRefused(option.instagram_problem, account_id=option.instagram_id, name=name)
-    try:
-        details = GraphClient(access_token=option.access_token, business=business, actor=actor).get(
-            option.instagram_id, {"fields": INSTAGRAM_FIELDS}
-        )
-    except TransientGraphError:
-        details = {}
-    except GraphAPIError as exc:
-        raise ConnectRefused(f"Facebook refused access to {name}: {exc.message}", account_id=option.instagram_id,
-                             name=name) from exc
-    now = timezone.now()
-    try:
-        with transaction.atomic():
-            account = SocialAccount.objects.select_for_update().filter(
-                platform=Platform.INSTAGRAM, account_id=option.instagram_id
-            ).first()
-            if account is not None and account.business_id != business.pk:
-                raise ConnectRefused(_other_business(name), account_id=option.instagram_id, name=name)
-            reconnect = account is not None
-            if account is None:
-                account = SocialAccount(business=business, platform=Platform.INSTAGRAM, account_id=option.instagram_id)
-            if not reconnect or account.status == SocialAccount.Status.DISCONNECTED:
-                account.connected_at = now
-                account.connected_by = actor if getattr(actor, "is_authenticated", False) else None
-            username = str(details.get("username") or option.instagram_username)
-            account.username = username[:255]
-            account.account_name = str(details.get("name") or (f"@{username}" if username else name))[:255]
-            # The Send API uses the parent Page's id and token (SocialAccount.send_account).
-            account.page = parent
-            account.access_token = ""
-            account.refresh_token = ""
-            account.tasks = option.tasks
-            account.permissions = option.permissions
-            account.followers_count = _as_count(details.get("followers_count"))
-            account.picture_url = str(details.get("profile_picture_url") or "")[:1000]
-            account.status = SocialAccount.Status.ACTIVE
-            account.status_reason = ""
-            account.is_active = True
-            account.disconnected_at = None
-            account.subscribed_at = parent.subscribed_at
-            account.save()
-            audit_record(
-                action="social.account.reconnected" if reconnect else "social.account.connected",
-                business=business, actor=actor, target=account,
-                metadata={"platform": account.platform, "account_id": account.account_id, "name": account.account_name,
-                          "page_id": parent.account_id},
-            )
-            transaction.on_commit(lambda: _replay_webhook_events(account), robust=True)
-    except IntegrityError as exc:
-        raise ConnectRefused(_other_business(name), account_id=option.instagram_id, name=name) from exc
-    return account
+def _page_fill(account: SocialAccount, *, details: dict, option: PageOption, user_token: UserToken) -> None:
+    picture = ((details.get("picture") or {}).get("data") or {}).get("url") or option.picture_url
+    account.account_name = str(details.get("name") or option.name)[:255]
+    account.username = str(details.get("username") or "")[:255]
+    account.access_token = option.access_token
+    account.refresh_token = user_token.token
+    account.expires_at = None  # a Page token from a long-lived user token doesn't expire (§7.1)
+    account.user_token_expires_at = user_token.expires_at
+    account.category = str(details.get("category") or option.category)[:255]
+    account.category_list = list(details.get("category_list") or option.category_list)
+    account.followers_count = _as_count(details.get("followers_count"))
+    account.fan_count = _as_count(details.get("fan_count"))
+    account.picture_url = str(picture or "")[:1000]
+    account.settings = {**(account.settings or {}), "link": details.get("link", "")}
+
+
+def _instagram_fill(account: SocialAccount, *, details: dict, option: PageOption, parent: SocialAccount,
+                    name: str) -> None:
+    username = str(details.get("username") or option.instagram_username)
+    account.username = username[:255]
+    account.account_name = str(details.get("name") or (f"@{username}" if username else name))[:255]
+    # The Send API uses the parent Page's id and token (SocialAccount.send_account).
+    account.page = parent
+    account.access_token = ""
+    account.refresh_token = ""
+    account.followers_count = _as_count(details.get("followers_count"))
+    account.picture_url = str(details.get("profile_picture_url") or "")[:1000]
+
+
+def _announce_connected(account: SocialAccount) -> None:
+    """After commit; a failing receiver (logged by Django) never fails the connect."""
+    account_connected.send_robust(sender=SocialAccount, account=account)
 
 
 def _other_business(name: str) -> str:
@@ -419,16 +438,6 @@ def _subscribe(client: GraphClient, page_id: str) -> None:
     client.post(f"{page_id}/subscribed_apps", data={"subscribed_fields": ",".join(settings.FACEBOOK_WEBHOOK_FIELDS)})
 
 
-def _replay_webhook_events(account: SocialAccount) -> None:
-    """Events that arrived before the account was connected are processed now (the RECEIVE side owns how)."""
-    try:
-        from inbox.services.webhooks import webhook_events_replay_for_account
-    except ImportError:
-        logger.warning("Webhook replay is not available; events for %s stay stored", account.account_id)
-        return
-    webhook_events_replay_for_account(account)
-
-
 # DISCONNECTING AND OTHER ACCOUNT CHANGES
 # ------------------------------------------------------------------------------
 def account_disconnect(*, account: SocialAccount, actor: User | None) -> SocialAccount:
@@ -436,7 +445,7 @@ def account_disconnect(*, account: SocialAccount, actor: User | None) -> SocialA
     unsubscribe_error = ""
     if account.platform == Platform.FACEBOOK and account.access_token:
         try:
-            GraphClient.for_account(account, actor=actor).delete(f"{account.account_id}/subscribed_apps")
+            account_graph_client(account, actor=actor).delete(f"{account.account_id}/subscribed_apps")
         except GraphAPIError as exc:
             # Meta may already have dropped the token or the app; the disconnect must still happen.
             unsubscribe_error = str(exc)
@@ -536,7 +545,7 @@ def account_check_token(*, account: SocialAccount) -> str:
     """
     if account.platform != Platform.FACEBOOK or account.status != SocialAccount.Status.ACTIVE or not account.access_token:
         return "skipped"
-    client = GraphClient(business=account.business, account=account)
+    client = graph_client(business=account.business, account=account)
     data = client.debug_token(input_token=account.access_token)
     now = timezone.now()
     if not data.get("is_valid") or str(data.get("app_id", settings.FACEBOOK_APP_ID)) != str(settings.FACEBOOK_APP_ID):
@@ -569,7 +578,7 @@ def account_refresh_user_token(*, account: SocialAccount) -> bool:
     """
     try:
         user_token = user_token_extend(token=account.refresh_token, business=account.business)
-        page = GraphClient(access_token=user_token.token, business=account.business).get(
+        page = graph_client(access_token=user_token.token, business=account.business).get(
             account.account_id, {"fields": "access_token"}
         )
     except GraphAPIError as exc:
@@ -598,7 +607,7 @@ def account_check_subscription(*, account: SocialAccount) -> bool:
 
     Returns True when it was already subscribed, False when it had to be restored.
     """
-    client = GraphClient.for_account(account)
+    client = account_graph_client(account)
     apps = client.get(f"{account.account_id}/subscribed_apps").get("data") or []
     ours = next((a for a in apps if str(a.get("id")) == str(settings.FACEBOOK_APP_ID)), None)
     wanted = set(settings.FACEBOOK_WEBHOOK_FIELDS)

@@ -1,6 +1,8 @@
 """Celery interfaces for token health and page subscriptions (scheduled in CELERY_BEAT_SCHEDULE).
 
 The beat tasks only fan out one task per account, so one slow or failing Page never holds up the rest.
+The per-account tasks retry a transient Meta error or an unavailable database (config.tasks.RetryingTask),
+minutes apart: a health check is never urgent.
 """
 
 from __future__ import annotations
@@ -9,22 +11,20 @@ import logging
 
 from celery import shared_task
 
-from social.graph import RateLimitError, TransientGraphError
+from config.tasks import DATABASE_UNAVAILABLE, RetryingTask
 
 logger = logging.getLogger(__name__)
 
 MAX_RETRIES = 5
+# The first retry within a minute, then doubling (with jitter) up to an hour.
+HEALTH_RETRY_BACKOFF = 60
+HEALTH_RETRY_BACKOFF_MAX = 3600
 
 
 def _account(account_id: int):
     from social.models import SocialAccount
 
     return SocialAccount.objects.select_related("business", "page").filter(pk=account_id).first()
-
-
-def _retry(task, exc: TransientGraphError):
-    countdown = exc.retry_after if isinstance(exc, RateLimitError) else 60 * 2**task.request.retries
-    return task.retry(exc=exc, countdown=countdown)
 
 
 @shared_task
@@ -47,42 +47,37 @@ def subscriptions_check_all() -> int:
     return len(ids)
 
 
-@shared_task(bind=True, max_retries=MAX_RETRIES)
-def account_token_check(self, account_id: int) -> str:
+@shared_task(base=RetryingTask, max_retries=MAX_RETRIES, retry_backoff=HEALTH_RETRY_BACKOFF,
+             retry_backoff_max=HEALTH_RETRY_BACKOFF_MAX)
+def account_token_check(account_id: int) -> str:
     from social.services import account_check_token
 
     account = _account(account_id)
     if account is None:
         return "missing"
-    try:
-        return account_check_token(account=account)
-    except TransientGraphError as exc:
-        raise _retry(self, exc) from exc
+    return account_check_token(account=account)
 
 
-@shared_task(bind=True, max_retries=MAX_RETRIES)
-def account_subscription_check(self, account_id: int) -> str:
+@shared_task(base=RetryingTask, max_retries=MAX_RETRIES, retry_backoff=HEALTH_RETRY_BACKOFF,
+             retry_backoff_max=HEALTH_RETRY_BACKOFF_MAX)
+def account_subscription_check(account_id: int) -> str:
     from social.models import SocialAccount
     from social.services import account_check_subscription
 
     account = _account(account_id)
     if account is None or account.status != SocialAccount.Status.ACTIVE or not account.access_token:
         return "skipped"
-    try:
-        return "subscribed" if account_check_subscription(account=account) else "restored"
-    except TransientGraphError as exc:
-        raise _retry(self, exc) from exc
+    return "subscribed" if account_check_subscription(account=account) else "restored"
 
 
-@shared_task(bind=True, max_retries=MAX_RETRIES)
-def account_notify_reconnect(self, account_id: int) -> int:
+@shared_task(base=RetryingTask, max_retries=MAX_RETRIES, autoretry_for=(OSError, *DATABASE_UNAVAILABLE),
+             retry_backoff=300, retry_backoff_max=HEALTH_RETRY_BACKOFF_MAX)
+def account_notify_reconnect(account_id: int) -> int:
+    """Email the business; the mail server being down (OSError) is retried later, with backoff."""
     from social.models import SocialAccount
     from social.services import business_notify_reconnect
 
     account = _account(account_id)
     if account is None or account.status != SocialAccount.Status.NEEDS_RECONNECT:
         return 0
-    try:
-        return business_notify_reconnect(account=account)
-    except OSError as exc:  # the mail server is down: try again later
-        raise self.retry(exc=exc, countdown=300) from exc
+    return business_notify_reconnect(account=account)

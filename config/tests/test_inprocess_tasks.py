@@ -17,6 +17,7 @@ from django.db import connections, transaction
 from config import inprocess_tasks
 from config.celery_app import app
 from config.inprocess_tasks import Runner, runner_start, runner_stop
+from config.tasks import RetryingTask, RetryLater
 
 WAIT = 5.0
 runs: dict[str, list] = defaultdict(list)
@@ -50,6 +51,20 @@ def flaky(self, name: str, failures: int, countdown: float) -> None:
     runs[name].append((self.request.retries, time.monotonic(), threading.current_thread().name))
     if self.request.retries < failures:
         raise self.retry(exc=ConnectionError("Meta is not answering"), countdown=countdown)
+
+
+class MetaThrottles(RetryLater):
+    def __init__(self, retry_after: int) -> None:
+        super().__init__("Meta asks us to wait")
+        self.retry_after = retry_after
+
+
+@app.task(bind=True, base=RetryingTask, name="config.tests.throttled", max_retries=2)
+def throttled(self, name: str, failures: int, retry_after: int) -> None:
+    # No hand-written retry: RetryingTask's autoretry takes the error's retry_after as countdown.
+    runs[name].append((self.request.retries, time.monotonic(), threading.current_thread().name))
+    if self.request.retries < failures:
+        raise MetaThrottles(retry_after)
 
 
 @app.task(name="config.tests.broken")
@@ -148,6 +163,39 @@ def test_a_retry_waits_its_countdown_on_the_lane_without_holding_a_thread(runner
     assert (r0, r1, r2) == (0, 1, 2)
     assert thread0 == thread1 == thread2 == "tasks-live-0"  # retried on the lane it came from
     assert t1 - t0 >= 0.35 and t2 - t1 >= 0.35
+
+
+def test_an_autoretry_waits_meta_s_retry_after_on_the_lane_not_inline(runner, monkeypatch):
+    # The wait is whole seconds: shorten the clock of the lane's countdown instead of the test.
+    monkeypatch.setattr(inprocess_tasks, "_delay_seconds", lambda countdown, eta: (countdown or 0) / 10)
+    throttled.apply_async(("throttled", 1, 4), queue="live")
+    assert wait_for(lambda: len(runs["throttled"]) == 1)
+    probe.apply_async(("meanwhile",), queue="live")  # the lane's thread is free during the countdown
+    assert wait_for(lambda: runs["meanwhile"], timeout=0.3)
+    assert len(runs["throttled"]) == 1
+    assert wait_for(lambda: len(runs["throttled"]) == 2)
+    (r0, t0, thread0), (r1, t1, thread1) = runs["throttled"]
+    assert (r0, r1) == (0, 1) and thread0 == thread1 == "tasks-live-0"
+    assert t1 - t0 >= 0.35  # retry_after=4 s, scaled by 1/10
+
+
+def test_an_autoretry_stops_at_max_retries(runner, monkeypatch):
+    # Backoff with jitter (up to 2 s, then 4 s here), scaled down.
+    monkeypatch.setattr(inprocess_tasks, "_delay_seconds", lambda countdown, eta: (countdown or 0) / 100)
+    throttled.apply_async(("always", 99, 0), queue="live")
+    assert wait_for(lambda: len(runs["always"]) == 3)  # the first run + max_retries=2
+    assert runner.wait_idle(WAIT)
+    time.sleep(0.1)
+    assert len(runs["always"]) == 3
+
+
+def test_eagerly_an_autoretry_runs_again_at_once_up_to_max_retries():
+    # The unit tests' mode (no runner): Celery follows the retry in place, without waiting.
+    started = time.monotonic()
+    result = throttled.apply(("eager", 99, 60))
+    assert result.failed() and isinstance(result.result, MetaThrottles)
+    assert [retries for retries, _, _ in runs["eager"]] == [0, 1, 2]
+    assert time.monotonic() - started < 5
 
 
 def test_retries_stop_at_max_retries_and_are_logged(runner, caplog):

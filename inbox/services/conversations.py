@@ -17,7 +17,7 @@ from accounts.services import audit_record
 from config.tasks import enqueue_on_commit
 from inbox.models import ChatMessage, Conversation
 from inbox.realtime import publish_on_commit
-from inbox.services.replies import reply_window
+from inbox.reply_window import reply_window
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -72,7 +72,8 @@ def _enqueue_mark_seen(*, conversation_id: int) -> None:
 
 def conversation_send_seen(*, conversation_id: int) -> bool:
     """Tell Meta the page has seen the customer's messages (best effort: a failure only logs)."""
-    from social.graph import GraphAPIError, GraphClient
+    from social.graph import GraphAPIError
+    from social.services import account_graph_client
 
     conversation = (
         Conversation.objects.select_related("account", "account__page", "contact").filter(pk=conversation_id).first()
@@ -81,7 +82,7 @@ def conversation_send_seen(*, conversation_id: int) -> bool:
         # Sender actions follow the messaging window too; outside it Meta would refuse.
         return False
     try:
-        GraphClient.for_account(conversation.account).send_sender_action(
+        account_graph_client(conversation.account).send_sender_action(
             recipient_id=conversation.contact.external_id, action="mark_seen"
         )
     except GraphAPIError as exc:

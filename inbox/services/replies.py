@@ -6,9 +6,7 @@ task after commit. The task calls `reply_deliver`, which never sends a row twice
 has Meta's `mid` (our answer, or the echo that beat it) or is no longer queued is left alone, and
 concurrent workers are kept apart by a short lease.
 
-Messaging windows (§6.7): inside 24 h of the customer's last message a reply is a RESPONSE; after
-that, only a human may reply, with MESSAGE_TAG + HUMAN_AGENT, up to 7 days, and only when the
-account is approved for it. Otherwise the composer is locked and says why.
+Messaging windows (§6.7) are `inbox.reply_window`'s: a reply is sent only while one is open.
 """
 
 from __future__ import annotations
@@ -16,7 +14,6 @@ from __future__ import annotations
 import logging
 import mimetypes
 import uuid
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -29,11 +26,12 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.services import audit_record
-from config.tasks import enqueue_on_commit
+from config.tasks import RetryLater, enqueue_on_commit
 from inbox.models import Attachment, ChatMessage, Conversation
 from inbox.realtime import publish_on_commit
+from inbox.reply_window import ReplyWindow, reply_window
 from inbox.text import clean_text, truncate
-from social.models import Platform, SocialAccount
+from social.models import Platform
 
 if TYPE_CHECKING:
     from django.core.files.uploadedfile import UploadedFile
@@ -42,8 +40,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-RESPONSE_WINDOW = timedelta(hours=24)
-HUMAN_AGENT_WINDOW = timedelta(days=7)
 # Messenger allows 2000 characters; Instagram 1000 bytes of UTF-8 (§6.4).
 FACEBOOK_MAX_CHARS = 2000
 INSTAGRAM_MAX_BYTES = 1000
@@ -67,58 +63,13 @@ UNCONFIRMED_ERROR = (
 )
 
 
-class ReplyRetryLater(Exception):
-    """Meta had a transient problem: try the same row again after `countdown` seconds."""
+class ReplyRetryLater(RetryLater):
+    """Meta had a transient problem: try the same row again after `countdown` seconds (the task does)."""
 
     def __init__(self, message: str, *, countdown: int) -> None:
         super().__init__(message)
         self.countdown = countdown
-
-
-@dataclass(frozen=True)
-class ReplyWindow:
-    state: str  # "open", "human_agent" or "locked"
-    messaging_type: str = ""
-    tag: str = ""
-    reason: str = ""
-    # When the current way of replying ends (open / human_agent), or when replying stopped (locked).
-    until: datetime | None = None
-    closed_at: datetime | None = None
-
-    @property
-    def allowed(self) -> bool:
-        return self.state != "locked"
-
-
-def reply_window(*, conversation: Conversation, now: datetime | None = None) -> ReplyWindow:
-    """How staff may reply to this conversation now, or why they cannot."""
-    now = now or timezone.now()
-    account = conversation.account
-    if account.status != SocialAccount.Status.ACTIVE:
-        return ReplyWindow(
-            state="locked", reason=f"{account.account_name or 'This page'} needs reconnecting before you can reply."
-        )
-    last = conversation.last_inbound_at
-    if last is None:
-        return ReplyWindow(
-            state="locked", reason="Meta only allows replies after the customer has written to the page."
-        )
-    if now < last + RESPONSE_WINDOW:
-        return ReplyWindow(state="open", messaging_type="RESPONSE", until=last + RESPONSE_WINDOW)
-    if account.human_agent_enabled and now < last + HUMAN_AGENT_WINDOW:
-        return ReplyWindow(
-            state="human_agent", messaging_type="MESSAGE_TAG", tag="HUMAN_AGENT", until=last + HUMAN_AGENT_WINDOW,
-            closed_at=last + RESPONSE_WINDOW,
-        )
-    if account.human_agent_enabled:
-        return ReplyWindow(
-            state="locked", closed_at=last + HUMAN_AGENT_WINDOW,
-            reason="Meta allows human replies only within 7 days of the customer's last message.",
-        )
-    return ReplyWindow(
-        state="locked", closed_at=last + RESPONSE_WINDOW,
-        reason="Meta allows replies only within 24 hours of the customer's last message.",
-    )
+        self.retry_after = countdown
 
 
 def _check_text(*, text: str, platform: str) -> None:
@@ -315,7 +266,8 @@ def reply_deliver(*, message_id: int) -> str:
 
     Raises ReplyRetryLater on a transient Meta error (the task retries the same row later).
     """
-    from social.graph import GraphAPIError, GraphClient, TokenInvalidError, TransientGraphError
+    from social.graph import GraphAPIError, TokenInvalidError, TransientGraphError
+    from social.services import account_graph_client
 
     message = (
         ChatMessage.objects.select_related("business", "account", "account__page", "conversation__contact")
@@ -348,7 +300,7 @@ def reply_deliver(*, message_id: int) -> str:
         )
         attachment = next(iter(message.attachments.all()), None)
         try:
-            result = GraphClient.for_account(message.account).send_message(
+            result = account_graph_client(message.account).send_message(
                 recipient_id=conversation.contact.external_id,
                 messaging_type=window.messaging_type,
                 text=message.content or None,
@@ -358,7 +310,7 @@ def reply_deliver(*, message_id: int) -> str:
                 metadata=message.client_token,
             )
         except TokenInvalidError as exc:
-            _account_needs_reconnect(account=message.account.send_account, reason=_error_text(exc))
+            # The client has flagged the page for reconnection (social.services.graph_client).
             reply_fail(
                 message_id=message.pk, error_code=exc.code,
                 error=f"The page's access to Messenger was revoked; reconnect it and retry. ({_error_text(exc)})",
@@ -415,13 +367,6 @@ def _record_sent(*, message: ChatMessage, mid: str) -> None:
         publish_on_commit(
             business_id=message.business_id, conversation_ids=[message.conversation_id], message_ids=[message.pk]
         )
-
-
-def _account_needs_reconnect(*, account: SocialAccount, reason: str) -> None:
-    """The Graph client already flags an account it was built for; repeating it is a no-op."""
-    from social.services import account_mark_needs_reconnect
-
-    account_mark_needs_reconnect(account=account, reason=reason)
 
 
 def reply_give_up(*, message_id: int, error: str) -> None:

@@ -90,7 +90,9 @@ class FakeGraph:
         fake = self
 
         def user_profile(client: Any, *, user_id: str, platform: str) -> dict:
-            fake.profile_calls.append({"user_id": user_id, "platform": platform, "account": client.account})
+            # The account the client was built for is its call recorder's (social.services.graph_client).
+            account = getattr(client.on_call, "account", None)
+            fake.profile_calls.append({"user_id": user_id, "platform": platform, "account": account})
             if isinstance(fake.profile, Exception):
                 raise fake.profile
             return dict(fake.profile, id=user_id)

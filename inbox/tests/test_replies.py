@@ -18,7 +18,6 @@ from inbox.services import replies
 from inbox.services.replies import ReplyError, ReplyRetryLater, reply_deliver, reply_retry, reply_send, reply_window
 from inbox.tasks import message_send
 from inbox.tests.factories import ChatMessageFactory, ContactFactory, ConversationFactory
-from social.graph import MAX_ATTEMPTS
 from social.models import SocialAccount
 
 pytestmark = pytest.mark.django_db
@@ -27,10 +26,9 @@ PSID = "7012345678901234"
 
 
 @pytest.fixture(autouse=True)
-def _no_sleep_and_fresh_cache():
+def _fresh_cache():
     cache.clear()
-    with mock.patch("social.graph._sleep"):
-        yield
+    yield
     cache.clear()
 
 
@@ -296,7 +294,7 @@ def test_task_gives_up_after_the_last_retry(graph, conversation, member, page):
     message.refresh_from_db()
     assert message.status == "failed" and "after 6 tries" in message.error
     assert message.send_attempts == 6
-    assert len(graph.calls) == 6 * MAX_ATTEMPTS  # the client's own quick retries inside each try
+    assert len(graph.calls) == 6  # one call per try: only the task retries, the client never repeats a call
 
 
 def test_concurrent_delivery_is_kept_apart(graph, conversation, member, page):

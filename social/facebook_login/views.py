@@ -10,8 +10,8 @@ from allauth.utils import get_request_param
 from django.conf import settings
 from django.utils import timezone
 
-from social.graph import GraphAPIError, GraphClient, graph_url
-from social.services import user_token_from_code
+from social.graph import GraphAPIError, graph_url
+from social.services import graph_client, user_token_from_code
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
@@ -44,7 +44,7 @@ class FacebookOAuth2Adapter(AllauthFacebookOAuth2Adapter):
     def complete_login(self, request: HttpRequest, app, token, **kwargs):
         provider = self.get_provider()
         try:
-            profile = GraphClient(access_token=token.token).get("me", {"fields": ",".join(provider.get_fields())})
+            profile = graph_client(access_token=token.token).get("me", {"fields": ",".join(provider.get_fields())})
         except GraphAPIError as exc:
             raise OAuth2Error(f"Facebook refused the profile: {exc.message}") from exc
         # Not kept for the Page picker: signing in grants no Page permission (FACEBOOK_SIGNIN_SCOPES),

@@ -26,8 +26,9 @@ from inbox.models import WebhookEvent
 from sandbox import models as sb
 from sandbox import payloads
 from sandbox.seed import seed
-from social.graph import GraphClient, TokenInvalidError
+from social.graph import TokenInvalidError
 from social.models import Platform, SocialAccount
+from social.services import account_graph_client
 
 BAKERY, BAKERY_IG, OTHER_SHOP, GALLERY = "104857600123456", "17841400000000000", "104857600654321", "104857600456789"
 MARCO, ANNA, OLGA = "10215241773831025", "10215241773839999", "10215241773830001"
@@ -204,7 +205,7 @@ def test_connect_flow_end_to_end(live, caplog):
     # and webhooks for the account are still stored.
     requests.post(f"{live}/sandbox/control/tokens/invalidate", json={"page_id": BAKERY}, timeout=10)
     with pytest.raises(TokenInvalidError):
-        GraphClient.for_account(ig).user_profile(user_id="987654321098765", platform=Platform.INSTAGRAM)
+        account_graph_client(ig).user_profile(user_id="987654321098765", platform=Platform.INSTAGRAM)
     page.refresh_from_db()
     assert page.status == SocialAccount.Status.NEEDS_RECONNECT
     assert SocialAccount.objects.get(pk=ig.pk).status == SocialAccount.Status.NEEDS_RECONNECT

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
-import types
 from datetime import timedelta
 
 import pytest
@@ -31,18 +29,12 @@ MARCO, ANNA, OLGA = "10215241773831025", "10215241773839999", "10215241773830001
 
 @pytest.fixture
 def replayed(monkeypatch):
-    """Accounts whose stored webhook events were replayed on connect."""
+    """Accounts whose stored webhook events were replayed on connect: through the real path, the
+    `account_connected` signal sent after commit and the inbox's receiver (inbox/signals.py)."""
+    import inbox.ingest.replay as webhooks
+
     calls: list[str] = []
-
-    def replay(account):
-        calls.append(account.account_id)
-
-    try:
-        import inbox.services.webhooks as module
-    except ImportError:
-        module = types.ModuleType("inbox.services.webhooks")
-        monkeypatch.setitem(sys.modules, "inbox.services.webhooks", module)
-    monkeypatch.setattr(module, "webhook_events_replay_for_account", replay, raising=False)
+    monkeypatch.setattr(webhooks, "webhook_events_replay_for_account", lambda account: calls.append(account.account_id))
     return calls
 
 
@@ -318,3 +310,50 @@ def test_no_token_is_ever_written_to_the_audit_log(sandbox_http, business, membe
     for value in tokens:
         assert value not in dumped
         assert value not in caplog.text
+
+
+def test_connect_announces_each_account_after_commit_and_a_failing_receiver_does_not_fail_it(
+        sandbox_http, business, member, replayed, caplog):
+    from social.signals import account_connected
+
+    seen: list[tuple[str, bool]] = []
+
+    def broken(sender, account, **kwargs):
+        seen.append((account.account_id, connection.in_atomic_block))
+        raise RuntimeError("receiver down")
+
+    account_connected.connect(broken, dispatch_uid="test.broken")
+    try:
+        with committed() as callbacks:
+            result = services.accounts_connect(
+                business=business, actor=member, user_token=token(), page_ids=(BAKERY,), instagram_ids=(BAKERY_IG,)
+            )
+            assert seen == [] and replayed == []  # nothing before the commit
+        assert len(callbacks) >= 2
+    finally:
+        account_connected.disconnect(dispatch_uid="test.broken")
+    assert {a.account_id for a in result.connected} == {BAKERY, BAKERY_IG} and not result.refused
+    assert {account_id for account_id, _ in seen} == {BAKERY, BAKERY_IG}
+    assert set(replayed) == {BAKERY, BAKERY_IG}  # the inbox's receiver still ran
+    assert "receiver down" in caplog.text
+
+
+def test_connect_audits_pages_and_instagram_accounts_as_before(sandbox_http, business, member, replayed):
+    connect(business, member, instagram=(BAKERY_IG,))
+    page = AuditEvent.objects.get(action="social.account.connected", metadata__platform=Platform.FACEBOOK)
+    ig = AuditEvent.objects.get(action="social.account.connected", metadata__platform=Platform.INSTAGRAM)
+    assert page.metadata == {"platform": "FACEBOOK", "account_id": BAKERY, "name": "Bakery Rossi", "subscribed": True}
+    assert ig.metadata == {"platform": "INSTAGRAM", "account_id": BAKERY_IG,
+                           "name": ig.metadata["name"], "page_id": BAKERY}
+    connect(business, member, instagram=(BAKERY_IG,))
+    assert AuditEvent.objects.filter(action="social.account.reconnected").count() == 2
+
+
+def test_a_transient_meta_error_during_connect_is_shown_not_retried(sandbox_http, business, member, replayed):
+    # A web request never sleeps to retry: one subscribe call, and staff are told it is pending.
+    sb.Fault.objects.create(path=f"/{BAKERY}/subscribed_apps", method="POST", remaining=1, http_status=500, code=2)
+    result = connect(business, member)
+    assert result.warnings and SocialAccount.objects.get(account_id=BAKERY).subscribed_at is None
+    assert not sb.Fault.objects.filter(remaining__gt=0).exists()
+    calls = AuditEvent.objects.filter(action="graph.call", metadata__path=f"/{BAKERY}/subscribed_apps")
+    assert calls.count() == 1

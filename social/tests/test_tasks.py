@@ -9,10 +9,11 @@ from celery.exceptions import Retry
 from django.core import mail
 from django.utils import timezone
 
+from config.inprocess_tasks import InProcessTask
 from sandbox import models as sb
 from sandbox.testing import sandbox_http_fixture, user_token  # noqa: F401 - fixture
 from social import services, tasks
-from social.graph import RateLimitError, TransientGraphError
+from social.graph import GraphPermissionError, RateLimitError, TransientGraphError
 from social.models import Platform, SocialAccount
 from social.services import UserToken
 from social.tests.factories import SocialAccountFactory
@@ -24,7 +25,7 @@ BAKERY, CATERING = "104857600123456", "104857600234567"
 
 @pytest.fixture
 def connected(sandbox_http, business, member, monkeypatch):
-    import inbox.services.webhooks as webhooks
+    import inbox.ingest.replay as webhooks
 
     monkeypatch.setattr(webhooks, "webhook_events_replay_for_account", lambda account: 0)
     services.accounts_connect(
@@ -69,27 +70,55 @@ def test_per_account_tasks_skip_missing_or_inactive_accounts(business):
     assert tasks.account_token_check(gone.pk) == "skipped"
 
 
-@pytest.mark.parametrize(("error", "countdown"), [
-    (RateLimitError("slow down", retry_after=420), 420),
-    (TransientGraphError("Meta is down"), 60),
+@pytest.mark.parametrize(("error", "low", "high"), [
+    (RateLimitError("slow down", retry_after=420), 420, 420),  # Meta's own wait
+    (TransientGraphError("Meta is down"), 0, tasks.HEALTH_RETRY_BACKOFF),  # backoff with full jitter
 ])
-def test_transient_failures_are_retried_later(business, monkeypatch, error, countdown):
+def test_transient_failures_are_retried_later(business, monkeypatch, error, low, high):
     account = SocialAccountFactory(business=business)
 
     def failing(**kwargs):
         raise error
 
     monkeypatch.setattr(services, "account_check_token", failing)
-    retries = []
+    countdowns = []
 
-    def retry(**kwargs):
-        retries.append(kwargs["countdown"])
-        return Retry()
+    def retry(self, *args, countdown=None, **kwargs):
+        countdowns.append(countdown)
+        return Retry(exc=kwargs.get("exc"), when=countdown)
 
-    monkeypatch.setattr(tasks.account_token_check, "retry", retry)
-    with pytest.raises(Retry):
-        tasks.account_token_check(account.pk)
-    assert retries == [countdown]
+    # What config.tasks.RetryingTask hands to Celery: the countdown, never a sleep.
+    monkeypatch.setattr(InProcessTask, "retry", retry)
+    result = tasks.account_token_check.apply((account.pk,))
+    assert result.state == "RETRY"
+    assert len(countdowns) == 1 and low <= countdowns[0] <= high
+
+
+def test_a_transient_failure_is_retried_until_max_retries_then_raised(business, monkeypatch):
+    account = SocialAccountFactory(business=business)
+    runs = []
+
+    def failing(**kwargs):
+        runs.append(1)
+        raise TransientGraphError("Meta is down")
+
+    monkeypatch.setattr(services, "account_check_token", failing)
+    result = tasks.account_token_check.apply((account.pk,))  # eager: the retries run at once
+    assert result.failed() and isinstance(result.result, TransientGraphError)
+    assert len(runs) == tasks.MAX_RETRIES + 1
+
+
+def test_a_permanent_failure_is_not_retried(business, monkeypatch):
+    account = SocialAccountFactory(business=business)
+    runs = []
+
+    def failing(**kwargs):
+        runs.append(1)
+        raise GraphPermissionError("no")
+
+    monkeypatch.setattr(services, "account_check_token", failing)
+    assert tasks.account_token_check.apply((account.pk,)).failed()
+    assert len(runs) == 1
 
 
 def test_reconnect_email_is_not_sent_once_the_account_is_back(business, member):
@@ -98,3 +127,21 @@ def test_reconnect_email_is_not_sent_once_the_account_is_back(business, member):
     SocialAccount.objects.filter(pk=account.pk).update(status=SocialAccount.Status.NEEDS_RECONNECT)
     assert tasks.account_notify_reconnect(account.pk) == 1
     assert mail.outbox[0].to == [member.email]
+
+
+def test_a_mail_server_outage_is_retried_later(business, monkeypatch):
+    account = SocialAccountFactory(business=business, status=SocialAccount.Status.NEEDS_RECONNECT)
+
+    def down(**kwargs):
+        raise ConnectionRefusedError("mail server down")
+
+    monkeypatch.setattr(services, "business_notify_reconnect", down)
+    countdowns = []
+
+    def retry(self, *args, countdown=None, **kwargs):
+        countdowns.append(countdown)
+        return Retry(exc=kwargs.get("exc"), when=countdown)
+
+    monkeypatch.setattr(InProcessTask, "retry", retry)
+    assert tasks.account_notify_reconnect.apply((account.pk,)).state == "RETRY"
+    assert len(countdowns) == 1 and 0 <= countdowns[0] <= 300

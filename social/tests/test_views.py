@@ -35,7 +35,7 @@ def banner(settings):
 @pytest.fixture
 def replay(monkeypatch):
     calls: list[str] = []
-    import inbox.services.webhooks as webhooks
+    import inbox.ingest.replay as webhooks
 
     monkeypatch.setattr(webhooks, "webhook_events_replay_for_account", lambda account: calls.append(account.account_id))
     return calls
@@ -165,6 +165,19 @@ def test_refusals_are_explained_on_the_picker_and_on_submit(sandbox_http, client
     response = client_member.post(reverse("social:connect_pages"), {"pages": [BAKERY]}, follow=True)
     assert "connected to another business" in response.content.decode()
     assert SocialAccount.objects.get(account_id=BAKERY).business == other_business
+
+
+def test_meta_failing_during_the_picker_shows_the_error_at_once(sandbox_http, client_member, replay, monkeypatch):
+    # A web request never sleeps to retry: one call to /me/accounts, and the person is told to try again.
+    import social.graph
+
+    monkeypatch.setattr(social.graph.time, "sleep", lambda seconds: pytest.fail("the connect flow slept"))
+    client_member.get(start_connect(client_member))
+    sb.Fault.objects.create(path="/me/accounts", method="GET", remaining=3, http_status=500, code=2)
+    response = client_member.get(reverse("social:connect_pages"), follow=True)
+    assert "Facebook didn&#x27;t list your Pages" in response.content.decode()
+    assert sb.Fault.objects.get().remaining == 2
+    assert not SocialAccount.objects.exists()
 
 
 def test_a_page_without_messaging_is_explained(sandbox_http, client_member, replay):
