@@ -36,6 +36,9 @@ SMALL_CONVERSATIONS, SMALL_MESSAGES = 60, 600
 # Words a support inbox sees; "tracking" is in ~0.5 % of messages (pages.py searches it).
 _VOCAB = ["hi", "hello", "thanks", "thank", "you", "please", "order", "delivery", "parcel", "price", "size", "colour", "color", "available", "stock", "shop", "open", "today", "tomorrow", "weekend", "address", "refund", "return", "exchange", "invoice", "receipt", "payment", "card", "paypal", "discount", "code", "cake", "bread", "croissant", "birthday", "wedding", "gluten", "vegan", "pickup", "time", "when", "where", "how", "much", "can", "could", "would", "need", "want", "love", "great", "perfect", "sorry", "late", "missing", "wrong", "broken", "photo", "picture", "link", "website", "instagram", "message", "reply"]
 RARE_WORD = "tracking"
+# A word in 40 messages (pages.py: search at the rare end) and one in none (search that finds nothing).
+VERY_RARE_WORD = "allergen"
+ABSENT_WORD = "zeppelin"
 
 
 def _escape(value: str) -> str:
@@ -165,6 +168,8 @@ def _text(rng: random.Random, index: int) -> str:
     words = rng.choices(_VOCAB, k=rng.randint(3, 24))
     if index % 200 == 0:
         words.insert(rng.randrange(len(words)), RARE_WORD)
+    if index % 25_000 == 11:
+        words.insert(rng.randrange(len(words)), VERY_RARE_WORD)
     if index % 37 == 0:
         words.append(f"order {10_000 + index % 90_000}")
     text = " ".join(words)

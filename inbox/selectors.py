@@ -11,7 +11,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from django.db.models import Count, Exists, Max, OuterRef, Prefetch, Q, Sum
+from django.db import connection
+from django.db.models import BooleanField, Count, Exists, Max, OuterRef, Prefetch, Q, Sum
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
@@ -152,10 +153,18 @@ def conversation_list(
         qs = qs.filter(priority=filters.priority)
     if filters.account_id:
         qs = qs.filter(account_id=filters.account_id)
-    if filters.q:
-        qs = qs.filter(_search_condition(business=business, q=filters.q))
     qs = _keyset_before(qs, time_field="last_message_at", cursor=cursor_decode(cursor))
-    rows = list(qs.order_by("-last_message_at", "-id")[: limit + 1])
+    rows = None
+    if filters.q:
+        recent = _search_recent(qs, business=business, q=filters.q, limit=limit)
+        if len(recent) > limit:
+            rows = recent  # common text: the newest conversations filled the page
+        elif len(recent) >= SEARCH_WALK_FROM:
+            qs = qs.filter(_search_by_row(business=business, q=filters.q))
+        else:
+            qs = qs.filter(_search_condition(business=business, q=filters.q))
+    if rows is None:
+        rows = list(qs.order_by("-last_message_at", "-id")[: limit + 1])
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
@@ -164,36 +173,90 @@ def conversation_list(
 
 
 # How many matches a search collects through the trigram indexes (migration inbox 0003) before it
-# calls its text common. Measured with 100,000 conversations / 1,000,000 messages: fetching ids
-# costs ~2 µs a match and sorting the conversations ~5 µs each, while the newest-first walk costs
-# ~15 µs per conversation it passes; 2,000 keeps both plans near 20 ms of SQL or less for the words
-# of bench/pages.py ("tracking", 5,000 matches: 6 ms of ids + a 14 ms walk of 928 conversations).
-SEARCH_ID_LIMIT = 2000
+# calls its text common, when the window of the newest conversations (_search_recent) found too little
+# to decide. Measured with 100,000 conversations / 1,000,000 messages (bench/pages.py): collecting ids
+# costs ~2.3 µs a match for rare text (a bitmap scan), ~5 µs for common text (a sequential scan reading
+# ~5 rows per match), while the newest-first walk costs ~15–20 µs per conversation it passes
+# (≈ 51 / the share of conversations that match). "tracking" (5,000 matches, 5 % of conversations):
+# 12 ms of ids + 1 ms for the page; at 2,000 it walked ~930 conversations for 35–45 ms.
+SEARCH_ID_LIMIT = 5000
+
+
+# A search first checks the newest conversations of the list one by one (~20 µs each), at most this many:
+# ~2 ms, which every search pays, against the 25–30 ms that collecting the matches of common text costs.
+SEARCH_RECENT_WINDOW = 100
+# When that window holds at least this many matches (10 %) but not a page, the text is common enough for
+# a walk newest first (~51 / 10 % ≈ 500 conversations, ~10 ms); with fewer, its matches are collected
+# ("tracking", in 8 of the newest 100: 5,000 ids in ~12 ms, where its walk took 20–45 ms).
+SEARCH_WALK_FROM = 10
+
+
+def _search_by_row(*, business: Business, q: str) -> Q:
+    """The search as a check of each conversation: its customer (joined anyway) or any of its messages.
+
+    Written as one OR, the message check stays a per-row check: an EXISTS on its own would be turned
+    into a join that collects every match first (PostgreSQL often guesses `LIKE '%word%'` a hundred
+    times too rare).
+    """
+    messages = ChatMessage.objects.for_business(business).filter(content__icontains=q, is_deleted=False)
+    return (Q(contact__name__icontains=q) | Q(contact__username__icontains=q)
+            | Q(Exists(messages.filter(conversation=OuterRef("pk")))))
+
+
+def _search_recent(qs: QuerySet[Conversation], *, business: Business, q: str, limit: int) -> list[Conversation]:
+    """The matches among the newest SEARCH_RECENT_WINDOW conversations of the list, newest first (one query).
+
+    When they are more than a page, they are the page, exactly: every match outside the window is
+    older than all inside it. Text in half or more of the conversations ("refund", "thanks") is
+    answered here, sparing it the id collection of _search_condition, which is that text's most
+    expensive plan (~5 µs a match, thousands of them). Fewer matches say how common the text is,
+    which chooses the plan of the full query (conversation_list).
+    """
+    window = qs.order_by("-last_message_at", "-id").values("pk")[:SEARCH_RECENT_WINDOW]
+    matches = qs.filter(pk__in=window).filter(_search_by_row(business=business, q=q))
+    return list(matches.order_by("-last_message_at", "-id")[: limit + 1])
 
 
 def _search_condition(*, business: Business, q: str) -> Q:
     """Conversations whose customer name/username or any non-deleted message contains `q` (any case).
 
     Each half is first looked up through its trigram index, at most SEARCH_ID_LIMIT + 1 rows (one
-    query each). A half that found all its matches becomes an id list, so PostgreSQL fetches exactly
-    those conversations and sorts the few of them. A half with more matches is common text: it
-    becomes a per-row check instead, and the list query walks the conversations newest first
-    (index conv_business_status_recent) and stops at the page's last row; with common text that is
-    after a few hundred rows, while collecting every match would read thousands of messages.
+    query each). When both halves found all their matches, they become id lists, so PostgreSQL
+    fetches exactly those conversations and sorts the few of them. When the message text is common,
+    both halves become per-row checks (_search_by_row), and the list query walks the conversations
+    newest first (index conv_business_status_recent) and stops at the page's last row; with common
+    text that is after a few hundred rows, while collecting every match would read thousands of messages.
     """
     contacts = Contact.objects.for_business(business).filter(Q(name__icontains=q) | Q(username__icontains=q))
     contact_ids = list(contacts.values_list("pk", flat=True)[: SEARCH_ID_LIMIT + 1])
-    if len(contact_ids) > SEARCH_ID_LIMIT:
-        by_customer = Q(contact__name__icontains=q) | Q(contact__username__icontains=q)
-    else:
-        by_customer = Q(contact_id__in=contact_ids)
     messages = ChatMessage.objects.for_business(business).filter(content__icontains=q, is_deleted=False)
     conversation_ids = list(messages.values_list("conversation_id", flat=True)[: SEARCH_ID_LIMIT + 1])
     if len(conversation_ids) > SEARCH_ID_LIMIT:
-        by_message = Q(Exists(messages.filter(conversation=OuterRef("pk"))))
-    else:
-        by_message = Q(pk__in=set(conversation_ids))
-    return by_customer | by_message
+        return _search_by_row(business=business, q=q)
+    by_name = Q(contact__name__icontains=q) | Q(contact__username__icontains=q)
+    by_customer = by_name if len(contact_ids) > SEARCH_ID_LIMIT else _column_in("contact_id", contact_ids)
+    return by_customer | _column_in("id", sorted(set(conversation_ids)))
+
+
+def _column_in(column: str, ids: list[int]) -> Q:
+    """`conversations.<column> IN ids`; on PostgreSQL as `= ANY(<one array parameter>)`.
+
+    Thousands of ids as `IN (1, 2, …)` are thousands of literals to build, send, parse and plan
+    (~5 ms of planning alone for 4,700 ids); one array is one parameter, and PostgreSQL still checks
+    it with a hash while it walks the conversations newest first.
+    """
+    if not ids:
+        return Q(pk__in=[])  # matches nothing; Django leaves this half out of the query
+    if connection.vendor != "postgresql":
+        return Q(**{f"{'pk' if column == 'id' else column}__in": ids})
+    quote = connection.ops.quote_name
+    # Typed like the columns (bigint): against an int4 array the check is not hashed but a linear
+    # search of the array for every row.
+    sql = f"{quote(Conversation._meta.db_table)}.{quote(column)} = ANY(%s::bigint[])"
+    # The array as its text form: psycopg adapts a list of 5,000 ints one by one in Python (~ms).
+    array = "{" + ",".join(str(int(pk)) for pk in ids) + "}"
+    # Safe: `column` is one of this module's two column names, the ids travel as a parameter.
+    return Q(RawSQL(sql, (array,), output_field=BooleanField()))  # noqa: S611
 
 
 def conversation_get(*, business: Business, pk: int) -> Conversation:

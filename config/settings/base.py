@@ -120,6 +120,8 @@ AUTH_PASSWORD_VALIDATORS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Pages gzipped (static files are WhiteNoise's, above); why here and not in nginx: config/compression.py.
+    "config.compression.PageGZipMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -211,9 +213,6 @@ if REDIS_URL:
     CACHES = {
         # Login rate limits live here and fail open while Redis is down (config/cache.py).
         "default": {"BACKEND": "config.cache.FailOpenRedisCache", "LOCATION": REDIS_URL},
-        # The drain's wake-up flag (INBOX_WEBHOOK_WAKE_CACHE): a plain RedisCache, which the ASGI fast
-        # path sets on Redis itself (inbox/webhook_asgi.py), and whose errors the wake-up handles.
-        "wake": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL},
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
@@ -392,12 +391,21 @@ INBOX_WEBHOOK_REQUEUE_AFTER_SECONDS = 120
 # after this long so replies queued meanwhile get a worker.
 INBOX_WEBHOOK_BATCH_SIZE = env.int("INBOX_WEBHOOK_BATCH_SIZE", default=100)
 INBOX_WEBHOOK_DRAIN_SECONDS = 5.0
-# The cache alias where the endpoint flags "a drain is queued" (one broker publish per burst, not
-# per webhook). It must be shared by the web and worker processes; "" publishes for every webhook.
 # Answer webhook POSTs in the ASGI event loop, before Django's request cycle (inbox/webhook_asgi.py;
 # PostgreSQL only). Off: the Django view answers them.
 INBOX_WEBHOOK_FAST_PATH = env.bool("INBOX_WEBHOOK_FAST_PATH", default=True)
-INBOX_WEBHOOK_WAKE_CACHE = env("INBOX_WEBHOOK_WAKE_CACHE", default="wake" if REDIS_URL else "")
+# Its database connections per ASGI worker process (a psycopg pool that grows as needed). At
+# saturation (64 concurrent POSTs on 2 workers) 4 made requests queue for a connection, which costs
+# CPU per ack; 8 and 16 measured alike (bench/README.md), and 8 keeps 2 workers to 16 of
+# PostgreSQL's 100 connections.
+INBOX_WEBHOOK_FAST_PATH_POOL_SIZE = env.int("INBOX_WEBHOOK_FAST_PATH_POOL_SIZE", default=8)
+# Where the endpoint flags "a drain is queued" (one broker publish per burst, not per webhook;
+# inbox/ingest/wake.py): a Redis shared by the web and worker processes, "memory://" when tasks run
+# in the web process itself, "" for no flag (a drain per webhook).
+INBOX_WEBHOOK_WAKE_URL = env("INBOX_WEBHOOK_WAKE_URL", default=REDIS_URL)
+# The ASGI adapter sets that flag at most once per this many seconds per worker process (the acks in
+# between ask for one more after it): a message may wait this much longer for its drain.
+INBOX_WEBHOOK_WAKE_INTERVAL = env.float("INBOX_WEBHOOK_WAKE_INTERVAL", default=0.005)
 INBOX_PAGE_SIZE = 50
 # Opening a conversation also tells Meta the page has seen it (the customer sees "Seen"); best effort.
 INBOX_SEND_MARK_SEEN = env.bool("INBOX_SEND_MARK_SEEN", default=True)

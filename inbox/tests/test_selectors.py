@@ -114,10 +114,17 @@ def test_disconnected_pages_leave_the_navigation(page):
     assert selectors.inbox_counters(business=page.business).accounts == []
 
 
-# Search answers the same whether a half of it (names, message text) is fetched as an id list or, for
-# text more common than SEARCH_ID_LIMIT matches, checked row by row on a newest-first walk.
-@pytest.fixture(params=["id lists", "row checks"])
+# Search answers the same by each of its plans: the newest conversations filling the page (common
+# text), a newest-first walk chosen from what that window found, or, when the window found little,
+# each half (names, message text) fetched as an id list or, for text more common than
+# SEARCH_ID_LIMIT matches, checked row by row on a newest-first walk.
+@pytest.fixture(params=["recent window", "walk", "id lists", "row checks"])
 def search_limit(request, monkeypatch):
+    if request.param == "walk":
+        monkeypatch.setattr(selectors, "SEARCH_RECENT_WINDOW", 1)
+        monkeypatch.setattr(selectors, "SEARCH_WALK_FROM", 0)
+    if request.param in ("id lists", "row checks"):
+        monkeypatch.setattr(selectors, "SEARCH_RECENT_WINDOW", 0)
     if request.param == "row checks":
         monkeypatch.setattr(selectors, "SEARCH_ID_LIMIT", 1)
     return request.param
@@ -207,3 +214,86 @@ def test_search_without_a_match_is_empty(page, search_limit):
     ChatMessageFactory(conversation=conversation, content="hello")
     result = _search(page.business, "zqxjv")
     assert (result.conversations, result.next_cursor) == ([], None)
+
+
+@pytest.mark.parametrize(("q", "matching", "other"), [
+    ("100%", "got 100% of it", "got 1000 of it"),
+    ("a_b", "code a_b please", "code axb please"),
+    ("order 1", "about order 12345", "about order 22345"),
+])
+def test_search_text_is_literal_with_wildcards_and_spaces(page, search_limit, q, matching, other):
+    found = ConversationFactory(contact=ContactFactory(account=page, name="Anna"))
+    ChatMessageFactory(conversation=found, content=matching)
+    ChatMessageFactory(conversation=found, content=matching + " again")
+    missed = ConversationFactory(contact=ContactFactory(account=page, name="Bo"))
+    ChatMessageFactory(conversation=missed, content=other)
+    assert [c.pk for c in _search(page.business, q).conversations] == [found.pk]
+
+
+def test_common_text_still_finds_a_rare_name(page, monkeypatch):
+    # Message text past the limit (a per-row walk) with few name matches (an id list on its own):
+    # the walk must still list the customers found by name.
+    monkeypatch.setattr(selectors, "SEARCH_RECENT_WINDOW", 0)
+    monkeypatch.setattr(selectors, "SEARCH_ID_LIMIT", 2)
+    now = timezone.now()
+    by_name = ConversationFactory(contact=ContactFactory(account=page, name="Refundo Ruiz"),
+                                  last_message_at=now - timedelta(minutes=5))
+    by_text = []
+    for index in range(3):
+        conversation = ConversationFactory(contact=ContactFactory(account=page, name=f"C{index}"),
+                                           last_message_at=now - timedelta(minutes=index))
+        ChatMessageFactory(conversation=conversation, content="refund?")
+        by_text.append(conversation)
+    ConversationFactory(contact=ContactFactory(account=page, name="Nobody"), last_message_at=now)
+    assert [c.pk for c in _search(page.business, "refund").conversations] == [c.pk for c in by_text] + [by_name.pk]
+
+
+def test_many_matching_conversations_are_one_id_list_query(page, monkeypatch, django_assert_num_queries):
+    # Below the limit the matches go to the database as ids; four queries whatever their number (the
+    # window of the newest conversations finds too few of them to fill a page or to choose a walk).
+    monkeypatch.setattr(selectors, "SEARCH_RECENT_WINDOW", 5)
+    monkeypatch.setattr(selectors, "SEARCH_ID_LIMIT", 50)
+    rows = []
+    for index in range(30):
+        conversation = ConversationFactory(contact=ContactFactory(account=page, name=f"C{index}"))
+        ChatMessageFactory(conversation=conversation, content=f"parcel {index}")
+        rows.append(conversation)
+    with django_assert_num_queries(4):
+        result = _search(page.business, "parcel", limit=10)
+    expected = sorted(rows, key=lambda c: (c.last_message_at, c.pk), reverse=True)[:10]
+    assert [c.pk for c in result.conversations] == [c.pk for c in expected]
+    assert result.next_cursor is not None
+
+
+def test_common_text_is_answered_from_the_newest_conversations_in_one_query(page, django_assert_num_queries):
+    now = timezone.now()
+    rows = []
+    for index in range(12):
+        conversation = ConversationFactory(contact=ContactFactory(account=page, name=f"C{index}"),
+                                           last_message_at=now - timedelta(minutes=index))
+        ChatMessageFactory(conversation=conversation, content="refund please" if index % 4 else "hello")
+        rows.append(conversation)
+    expected = [c.pk for i, c in enumerate(rows) if i % 4][:5]
+    with django_assert_num_queries(1):
+        result = _search(page.business, "refund", limit=5)
+    assert [c.pk for c in result.conversations] == expected
+    assert result.next_cursor is not None
+    # The next page comes from the window after the cursor, just as exactly.
+    following = _search(page.business, "refund", limit=5, cursor=result.next_cursor)
+    assert [c.pk for c in following.conversations] == [c.pk for i, c in enumerate(rows) if i % 4][5:]
+
+
+def test_text_in_part_of_the_newest_conversations_is_walked(page, monkeypatch, django_assert_num_queries):
+    # 3 matches in the window of 6: too few for a page of 4, enough to choose the walk (2 queries).
+    monkeypatch.setattr(selectors, "SEARCH_RECENT_WINDOW", 6)
+    monkeypatch.setattr(selectors, "SEARCH_WALK_FROM", 3)
+    now = timezone.now()
+    rows = []
+    for index in range(12):
+        conversation = ConversationFactory(contact=ContactFactory(account=page, name=f"C{index}"),
+                                           last_message_at=now - timedelta(minutes=index))
+        ChatMessageFactory(conversation=conversation, content="refund please" if index % 2 else "hello")
+        rows.append(conversation)
+    with django_assert_num_queries(2):
+        result = _search(page.business, "refund", limit=4)
+    assert [c.pk for c in result.conversations] == [c.pk for i, c in enumerate(rows) if i % 2][:4]
