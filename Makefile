@@ -28,10 +28,12 @@ test: venv
 prod: venv
 	@scripts/prod.sh
 
-# ruff everywhere, mypy (django-stubs) on the apps listed in mypy.ini, and no model change without its migration.
+# ruff everywhere, mypy (django-stubs) on the apps listed in mypy.ini, the import rules of
+# docs/architecture.md (.importlinter), and no model change without its migration.
 lint: venv
 	@$(VENV)/bin/ruff check .
 	@$(VENV)/bin/mypy
+	@$(VENV)/bin/lint-imports --no-logo --no-cache
 	@$(PY) manage.py makemigrations --check --dry-run -v0 || { echo "A model changed without a migration: run manage.py makemigrations."; exit 1; }
 
 # Re-pin every transitive version after editing requirements.in or requirements-dev.in.

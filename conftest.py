@@ -23,15 +23,13 @@ def _media_storage(settings, tmp_path) -> None:
 @pytest.fixture(autouse=True)
 def _empty_cache():
     """Each test starts with an empty cache (rate limits) and no webhook drain flagged as queued."""
-    from django.conf import settings
-    from django.core.cache import cache, caches
+    from django.core.cache import cache
 
-    from inbox.ingest.wake import DRAIN_QUEUED_KEY
+    from inbox.ingest.wake import drain_flag_clear
 
     def empty() -> None:
         cache.clear()
-        if settings.INBOX_WEBHOOK_WAKE_CACHE:
-            caches[settings.INBOX_WEBHOOK_WAKE_CACHE].delete(DRAIN_QUEUED_KEY)
+        drain_flag_clear()
 
     empty()
     yield

@@ -28,6 +28,21 @@ def sample_body(*, page_id: str = PAGE_ID, size: int = 600) -> bytes:
     ]))
 
 
+def batched_body(*, page_id: str = PAGE_ID, items: int = 5) -> bytes:
+    """One POST carrying ``items`` customer messages in one entry (Meta batches under load)."""
+    events = [
+        p.text_message(page_id=page_id, psid=str(7_000_000_000_000_001 + n),
+                       text=f"Hello, is the blue one still available in size {38 + n}? Thanks!")
+        for n in range(items)
+    ]
+    return p.encode(p.envelope(object_type="page", entries=[p.entry(account_id=page_id, events=events)]))
+
+
+# The two shapes the saturation phase measures: Meta's one message per POST (ordinary traffic) and a
+# batch of five (a busy page).
+SATURATION_BODIES = {"single": sample_body, "batched": batched_body}
+
+
 @dataclass
 class Workload:
     """Signed POSTs and what must be stored once they are all processed."""

@@ -2,16 +2,20 @@
 
 Starts, on a fresh PostgreSQL database `bench_inbox` and Redis DB 7:
   gunicorn with uvicorn's worker class (2 workers, httptools + uvloop, config.asgi:application) serving
-  /webhooks/facebook/ with production settings, as in production (its POST is inbox/webhook_asgi.py),
-  a Celery worker (--concurrency 1, niced), the floor app (bench/floor_app.py, same server x2),
-  and a stand-in Graph API on loopback answering the profile lookups new contacts trigger.
+  /webhooks/facebook/ with production settings, as in production (its POST is the ASGI adapter,
+  inbox/webhook_asgi.py), the same with the adapter off (INBOX_WEBHOOK_FAST_PATH=0: the Django view
+  answers), a Celery worker (--concurrency 1, niced), the floor app (bench/floor_app.py, same server
+  x2), and a stand-in Graph API on loopback answering the profile lookups new contacts trigger.
 
 Measures:
   (a) ack latency p50/p99 at a steady 200 POST/s for --steady-seconds while the worker is busy with a backlog;
-  (b) ack throughput at saturation (wrk -c64) of our endpoint and of the floor, same run, and the ratio
-      (the worker is stopped during (b) so neither server shares the 2 cores with it);
-  (c) end to end: --messages distinct customer messages (some batched, some duplicated) until every one is
-      stored; then verifies no loss, no duplicate, conversations updated, broadcasts sent.
+  (b) ack throughput at saturation (wrk -t2 -c64) of the floor, the adapter and the view, interleaved,
+      --rounds times, for one message per POST (~600 bytes) and a batch of five; first with the worker
+      applying a backlog beside them, then with the worker stopped; each as a share of the floor
+      (median of the rounds and range);
+  (c) end to end: --messages distinct customer messages until every one is stored, --e2e-rounds times
+      with one message per POST and as many with some batched (as Meta sends under load); then
+      verifies no loss, no duplicate, conversations updated, broadcasts sent.
 Peak RSS of the web and worker process trees is sampled throughout. Every process is stopped at the end.
 
     .venv/bin/python bench/ingest.py [--messages 20000] [--quick]
@@ -35,7 +39,7 @@ from bench._graph_stub import calls as graph_calls
 
 DB_NAME = "bench_inbox"
 WEBHOOK_PATH = "/webhooks/facebook/"
-WEB_PORT, FLOOR_PORT, GRAPH_PORT = 18020, 18021, 18029
+WEB_PORT, FLOOR_PORT, VIEW_PORT, GRAPH_PORT = 18020, 18021, 18022, 18029
 MB = 1024 * 1024
 
 
@@ -103,7 +107,7 @@ def prerequisites(args: argparse.Namespace) -> None:
     c.require_redis()
     c.require_file(c.ROOT / "inbox" / "webhooks.py", "the webhook endpoint is missing.")
     c.require_file(c.ROOT / "inbox" / "tasks.py", "the webhook processing task is missing.")
-    for port in (args.web_port, args.floor_port, args.graph_port):
+    for port in (args.web_port, args.floor_port, args.view_port, args.graph_port):
         c.require_port_free(port)
 
 
@@ -195,7 +199,7 @@ def stored_messages() -> int:
 def cpu_rows(bench: str, before: dict[str, float], after: dict[str, float], seconds: float) -> list[c.Row]:
     pct = c.ResourceSampler.cpu_percent(before, after, seconds)
     cores = c.machine_info()["nproc"]
-    known = sum(pct.get(key, 0.0) for key in ("web", "worker", "postgres", "floor", "bench"))
+    known = sum(pct.get(key, 0.0) for key in ("web", "view", "worker", "postgres", "floor", "bench"))
     return [
         c.Row(bench, "CPU: web / worker / postgres / load generator",
               f"{pct['web']:.0f} / {pct['worker']:.0f} / {pct['postgres']:.0f} / {pct.get('bench', 0):.0f}",
@@ -258,48 +262,106 @@ def phase_steady(args: argparse.Namespace, secret: str, sampler: c.ResourceSampl
     return rows, {"statuses": statuses, "latency_ms_max": max(latencies) if latencies else None}
 
 
-def phase_saturation(args: argparse.Namespace, secret: str) -> tuple[list[c.Row], dict]:
-    from bench._payloads import headers_for, sample_body
+def backlog_top_up(secret: str, *, messages: int, seed: int) -> int:
+    """Store ``messages`` new messages (batched POST bodies) as pending events without HTTP, with the
+    endpoint's own INSERT, and wake the drain; returns how many events are pending now."""
+    from django.db import connection
+    from django.utils import timezone
 
-    body = sample_body()
-    signature = headers_for(body, secret)["X-Hub-Signature-256"]
-    ours_runs, floor_runs, raw = [], [], []
-    for round_no in range(1, args.rounds + 1):
-        for name, port, runs in (("floor", args.floor_port, floor_runs), ("ours", args.web_port, ours_runs)):
-            c.log(f"(b) round {round_no}: wrk -c{args.connections} -d{args.sat_seconds}s against {name}")
-            result = c.run_wrk(f"http://{c.HOST}:{port}{WEBHOOK_PATH}", body=body, signature=signature,
-                               connections=args.connections, duration=args.sat_seconds)
-            if result.non_2xx or result.socket_errors:
-                c.log(f"    {name}: {result.non_2xx} non-2xx, socket errors: {result.socket_errors or 'none'}")
-            runs.append(result)
-            raw.append({"server": name, "round": round_no, "requests_per_s": result.requests_per_s,
-                        "p99_ms": result.p99_ms, "non_2xx": result.non_2xx, "socket_errors": result.socket_errors})
-    ours = c.median([r.requests_per_s for r in ours_runs])
-    floor = c.median([r.requests_per_s for r in floor_runs])
-    ratio = ours / floor * 100 if floor else float("nan")
-    from bench.floor_app import http_implementation
+    from bench._payloads import message_workload
+    from config.tasks import enqueue
+    from inbox.ingest.receive import INSERT_SQL, insert_params
 
-    rows = [
-        c.Row("ingest (b)", f"floor acks/s ({c.asgi_server_label(args.asgi_server, 2)}, {http_implementation()})",
-              floor, "/s"),
-        c.Row("ingest (b)", f"our acks/s ({server_name(args)})", ours, "/s"),
-        c.Row("ingest (b)", "ours / floor", ratio, "%", "≥ 50 %", ratio >= 50),
-        c.Row("ingest (b)", "our p99 at saturation", c.median([r.p99_ms or 0 for r in ours_runs]), "ms"),
-        c.Row("ingest (b)", "our non-2xx at saturation", sum(r.non_2xx for r in ours_runs), "", "0",
-              sum(r.non_2xx for r in ours_runs) == 0),
-    ]
+    work = message_workload(messages=messages, contacts=500, secret=secret, batched_share=1.0, multi_entry_share=0,
+                            duplicate_post_share=0, redelivery_share=0, seed=seed, shuffle=False,
+                            psid_base=7_400_000_000_000_000 + seed * 1_000)
+    with connection.cursor() as cursor:
+        for body, headers in work.requests:
+            received_at = connection.ops.adapt_datetimefield_value(timezone.now())
+            cursor.execute(INSERT_SQL, insert_params(body, headers["X-Hub-Signature-256"], received_at))
+    enqueue("inbox.tasks.webhook_events_drain")
+    return event_states().get("pending", 0)
+
+
+def phase_saturation(args: argparse.Namespace, secret: str, *, worker_busy: bool) -> tuple[list[c.Row], dict]:
+    """wrk against the floor, the adapter and the view, interleaved, per body shape; ratios to the floor."""
+    from bench._payloads import SATURATION_BODIES, headers_for
+
+    label = "(b) worker busy" if worker_busy else "(b) worker stopped"
+    target = 45.0 if worker_busy else 60.0
+    servers = [("floor", args.floor_port), ("adapter", args.web_port)]
+    if args.view_port:
+        servers.append(("view", args.view_port))
+    rows: list[c.Row] = []
+    raw: list[dict] = []
+    for shape, make_body in SATURATION_BODIES.items():
+        body = make_body()
+        signature = headers_for(body, secret)["X-Hub-Signature-256"]
+        results: dict[str, list[c.WrkResult]] = {name: [] for name, _ in servers}
+        for round_no in range(1, args.rounds + 1):
+            # Rotate the order each round, so no server always runs first (or right after another).
+            order = servers[round_no - 1:] + servers[:round_no - 1]
+            for name, port in order:
+                pending = None
+                if worker_busy:
+                    pending = event_states().get("pending", 0)
+                    if pending < args.busy_min_pending:
+                        pending = backlog_top_up(secret, messages=args.busy_top_up,
+                                                 seed=100 + round_no * 10 + len(raw))
+                c.log(f"{label} {shape} ({len(body)} bytes) round {round_no}: wrk -c{args.connections} "
+                      f"-d{args.sat_seconds}s against {name}" + (f" ({pending:,} events pending)" if worker_busy else ""))
+                result = c.run_wrk(f"http://{c.HOST}:{port}{WEBHOOK_PATH}", body=body, signature=signature,
+                                   connections=args.connections, duration=args.sat_seconds)
+                if result.non_2xx or result.socket_errors:
+                    c.log(f"    {name}: {result.non_2xx} non-2xx, socket errors: {result.socket_errors or 'none'}")
+                results[name].append(result)
+                raw.append({"shape": shape, "server": name, "round": round_no, "worker_busy": worker_busy,
+                            "requests_per_s": result.requests_per_s, "p99_ms": result.p99_ms,
+                            "non_2xx": result.non_2xx, "socket_errors": result.socket_errors,
+                            "pending_before": pending})
+            if not worker_busy:
+                reset_inbox_tables()
+        floors = [r.requests_per_s for r in results["floor"]]
+        rows.append(c.Row(f"ingest {label}", f"{shape}: floor acks/s, median (range)",
+                          _median_range(floors), "/s"))
+        for name, _ in servers[1:]:
+            ours = [r.requests_per_s for r in results[name]]
+            # Each round's ratio pairs the runs of that round (same machine load), then the median.
+            ratios = [o / f * 100 for o, f in zip(ours, floors, strict=True) if f]
+            ratio = c.median(ratios) if ratios else float("nan")
+            non_2xx = sum(r.non_2xx for r in results[name])
+            is_adapter = name == "adapter"
+            rows += [
+                c.Row(f"ingest {label}", f"{shape}: {name} acks/s, median (range)", _median_range(ours), "/s"),
+                c.Row(f"ingest {label}", f"{shape}: {name} / floor, median (range)", _median_range(ratios, "%"),
+                      "", f"≥ {target:.0f} %" if is_adapter else "", (ratio >= target) if is_adapter else None),
+                c.Row(f"ingest {label}", f"{shape}: {name} p99 at saturation",
+                      c.median([r.p99_ms or 0 for r in results[name]]), "ms"),
+                c.Row(f"ingest {label}", f"{shape}: {name} non-2xx", non_2xx, "", "0", non_2xx == 0),
+            ]
     return rows, {"runs": raw}
+
+
+def _median_range(values: list[float], unit: str = "") -> str:
+    if not values:
+        return "—"
+    return f"{c.median(values):,.1f}{unit} ({min(values):,.1f}–{max(values):,.1f})"
 
 
 def phase_end_to_end(
     args: argparse.Namespace, secret: str, ids: dict[str, int], group: c.ProcessGroup, env: dict[str, str],
-    sampler: c.ResourceSampler,
+    sampler: c.ResourceSampler, *, shape: str = "batched", round_no: int = 1,
 ) -> tuple[list[c.Row], dict]:
     from bench._payloads import message_workload
     from inbox.realtime import business_group
 
-    work = message_workload(messages=args.messages, contacts=args.contacts, secret=secret, seed=3)
-    c.log(f"(c) {args.messages:,} distinct messages from {args.contacts:,} customers in {len(work.requests):,} POSTs "
+    # "single": one message per POST, Meta's shape at ordinary traffic (duplicates and redeliveries
+    # kept); "batched": 20 % of the POSTs carry 2-5 messages and 10 % several entries.
+    shares = {"batched_share": 0.0, "multi_entry_share": 0.0} if shape == "single" else {}
+    work = message_workload(messages=args.messages, contacts=args.contacts, secret=secret, seed=3 + round_no,
+                            psid_base=7_100_000_000_000_000 + round_no * 10_000_000, **shares)
+    bench = f"ingest (c) {shape} #{round_no}"
+    c.log(f"(c) {shape} #{round_no}: {args.messages:,} distinct messages from {args.contacts:,} customers in {len(work.requests):,} POSTs "
           f"({work.batched_posts:,} batched, {work.multi_entry_posts:,} multi-entry, {work.duplicate_posts:,} "
           f"duplicate POSTs, {work.redelivered_mids:,} redelivered messages)")
     reset_inbox_tables()
@@ -351,6 +413,8 @@ def phase_end_to_end(
     sender.join(timeout=30)
     elapsed = (done_at or time.monotonic()) - t0
     cpu_after = sampler.cpu_seconds()
+    if not done_at:
+        c.log(f"    not all stored after {elapsed:.0f} s")
     # Let stragglers (duplicates processed last) land before checking nothing was stored twice.
     settle_until = time.monotonic() + (30 if done_at else 0)
     while time.monotonic() < settle_until and event_states().get("pending", 0):
@@ -376,44 +440,44 @@ def phase_end_to_end(
 
     pending = checks["events"].get("pending", 0)
     rows = [
-        c.Row("ingest (c)", "messages/s webhook → stored", rate, "/s", "≥ 500/s", drained and rate >= 500),
-        c.Row("ingest (c)", "all stored within the time limit", drained, "", f"≤ {timeout:.0f} s", drained),
-        c.Row("ingest (c)", "time until all stored" if drained else "time waited", elapsed, "s"),
-        c.Row("ingest (c)", "time to ack every POST", send_seconds, "s"),
-        c.Row("ingest (c)", "POSTs answered non-200", sum(n for s, n in statuses.items() if s != 200), "", "0",
+        c.Row(bench, "messages/s webhook → stored", rate, "/s"),
+        c.Row(bench, "all stored within the time limit", drained, "", f"≤ {timeout:.0f} s", drained),
+        c.Row(bench, "time until all stored" if drained else "time waited", elapsed, "s"),
+        c.Row(bench, "time to ack every POST", send_seconds, "s"),
+        c.Row(bench, "POSTs answered non-200", sum(n for s, n in statuses.items() if s != 200), "", "0",
               all(s == 200 for s in statuses)),
-        c.Row("ingest (c)", "distinct messages sent", expected),
-        c.Row("ingest (c)", "messages stored", checks["stored"], "", f"= {expected:,}",
+        c.Row(bench, "distinct messages sent", expected),
+        c.Row(bench, "messages stored", checks["stored"], "", f"= {expected:,}",
               when_drained(checks["stored"] == expected)),
-        c.Row("ingest (c)", "missing / unexpected mids", f"{checks['missing']:,} / {checks['unexpected']:,}", "",
+        c.Row(bench, "missing / unexpected mids", f"{checks['missing']:,} / {checks['unexpected']:,}", "",
               "0 / 0" if drained else "— / 0 (not drained)",
               checks["unexpected"] == 0 and (checks["missing"] == 0 if drained else True)),
-        c.Row("ingest (c)", "duplicate rows", checks["duplicates"], "", "0", checks["duplicates"] == 0),
-        c.Row("ingest (c)", "texts stored intact", checks["content_ok"], "", "= stored",
+        c.Row(bench, "duplicate rows", checks["duplicates"], "", "0", checks["duplicates"] == 0),
+        c.Row(bench, "texts stored intact", checks["content_ok"], "", "= stored",
               checks["content_ok"] == checks["stored"]),
-        c.Row("ingest (c)", "conversations (one per customer)", checks["conversations"], "", f"= {n_conv:,}",
+        c.Row(bench, "conversations (one per customer)", checks["conversations"], "", f"= {n_conv:,}",
               when_drained(checks["conversations"] == n_conv)),
-        c.Row("ingest (c)", "conversations with right last_message_at", checks["conv_last_ok"], "", f"= {n_conv:,}",
+        c.Row(bench, "conversations with right last_message_at", checks["conv_last_ok"], "", f"= {n_conv:,}",
               when_drained(checks["conv_last_ok"] == n_conv)),
-        c.Row("ingest (c)", "conversations with right message count", checks["conv_count_ok"], "", f"= {n_conv:,}",
+        c.Row(bench, "conversations with right message count", checks["conv_count_ok"], "", f"= {n_conv:,}",
               when_drained(checks["conv_count_ok"] == n_conv)),
-        c.Row("ingest (c)", "conversations with unread = messages", checks["conv_unread_ok"], "", f"= {n_conv:,}",
+        c.Row(bench, "conversations with unread = messages", checks["conv_unread_ok"], "", f"= {n_conv:,}",
               when_drained(checks["conv_unread_ok"] == n_conv)),
-        c.Row("ingest (c)", "webhook events processed", checks["events"].get("processed", 0), "",
+        c.Row(bench, "webhook events processed", checks["events"].get("processed", 0), "",
               f"= {len(work.requests):,}", when_drained(checks["events"].get("processed", 0) == len(work.requests))),
-        c.Row("ingest (c)", "webhook events failed / unroutable",
+        c.Row(bench, "webhook events failed / unroutable",
               f"{checks['events'].get('failed', 0)} / {checks['events'].get('unroutable', 0)}", "", "0 / 0",
               not checks["events"].get("failed") and not checks["events"].get("unroutable")),
-        c.Row("ingest (c)", "webhook events still pending at the end", pending, "", "0" if drained else "",
+        c.Row(bench, "webhook events still pending at the end", pending, "", "0" if drained else "",
               when_drained(pending == 0)),
-        c.Row("ingest (c)", "broadcast events received", listener.events, "", "> 0", listener.events > 0),
-        c.Row("ingest (c)", "stored messages named in a broadcast", broadcast_cover, "", "= stored",
+        c.Row(bench, "broadcast events received", listener.events, "", "> 0", listener.events > 0),
+        c.Row(bench, "stored messages named in a broadcast", broadcast_cover, "", "= stored",
               broadcast_cover >= checks["stored"]),
-        c.Row("ingest (c)", "profile lookups (stand-in Graph API)", graph_calls(args.graph_port)),
-        c.Row("ingest (c)", "worker restarts (killed from outside)", restarts),
-        *cpu_rows("ingest (c)", cpu_before, cpu_after, elapsed),
+        c.Row(bench, "profile lookups (stand-in Graph API)", graph_calls(args.graph_port)),
+        c.Row(bench, "worker restarts (killed from outside)", restarts),
+        *cpu_rows(bench, cpu_before, cpu_after, elapsed),
         # Less sensitive to other load than a rate: what one message costs the worker.
-        c.Row("ingest (c)", "worker CPU per stored message",
+        c.Row(bench, "worker CPU per stored message",
               (cpu_after["worker"] - cpu_before["worker"]) / max(1, checks["stored"]) * 1000, "ms",
               f"≤ {2 * 1000 / 500:.0f} ms for 500/s on 2 cores"),
     ]
@@ -421,7 +485,8 @@ def phase_end_to_end(
              "workload": {"posts": len(work.requests), "batched": work.batched_posts,
                           "multi_entry": work.multi_entry_posts, "duplicate_posts": work.duplicate_posts,
                           "redelivered": work.redelivered_mids}}
-    return rows, extra
+    group.stop(worker)
+    return rows, {**extra, "rate": rate, "drained": drained, "ok": all(row.ok is not False for row in rows)}
 
 
 def verify(work, ids: dict[str, int]) -> dict:
@@ -468,8 +533,15 @@ def main() -> int:
     parser.add_argument("--backlog", type=int, default=100_000, help="messages queued before (a) to keep the worker busy")
     parser.add_argument("--rate", type=float, default=200.0)
     parser.add_argument("--steady-seconds", type=int, default=20)
-    parser.add_argument("--sat-seconds", type=int, default=15)
-    parser.add_argument("--rounds", type=int, default=1, help="saturation rounds (floor, ours) — median reported")
+    parser.add_argument("--sat-seconds", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="saturation rounds (floor, adapter, view interleaved) — median and range reported")
+    parser.add_argument("--busy-min-pending", type=int, default=1_500,
+                        help="in (b) with the worker busy, top the backlog up below this many pending events")
+    parser.add_argument("--busy-top-up", type=int, default=15_000, help="messages per backlog top-up in (b)")
+    parser.add_argument("--e2e-rounds", type=int, default=3, help="end-to-end runs per shape — median reported")
+    parser.add_argument("--e2e-shapes", default="single,batched",
+                        help="end-to-end workloads: single (one message per POST), batched (some POSTs carry several)")
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--web-workers", type=int, default=2, help="uvicorn worker processes of our endpoint")
     parser.add_argument("--concurrency", type=int, default=1,
@@ -480,15 +552,18 @@ def main() -> int:
                              "(README); 0: same priority as the web")
     parser.add_argument("--e2e-timeout", type=float, default=0, help="seconds to wait in (c) (default: from --messages)")
     parser.add_argument("--quick", action="store_true", help="a 1-minute smoke run with smaller numbers")
+    parser.add_argument("--phases", default="a,b,c", help="which phases to run (default a,b,c)")
     c.add_common_arguments(parser)
     c.add_asgi_server_argument(parser)
     parser.add_argument("--web-port", type=int, default=WEB_PORT)
     parser.add_argument("--floor-port", type=int, default=FLOOR_PORT)
+    parser.add_argument("--view-port", type=int, default=VIEW_PORT,
+                        help="the same server with the adapter off (the Django view answers); 0: not measured")
     parser.add_argument("--graph-port", type=int, default=GRAPH_PORT)
     args = parser.parse_args()
     if args.quick:
         args.messages, args.contacts, args.backlog = 3_000, 300, 10_000
-        args.steady_seconds, args.sat_seconds = 5, 5
+        args.steady_seconds, args.sat_seconds, args.rounds, args.e2e_rounds = 5, 5, 1, 1
 
     prerequisites(args)
     secrets = c.bench_secrets()
@@ -505,27 +580,60 @@ def main() -> int:
         c.wait_http(args.graph_port, "/__calls", server=graph, timeout=20)
         web = c.asgi_start(group, "ingest-web", "config.asgi:application", port=args.web_port,
                            workers=args.web_workers, env={**env, "DJANGO_DB_POOL": "1"}, server=args.asgi_server)
+        roots = {"web": web.pid}
+        if args.view_port:
+            view = c.asgi_start(group, "ingest-view", "config.asgi:application", port=args.view_port,
+                                workers=args.web_workers, server=args.asgi_server,
+                                env={**env, "DJANGO_DB_POOL": "1", "INBOX_WEBHOOK_FAST_PATH": "0"})
+            roots["view"] = view.pid
         from bench.floor_app import floor_start
 
-        floor = floor_start(group, dsn=c.db_url(DB_NAME), secret=secret, port=args.floor_port,
-                            server=args.asgi_server)
+        floor = floor_start(group, dsn=c.db_url(DB_NAME), port=args.floor_port, server=args.asgi_server)
         c.wait_http(args.web_port, WEBHOOK_PATH, server=web, timeout=60)
+        if args.view_port:
+            c.wait_http(args.view_port, WEBHOOK_PATH, server=view, timeout=60)
         c.wait_for_quiet(max_wait=args.wait_quiet)
         worker = start_worker(group, env, args.concurrency, args.worker_nice)
-        with c.ResourceSampler({"web": web.pid, "worker": worker.pid, "floor": floor.pid}) as sampler:
-            steady_rows, extra["a"] = phase_steady(args, secret, sampler)
-            rows += steady_rows
-            c.print_table(rows, "so far")
-            # (b) compares the two servers alone: stop the worker, forget its queue and the backlog.
+        with c.ResourceSampler({**roots, "worker": worker.pid, "floor": floor.pid}) as sampler:
+            phases = {name.strip() for name in args.phases.split(",")}
+            if "a" in phases:
+                steady_rows, extra["a"] = phase_steady(args, secret, sampler)
+                rows += steady_rows
+                c.print_table(rows, "so far")
+            if "b" in phases:
+                # (b) with the worker applying a backlog beside the servers, as in production under load.
+                busy_rows, extra["b_busy"] = phase_saturation(args, secret, worker_busy=True)
+                rows += busy_rows
+                c.print_table(busy_rows, "so far")
+            # Then the servers alone: stop the worker, forget its queue and the backlog.
             group.stop(worker)
             reset_inbox_tables()
-            sat_rows, extra["b"] = phase_saturation(args, secret)
-            rows += sat_rows
-            c.print_table(sat_rows, "so far")
-            e2e_rows, extra["c"] = phase_end_to_end(args, secret, ids, group, env, sampler)
-            rows += e2e_rows
+            if "b" in phases:
+                sat_rows, extra["b"] = phase_saturation(args, secret, worker_busy=False)
+                rows += sat_rows
+                c.print_table(sat_rows, "so far")
+            extra["c"] = {}
+            e2e_shapes = args.e2e_shapes.split(",") if "c" in phases else []
+            for shape in [name.strip() for name in e2e_shapes if name.strip()]:
+                rates, all_ok = [], True
+                for round_no in range(1, args.e2e_rounds + 1):
+                    e2e_rows, run = phase_end_to_end(args, secret, ids, group, env, sampler, shape=shape,
+                                                     round_no=round_no)
+                    rows += e2e_rows
+                    extra["c"][f"{shape}#{round_no}"] = {k: v for k, v in run.items() if k != "stored_ids"}
+                    rates.append(run["rate"] if run["drained"] else 0.0)
+                    all_ok = all_ok and run["ok"]
+                target = 1000 if shape == "single" else 500
+                rows += [
+                    c.Row(f"ingest (c) {shape}", f"messages/s webhook → stored, median of {len(rates)} (range)",
+                          _median_range(rates), "/s", f"≥ {target:,}/s", c.median(rates) >= target),
+                    c.Row(f"ingest (c) {shape}", "every run: none lost or duplicated, all verified", all_ok, "",
+                          "yes", all_ok),
+                ]
         rows += [
             c.Row("ingest", "peak RSS web (ASGI server, all processes)", sampler.peak_rss["web"] / MB, "MiB"),
+            *([c.Row("ingest", "peak RSS web with the view only", sampler.peak_rss["view"] / MB, "MiB")]
+              if "view" in sampler.peak_rss else []),
             c.Row("ingest", "peak RSS one web worker", sampler.peak_rss_single["web"] / MB, "MiB"),
             c.Row("ingest", "peak RSS worker (celery, all processes)", sampler.peak_rss["worker"] / MB, "MiB"),
             c.Row("ingest", "peak RSS floor (ASGI server, all processes)", sampler.peak_rss["floor"] / MB, "MiB"),

@@ -1,8 +1,10 @@
 """Run every benchmark, one after the other, and print one table of all the figures.
 
 Each script runs in its own process (its own servers, its own Django set-up) exactly as when run alone:
-ingest.py (ack latency, ack throughput vs the floor, end to end), pages.py (generates the 1M-message data
-set the first time, ~1-2 min), browser_latency.py. Sized to finish in about 10 minutes.
+ingest.py (ack latency; ack throughput of the adapter and the view as a share of the floor, 3 interleaved
+rounds per body shape, with the worker busy and stopped; end to end, 3 runs each with one message per
+POST and batched), pages.py (generates the 1M-message data set the first time, ~1-2 min),
+browser_latency.py. Sized to finish in about 20 minutes.
 
     .venv/bin/python bench/run_all.py [--only ingest,pages,browser] [--strict]
 """

@@ -1,9 +1,10 @@
 """ASGI entry point: HTTP and WebSocket.
 
 Development: daphne (``manage.py runserver``). Production: gunicorn with uvicorn workers
-(``deploy/bin/asgi``) for ``/webhooks/`` and ``/ws/``; gunicorn's sync workers serve the other pages. ``POST /webhooks/facebook/`` is
-answered by ``inbox.webhook_asgi.WebhookFastPath`` without Django's request cycle when the database
-is PostgreSQL; every other HTTP request goes to Django unchanged.
+(``deploy/bin/asgi``) for ``/webhooks/`` and ``/ws/``; gunicorn's sync workers serve the other pages.
+``POST /webhooks/facebook/`` is answered by the ASGI adapter ``inbox.webhook_asgi.WebhookFastPath``
+(the receive steps of ``inbox.ingest.receive`` without Django's request cycle) when the database is
+PostgreSQL; every other HTTP request goes to Django unchanged.
 """
 
 from __future__ import annotations

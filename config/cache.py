@@ -41,8 +41,7 @@ class FailOpenRedisCache(RedisCache):
 
     @cached_property
     def _cache(self):
-        # Short socket timeouts unless OPTIONS sets its own; kept out of self._options, which
-        # inbox/webhook_asgi.py reads to decide whether it can talk to this Redis itself.
+        # Short socket timeouts unless OPTIONS sets its own.
         return self._class(self._servers, **{**SOCKET_TIMEOUTS, **self._options})
 
     def add(self, key: str, value: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None) -> bool:

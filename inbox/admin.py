@@ -32,7 +32,7 @@ class WebhookEventAdmin(admin.ModelAdmin):
 
     @admin.action(description="Replay selected events (idempotent)")
     def replay_selected(self, request, queryset) -> None:
-        from inbox.services.webhooks import webhook_events_replay
+        from inbox.ingest.replay import webhook_events_replay
 
         count = webhook_events_replay(event_ids=list(queryset.values_list("pk", flat=True)))
         self.message_user(request, f"{count} event(s) queued for replay.", messages.SUCCESS)

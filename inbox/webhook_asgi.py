@@ -1,39 +1,32 @@
-"""The webhook's ASGI fast path: ``POST /webhooks/facebook/`` without Django's request cycle.
+"""The webhook's ASGI adapter: ``POST /webhooks/facebook/`` without Django's request cycle.
 
 Every customer message arrives through this one request, and its cost decides how many messages a
-web process can acknowledge (docs/quality-targets.md: a share of a bare HMAC + INSERT endpoint). Django's
-request cycle alone costs more than that, so this wrapper answers that POST itself, in the event
-loop, and hands every other request (the GET handshake, other paths, WebSockets, lifespan) to the
-wrapped app unchanged:
+web process can acknowledge (docs/quality-targets.md: a share of the barest INSERT endpoint). Django's
+request cycle alone costs more than that (bench/README.md, "View or adapter"), so this wrapper
+answers that POST in the event loop and hands every other request (the GET handshake, other paths,
+WebSockets, lifespan) to the wrapped app unchanged.
 
-- 403 without ``X-Hub-Signature-256``, before the body is read;
-- 413 when ``Content-Length`` or the streamed body exceeds ``DATA_UPLOAD_MAX_MEMORY_SIZE``;
-- 403 when the signature does not match the raw bytes (nothing stored, a warning logged);
-- one INSERT of a ``WebhookEvent`` row through a small psycopg async pool (autocommit), built from
-  the model's fields, then 200 ``EVENT_RECEIVED``; any database error or a database that does not
-  answer within ``db_timeout`` is a 503 with ``Retry-After: 5`` so Meta retries;
-- after the answer, the drain is woken exactly as the Django view does (``webhook_events_wake``).
-
-It is the Django view ``inbox.webhooks._receive`` step for step; the view still serves the same URL
-when the fast path is off: on SQLite (the embedded default) or with ``INBOX_WEBHOOK_FAST_PATH=0``.
-Host validation and the HTTPS redirect, which Django's middleware would do, are done here too.
-The body is never parsed.
+The steps are ``inbox.ingest.receive``'s, as in the Django view (``inbox.webhooks``): signature, size
+limit, the same INSERT (run through a small psycopg async pool in autocommit), 503 with
+``Retry-After`` on a database error, and the drain's wake-up (``inbox.ingest.wake``) after the answer.
+What is left here is what only an ASGI app has to do: read the streamed body, answer a database that
+does not answer within ``db_timeout`` with a 503, keep the pool, and what Django's middleware would
+do before the view (host validation, the HTTPS redirect). On SQLite (the embedded default) or with
+``INBOX_WEBHOOK_FAST_PATH=0`` the view answers the POST.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
-from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.utils import timezone
 
-from inbox.facebook.signature import verify_signature
+from inbox.ingest import receive as steps
+from inbox.ingest.wake import webhook_events_awake
 
 logger = logging.getLogger("inbox.webhooks")
 
@@ -70,19 +63,13 @@ def connection_kwargs(database: dict[str, Any]) -> dict[str, Any]:
     return kwargs
 
 
-def _prepared_default(field: Any, connection: Any, body: bytes, header: str, now: Any) -> Any:
-    """The database value of ``field``'s callable default, computed per row."""
-    return field.get_db_prep_save(field.get_default(), connection)
-
-
-class _LoopState:
-    """What belongs to one event loop: the database pool and the Redis client of the drain flag."""
+class _LoopPool:
+    """The database pool of one event loop (a pool's connections belong to the loop that opened them)."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
         self.pool: Any = None
         self.opening: asyncio.Future | None = None
-        self.redis: Any = None
 
 
 class WebhookFastPath:
@@ -99,20 +86,19 @@ class WebhookFastPath:
         enabled: bool | None = None,
         database: dict[str, Any] | None = None,
         min_size: int = 1,
-        max_size: int = 4,
+        max_size: int | None = None,
         acquire_timeout: float = 2.0,
         db_timeout: float = 5.0,
     ) -> None:
         self.app = app
         self._enabled = enabled
         self._database = database
-        self.min_size, self.max_size = min_size, max_size
+        self.min_size = min_size
+        self.max_size = max_size if max_size is not None else settings.INBOX_WEBHOOK_FAST_PATH_POOL_SIZE
         self.acquire_timeout, self.db_timeout = acquire_timeout, db_timeout
         self._path: str | None = None
-        self._state: _LoopState | None = None
-        self._insert: tuple[str, list[Callable[[bytes, str, Any], Any]]] | None = None
+        self._loop_pool: _LoopPool | None = None
         self._allowed_hosts: set[str] = set()
-        self._wake_flag: _FlagTarget | None | bool = False  # False: not looked up yet
 
     # -- routing ------------------------------------------------------------------------------------
 
@@ -154,41 +140,29 @@ class WebhookFastPath:
         if refusal is not None:
             await refusal(send)
             return
-        if not signature:
-            # Refused before the body is even read.
-            logger.warning("Webhook POST without X-Hub-Signature-256 refused")
-            await _respond(send, 403, b"Forbidden")
-            return
-        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-        if limit is not None and content_length is not None:
+        answer = steps.refused_unsigned(signature)
+        if answer is None and steps.announced_too_large(content_length):
+            answer = steps.too_large(content_length)
+        if answer is None:
             try:
-                too_big = int(content_length) > limit
-            except ValueError:
-                too_big = False
-            if too_big:
-                return await self._too_large(send, content_length.decode("latin-1"))
-        try:
-            body = await _read_body(receive, limit)
-        except _Disconnected:
-            return
-        if body is None:
-            return await self._too_large(send, content_length.decode("latin-1") if content_length else "none")
-        header = signature.decode("latin-1")
-        if not verify_signature(body, header, settings.FACEBOOK_APP_SECRET):
-            # A forgery or a misconfigured app secret: either way nothing is stored, and it must be noticed.
-            logger.warning("Webhook POST with an invalid signature refused (%d bytes)", len(body))
-            await _respond(send, 403, b"Forbidden")
-            return
-        if not await self._store(body, header, send):
-            return
-        await _respond(send, 200, b"EVENT_RECEIVED")
-        # The row is committed (autocommit): wake the drain, as the view does on commit. After the
-        # answer, so Meta's request never waits on Redis or the broker.
-        await self._wake()
-
-    async def _too_large(self, send: Send, content_length: str) -> None:
-        logger.error("Webhook body over DATA_UPLOAD_MAX_MEMORY_SIZE refused (Content-Length %s)", content_length)
-        await _respond(send, 413, b"Request body too large")
+                body = await _read_body(receive, steps.body_limit())
+            except _Disconnected:
+                return
+            header = signature.decode("latin-1") if signature else ""
+            if body is None:
+                answer = steps.too_large(content_length or "none")
+            else:
+                answer = steps.refused_forged(body, header) or await self._store(body, header, send)
+        if answer is None:
+            return  # the watchdog has answered already
+        await _respond(send, answer)
+        if answer is steps.ACCEPTED:
+            # The row is committed (autocommit): wake the drain, as the view does on commit. After the
+            # answer, so Meta's request never waits on Redis or the broker.
+            try:
+                await webhook_events_awake()
+            except Exception:
+                logger.exception("Could not wake the webhook drain; the stored events stay pending for the requeue task")
 
     def _middleware_refusal(self, scope: Scope, host: bytes | None, forwarded: bytes | None,
                             proxy_header: tuple[bytes, bytes] | None) -> Callable[[Send], Awaitable[None]] | None:
@@ -207,20 +181,20 @@ class WebhookFastPath:
             domain, _port = split_domain_port(host_name)
             if not (domain and validate_host(domain, allowed)):
                 logger.warning("Webhook POST with a disallowed Host refused")
-                return lambda send: _respond(send, 400, b"Bad Request")
+                return lambda send: _send(send, 400, b"Bad Request")
             if len(self._allowed_hosts) < 64:
                 self._allowed_hosts.add(host_name)
         if settings.SECURE_SSL_REDIRECT:
             secure = scope.get("scheme") == "https" or (proxy_header is not None and forwarded == proxy_header[1])
             if not secure:
                 location = f"https://{settings.SECURE_SSL_HOST or host_name}{self.path}".encode("latin-1")
-                return lambda send: _respond(send, 301, b"", [(b"location", location)])
+                return lambda send: _send(send, 301, b"", [(b"location", location)])
         return None
 
     # -- the database -------------------------------------------------------------------------------
 
-    async def _store(self, body: bytes, header: str, send: Send) -> bool:
-        """INSERT the event; on any failure answer 503 (``Retry-After: 5``) and return False.
+    async def _store(self, body: bytes, header: str, send: Send) -> steps.Answer | None:
+        """``webhook_event_astore`` with a deadline; None when the deadline has answered 503 already.
 
         A database that accepts the connection and never answers must not hold Meta's request: the
         request is answered 503 after ``db_timeout`` while the hung query is cancelled in the
@@ -233,85 +207,28 @@ class WebhookFastPath:
         def on_timeout() -> None:
             nonlocal timed_out
             timed_out = True
-            logger.error("Webhook event could not be stored within %.0f s; answering 503 so Meta retries",
-                         self.db_timeout)
-            loop.create_task(_unavailable(send))
+            loop.create_task(_unavailable(send, steps.unavailable(timed_out=self.db_timeout)))
             if task is not None:
                 task.cancel()
 
         watchdog = loop.call_later(self.db_timeout, on_timeout)
         try:
-            sql, makers = self._insert_statement()
-            now = timezone.now()
-            values = [make(body, header, now) for make in makers]
             pool = await self._pool()
-            async with pool.connection(timeout=self.acquire_timeout) as conn:
-                await conn.execute(sql, values)
+            answer = await steps.webhook_event_astore(pool, body, header, acquire_timeout=self.acquire_timeout)
         except asyncio.CancelledError:
             if not timed_out:
                 raise
-            return False
-        except Exception:
+            return None
+        finally:
             watchdog.cancel()
-            if timed_out:
-                return False
-            # Meta redelivers on any non-200, so the message is not lost while the database is down.
-            logger.exception("Webhook event could not be stored; answering 503 so Meta retries")
-            await _unavailable(send)
-            return False
-        watchdog.cancel()
-        return not timed_out
-
-    def _insert_statement(self) -> tuple[str, list[Callable[[bytes, str, Any], Any]]]:
-        """``INSERT INTO <WebhookEvent's table> (<every concrete non-pk column>) VALUES (...)``.
-
-        Built from the model so a field added later gets its default here as in ``objects.create``:
-        parameters for the body, the signature, the receive time (defaults of ``timezone.now``) and
-        callable defaults (computed per request); every other default converted for the database
-        once and written into the statement as a literal.
-        """
-        if self._insert is None:
-            from django.db import connections
-            from psycopg import sql as psql
-
-            from inbox.models import WebhookEvent
-
-            connection = connections["default"]
-            columns: list[str] = []
-            placeholders: list[str] = []
-            makers: list[Callable[[bytes, str, Any], Any]] = []
-            for field in WebhookEvent._meta.concrete_fields:
-                if field.primary_key:
-                    continue
-                columns.append(connection.ops.quote_name(field.column or field.name))
-                if field.name == "body":
-                    makers.append(lambda body, header, now: body)
-                elif field.name == "signature":
-                    makers.append(lambda body, header, now: header)
-                elif field.has_default() and field.default is timezone.now:
-                    makers.append(lambda body, header, now: now)
-                elif field.has_default() and callable(field.default):
-                    makers.append(functools.partial(_prepared_default, field, connection))
-                else:
-                    literal = psql.Literal(field.get_db_prep_save(field.get_default(), connection)).as_string(None)
-                    placeholders.append(literal.replace("%", "%%"))
-                    continue
-                placeholders.append("%s")
-            table = connection.ops.quote_name(WebhookEvent._meta.db_table)
-            sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(placeholders)})"  # noqa: S608 (quoted names from the model, literals quoted by psycopg)
-            self._insert = (sql, makers)
-        return self._insert
-
-    def _loop_state(self) -> _LoopState:
-        loop = asyncio.get_running_loop()
-        state = self._state
-        if state is None or state.loop is not loop:
-            # A new event loop (tests run one per test): the old loop's pool cannot be used from it.
-            state = self._state = _LoopState(loop)
-        return state
+        return None if timed_out else answer
 
     async def _pool(self) -> Any:
-        state = self._loop_state()
+        loop = asyncio.get_running_loop()
+        state = self._loop_pool
+        if state is None or state.loop is not loop:
+            # A new event loop (tests run one per test): the old loop's pool cannot be used from it.
+            state = self._loop_pool = _LoopPool(loop)
         if state.pool is None:
             from psycopg_pool import AsyncConnectionPool
 
@@ -330,81 +247,11 @@ class WebhookFastPath:
         return state.pool
 
     async def aclose(self) -> None:
-        """Close this loop's pool and Redis client (tests; a server simply exits)."""
-        state, self._state = self._state, None
-        if state is None:
-            return
-        if state.pool is not None:
+        """Close this loop's pool (tests; a server simply exits)."""
+        state, self._loop_pool = self._loop_pool, None
+        if state is not None and state.pool is not None:
             with contextlib.suppress(Exception):
                 await state.pool.close(timeout=2)
-        if state.redis is not None:
-            with contextlib.suppress(Exception):
-                await state.redis.aclose()
-
-    # -- waking the drain ---------------------------------------------------------------------------
-
-    async def _wake(self) -> None:
-        """``webhook_events_wake`` without a thread hop on the common path.
-
-        The flag is the same key and value as the view's ``caches[alias].add(DRAIN_QUEUED_KEY, 1)``
-        (Django's RedisCache stores an int as is), set with ``SET NX EX`` on the cache's Redis; only
-        when it was not set yet does a thread publish the drain (``webhook_events_wake(force=True)``).
-        Any other cache, or a Redis error, goes through ``webhook_events_wake`` itself.
-        """
-        from inbox.ingest.wake import webhook_events_wake
-
-        force = False
-        flag = self._flag_target()
-        if flag is not None:
-            try:
-                if not await self._flag_client(flag).set(flag.key, 1, nx=True, ex=flag.seconds):
-                    return
-                force = True
-            except Exception:
-                force = False
-        try:
-            await asyncio.to_thread(webhook_events_wake, force=force)
-        except Exception:
-            logger.exception("Could not wake the webhook drain; the stored events stay pending for the requeue task")
-
-    def _flag_target(self) -> _FlagTarget | None:
-        if self._wake_flag is False:
-            self._wake_flag = None
-            alias = getattr(settings, "INBOX_WEBHOOK_WAKE_CACHE", "")
-            if alias:
-                from django.core.cache import caches
-                from django.core.cache.backends.redis import RedisCache
-
-                from inbox.ingest.wake import DRAIN_QUEUED_KEY, DRAIN_QUEUED_SECONDS
-
-                cache = caches[alias]
-                options = getattr(cache, "_options", {}) or {}
-                # A plain RedisCache whose URL says everything (no client options): else the sync path.
-                seconds = cache.get_backend_timeout(DRAIN_QUEUED_SECONDS)
-                if type(cache) is RedisCache and not options and seconds:
-                    self._wake_flag = _FlagTarget(
-                        url=cache._servers[0],  # type: ignore[attr-defined]  # RedisCache keeps its URLs here
-                        key=cache.make_and_validate_key(DRAIN_QUEUED_KEY), seconds=int(seconds),
-                    )
-        return self._wake_flag if isinstance(self._wake_flag, _FlagTarget) else None
-
-    def _flag_client(self, target: _FlagTarget) -> Any:
-        state = self._loop_state()
-        if state.redis is None:
-            # redis-py's asyncio client (with the hiredis parser), one small pool per event loop.
-            from redis.asyncio import Redis
-
-            state.redis = Redis.from_url(target.url, max_connections=8, socket_timeout=1, socket_connect_timeout=1)
-        return state.redis
-
-
-@dataclass(frozen=True)
-class _FlagTarget:
-    """The drain flag on the cache's Redis: same key and value as ``caches[alias].add(key, 1, timeout)``."""
-
-    url: str
-    key: str
-    seconds: int
 
 
 async def _read_body(receive: Receive, limit: int | None) -> bytes | None:
@@ -438,7 +285,7 @@ def _proxy_ssl_header() -> tuple[bytes, bytes] | None:
     return name.removeprefix("HTTP_").lower().replace("_", "-").encode("latin-1"), value.encode("latin-1")
 
 
-async def _respond(send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]] | None = None) -> None:
+async def _send(send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]] | None = None) -> None:
     await send({
         "type": "http.response.start",
         "status": status,
@@ -447,9 +294,14 @@ async def _respond(send: Send, status: int, body: bytes, headers: list[tuple[byt
     await send({"type": "http.response.body", "body": body})
 
 
-async def _unavailable(send: Send) -> None:
+async def _respond(send: Send, answer: steps.Answer) -> None:
+    headers = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in answer.headers]
+    await _send(send, answer.status, answer.body, headers)
+
+
+async def _unavailable(send: Send, answer: steps.Answer) -> None:
     with contextlib.suppress(Exception):  # the client may be gone
-        await _respond(send, 503, b"Service unavailable", [(b"retry-after", b"5")])
+        await _respond(send, answer)
 
 
 __all__ = ["WebhookFastPath", "connection_kwargs", "fast_path_enabled"]

@@ -1,9 +1,10 @@
-"""The Meta webhook endpoint (docs/messenger-platform.md §1–§2, §5): verify, store the exact bytes, answer.
+"""The Meta webhook endpoint (docs/messenger-platform.md §1–§2, §5): the handshake, and the POST's Django front door.
 
-This view is on the hot path of every customer message and is benchmarked, so it does the minimum:
-one HMAC, one INSERT, and a wake-up for the drain (a cache flag; a broker publish once per burst). It never parses the body (a body Meta signed is
-stored even if it is not JSON, and processing marks it failed), never touches the session or the
-user, and turns a database outage into a 503 so Meta retries instead of dropping the delivery.
+The POST's steps (signature, size limit, one INSERT, 503 on a database error, the drain's wake-up
+after commit) are ``inbox.ingest.receive``'s; this view only reads the request and turns the answer
+into a response. It never parses the body and never touches the session or the user. In production
+the ASGI adapter (``inbox.webhook_asgi``) answers the POST with the same steps before Django's
+request cycle; this view answers it on SQLite (the embedded default) and with the adapter off.
 """
 
 from __future__ import annotations
@@ -12,14 +13,12 @@ import logging
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from django.db import DatabaseError, transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.utils.crypto import constant_time_compare
 from django.views.decorators.csrf import csrf_exempt
 
-from inbox.facebook.signature import verify_signature
-from inbox.ingest.wake import webhook_events_wake
-from inbox.models import WebhookEvent
+from inbox.ingest import receive
+from inbox.ingest.receive import webhook_event_store
 
 logger = logging.getLogger(__name__)
 
@@ -46,29 +45,20 @@ def _verify_subscription(request: HttpRequest) -> HttpResponse:
 
 
 def _receive(request: HttpRequest) -> HttpResponse:
-    header = request.META.get(SIGNATURE_META_KEY)
-    if not header:
-        # Refused before the body is even read.
-        logger.warning("Webhook POST without X-Hub-Signature-256 refused")
-        return HttpResponse("Forbidden", status=403, content_type="text/plain")
-    try:
-        body = request.body
-    except RequestDataTooBig:
-        # Django refuses bodies over DATA_UPLOAD_MAX_MEMORY_SIZE; say so instead of a 500.
-        logger.error("Webhook body over DATA_UPLOAD_MAX_MEMORY_SIZE refused (Content-Length %s)",
-                     request.META.get("CONTENT_LENGTH"))
-        return HttpResponse("Request body too large", status=413, content_type="text/plain")
-    if not verify_signature(body, header, settings.FACEBOOK_APP_SECRET):
-        # A forgery or a misconfigured app secret: either way nothing is stored, and it must be noticed.
-        logger.warning("Webhook POST with an invalid signature refused (%d bytes)", len(body))
-        return HttpResponse("Forbidden", status=403, content_type="text/plain")
-    try:
-        WebhookEvent.objects.create(body=body, signature=header)
-    except DatabaseError:
-        # Meta redelivers on any non-200, so the message is not lost while the database is down.
-        logger.exception("Webhook event could not be stored; answering 503 so Meta retries")
-        response = HttpResponse("Service unavailable", status=503, content_type="text/plain")
-        response["Retry-After"] = "5"
-        return response
-    transaction.on_commit(webhook_events_wake)
-    return HttpResponse("EVENT_RECEIVED", content_type="text/plain")
+    header: str = request.META.get(SIGNATURE_META_KEY) or ""
+    answer = receive.refused_unsigned(header)
+    if answer is None:
+        try:
+            body = request.body  # Django raises over DATA_UPLOAD_MAX_MEMORY_SIZE
+        except RequestDataTooBig:
+            answer = receive.too_large(request.META.get("CONTENT_LENGTH"))
+        else:
+            answer = receive.refused_forged(body, header) or webhook_event_store(body, header)
+    return _response(answer)
+
+
+def _response(answer: receive.Answer) -> HttpResponse:
+    response = HttpResponse(answer.body, status=answer.status, content_type="text/plain")
+    for name, value in answer.headers:
+        response[name] = value
+    return response

@@ -15,8 +15,8 @@ from django.db import transaction
 
 from accounts.models import Business, Membership, User
 from accounts.services import business_create, email_address_mark_verified
+from inbox.ingest.drain import webhook_event_process
 from inbox.models import Conversation, WebhookEvent
-from inbox.services.webhooks import webhook_event_process
 from sandbox import payloads
 from sandbox.graph import customer_message_received, dialog_code_create
 from sandbox.inprocess import sandbox_in_process

@@ -16,6 +16,6 @@ EMAIL_BACKEND = env("DJANGO_EMAIL_BACKEND", default="django.core.mail.backends.c
 TASKS_IN_BACKGROUND_THREAD = env.bool("TASKS_IN_BACKGROUND_THREAD", default=True)
 if not REDIS_URL:
     # The drain's "already queued" flag, shared by the request and task threads of this one process.
-    INBOX_WEBHOOK_WAKE_CACHE = "default"
+    INBOX_WEBHOOK_WAKE_URL = "memory://"
     # Task threads broadcast too: the layer hands their sends to the server's event loop.
     CHANNEL_LAYERS = {"default": {"BACKEND": "config.inprocess_channels.InMemoryChannelLayer"}}

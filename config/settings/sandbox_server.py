@@ -22,7 +22,7 @@ CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"
 CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 CELERY_BROKER_URL = "memory://localhost/"
 CELERY_TASK_ALWAYS_EAGER = True
-INBOX_WEBHOOK_WAKE_CACHE = ""
+INBOX_WEBHOOK_WAKE_URL = ""
 EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 # The dialog's styles come from the app directories (the stack's collectstatic does not know the
 # sandbox), served by WhiteNoise without a manifest.

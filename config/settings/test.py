@@ -18,10 +18,7 @@ CELERY_BROKER_URL = "memory://"
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 # The drain's wake-up flag: in-process for the unit tests; with REDIS_URL, shared with the real
 # worker of the integration tier, as in production.
-INBOX_WEBHOOK_WAKE_CACHE = "default"
-if env("REDIS_URL", default=""):
-    CACHES["shared"] = {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": env("REDIS_URL")}
-    INBOX_WEBHOOK_WAKE_CACHE = "shared"
+INBOX_WEBHOOK_WAKE_URL = env("REDIS_URL", default="") or "memory://"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},

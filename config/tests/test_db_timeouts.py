@@ -43,7 +43,7 @@ def post_webhook_in_a_web_process(**env: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-c", POST_WEBHOOK], cwd=ROOT, capture_output=True, text=True, timeout=30, check=False,
         env={**clean_environ(), "DJANGO_SETTINGS_MODULE": "config.settings.test", "DATABASE_URL": database_url,
-             "FACEBOOK_APP_SECRET": SECRET, "INBOX_WEBHOOK_WAKE_CACHE": "", **env},
+             "FACEBOOK_APP_SECRET": SECRET, "INBOX_WEBHOOK_WAKE_URL": "", **env},
     )
 
 

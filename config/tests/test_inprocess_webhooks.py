@@ -48,7 +48,7 @@ class Drains:
     """Wraps the drain service: it can be held before it touches the database, and it counts runs."""
 
     def __init__(self, monkeypatch) -> None:
-        import inbox.services.webhooks as service
+        import inbox.ingest.drain as service
 
         self.hold = threading.Event()
         self.hold.set()

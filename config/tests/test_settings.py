@@ -100,20 +100,19 @@ def test_production_trusts_a_proxy_for_the_client_address_only_when_told():
     ]
 
 
-def test_production_keeps_sessions_out_of_the_cache_and_the_wake_flag_on_plain_redis():
-    """Login rate limits fail open with Redis down; sessions never need it; the fast path still sets the
-    drain's flag on Redis itself (it only does so for a plain RedisCache)."""
+def test_production_keeps_sessions_out_of_the_cache_and_the_wake_flag_on_redis():
+    """Login rate limits fail open with Redis down; sessions never need it; the drain's wake-up flag is
+    on the same Redis, shared by the web and worker processes."""
     code = (
         "from django.conf import settings; from django.core.cache import caches\n"
-        "from inbox.webhook_asgi import WebhookFastPath\n"
+        "from inbox.ingest.wake import drain_flag\n"
         "print(settings.SESSION_ENGINE)\n"
-        "print(type(caches['default']).__name__, type(caches[settings.INBOX_WEBHOOK_WAKE_CACHE]).__name__)\n"
-        "print(WebhookFastPath(None)._flag_target() is not None)\n"
+        "print(type(caches['default']).__name__, type(drain_flag()).__name__, drain_flag().url)\n"
     )
     result = manage("shell", "-v", "0", "-c", code, env={**PRODUCTION_ENV, "REDIS_URL": "redis://127.0.0.1:6390/0"})
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines() == ["django.contrib.sessions.backends.db", "FailOpenRedisCache RedisCache",
-                                          "True"]
+    assert result.stdout.splitlines() == ["django.contrib.sessions.backends.db",
+                                          "FailOpenRedisCache RedisDrainFlag redis://127.0.0.1:6390/0"]
 
 
 def test_the_statement_timeout_and_the_pool_timeout_come_from_the_environment():

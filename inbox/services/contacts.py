@@ -1,155 +1,33 @@
-"""Contacts and conversations: race-free creation and the sender's profile (docs/messenger-platform.md §8).
+"""Contacts: the sender's profile (docs/messenger-platform.md §8).
 
-Two webhook events for a new customer can be processed at the same moment by two workers; the
-unique constraints (account, external_id) and (account, contact) decide who creates the row and
-the other one reads it (``_get_or_create``). The profile (name, picture) comes later from the Graph
-API in its own retried task: until then staff see the PSID / IGSID, and a failure there never
-touches the message.
+Contacts and conversations are created by the ingest (``inbox.ingest.conversations``). The profile
+(name, picture) comes later from the Graph API in its own retried task: until then staff see the
+PSID / IGSID, and a failure there never touches the message.
 """
 
 from __future__ import annotations
 
 import logging
 import mimetypes
-from collections.abc import Set as AbstractSet
-from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, TypeVar
+from datetime import timedelta
+from typing import Any
 
 from django.core.files.base import ContentFile
-from django.db import IntegrityError, models, transaction
-from django.db.models import Subquery
+from django.db import transaction
 from django.utils import timezone
 
 from config.tasks import enqueue_on_commit
 from inbox.models import ChatMessage, Contact, Conversation
 from inbox.realtime import publish_on_commit
-from inbox.services.rows import insert_ignoring_conflicts
 from inbox.text import clean_text
 
-if TYPE_CHECKING:
-    from social.models import SocialAccount
-
 logger = logging.getLogger(__name__)
-
-M = TypeVar("M", bound=models.Model)
 
 # A contact whose profile is still pending this long after creation lost its task (broker outage):
 # the next message asks again. A failed lookup is retried on a new message after a day.
 PROFILE_PENDING_RETRY_AFTER = timedelta(minutes=10)
 PROFILE_FAILED_RETRY_AFTER = timedelta(days=1)
 PICTURE_MAX_BYTES = 5 * 1024 * 1024
-
-
-def _get_or_create(model: type[M], *, lookup: dict[str, Any], defaults: dict[str, Any]) -> tuple[M, bool]:
-    """Read, else insert in a savepoint; on a unique violation another worker won, so read its row.
-
-    Unlike a read-then-insert, this never creates two rows and never fails the caller's transaction.
-    """
-    row = model._default_manager.filter(**lookup).first()
-    if row is not None:
-        return row, False
-    try:
-        with transaction.atomic():
-            return model._default_manager.create(**lookup, **defaults), True
-    except IntegrityError:
-        row = model._default_manager.filter(**lookup).first()
-        if row is None:  # the violation was not the lookup's constraint: a real error
-            raise
-        return row, False
-
-
-def contact_get_or_create(*, account: SocialAccount, external_id: str) -> tuple[Contact, bool]:
-    return _get_or_create(
-        Contact,
-        lookup={"account": account, "external_id": clean_text(external_id, max_length=64)},
-        defaults={"business_id": account.business_id, "platform": account.platform},
-    )
-
-
-def conversation_get_or_create(
-    *, account: SocialAccount, contact: Contact, timestamp: datetime
-) -> tuple[Conversation, bool]:
-    return _get_or_create(
-        Conversation,
-        lookup={"account": account, "contact": contact},
-        defaults={
-            "business_id": account.business_id,
-            "platform": account.platform,
-            "participant_ids": [contact.external_id],
-            "participant_names": [contact.display_name],
-            # Moved forward by the message that created it; never "now" for an old redelivery.
-            "last_message_at": timestamp,
-        },
-    )
-
-
-def conversations_get_or_create(
-    *, account: SocialAccount, first_seen: dict[str, datetime], lookup_only: AbstractSet[str] = frozenset()
-) -> tuple[dict[str, Conversation], set[int]]:
-    """The conversations with many customers of ``account`` in a few queries, creating the missing
-    ones (for the ids of ``first_seen``, with the time of their first message) but not for
-    ``lookup_only``. Returns them by external id, contacts attached, and the ids of the contacts
-    created here.
-
-    Rows are inserted in key order and without failing on a conflict, so two workers creating the
-    same customers at once neither deadlock nor fail: the loser reads the winner's rows.
-    """
-    wanted = set(first_seen) | set(lookup_only)
-    found = {
-        c.contact.external_id: c
-        for c in Conversation.objects.select_related("contact").filter(
-            account=account, contact__external_id__in=wanted
-        )
-    }
-    missing = sorted(set(first_seen) - set(found))
-    if not missing:
-        return found, set()
-    created_ids = {
-        pk
-        for (pk,) in insert_ignoring_conflicts(
-            [
-                Contact(business_id=account.business_id, account=account, platform=account.platform, external_id=i)
-                for i in missing
-            ],
-            returning=("pk",),
-        )
-    }
-    contacts = sorted(
-        Contact.objects.filter(account=account, external_id__in=missing), key=lambda contact: contact.pk
-    )
-    insert_ignoring_conflicts(
-        [
-            Conversation(
-                business_id=account.business_id,
-                platform=account.platform,
-                account=account,
-                contact=contact,
-                participant_ids=[contact.external_id],
-                participant_names=[contact.display_name],
-                last_message_at=first_seen[contact.external_id],
-            )
-            for contact in contacts
-        ],
-        returning=("pk",),
-    )
-    for conversation in Conversation.objects.select_related("contact").filter(account=account, contact__in=contacts):
-        found[conversation.contact.external_id] = conversation
-    return found, created_ids
-
-
-def conversation_find(*, account: SocialAccount, external_id: str) -> Conversation | None:
-    """The conversation with a customer, contact included, in one query; None if there is none yet.
-
-    The contact is found by a subquery on its unique (account, external_id) index, so the plan is
-    two index lookups whatever the table statistics say (a plain join may scan every conversation
-    of the account while statistics are stale).
-    """
-    contact_id = Contact.objects.filter(account=account, external_id=external_id).values("pk")[:1]
-    return (
-        Conversation.objects.select_related("contact")
-        .filter(account=account, contact_id=Subquery(contact_id))
-        .first()
-    )
 
 
 def contact_profile_needed(*, contact: Contact, created: bool) -> bool:
@@ -217,9 +95,9 @@ def contact_profile_fetch(*, contact: Contact) -> Contact:
     Raises the client's errors (``TransientGraphError`` is retried by the task; anything else is a
     permanent failure the task records with ``contact_profile_mark_failed``).
     """
-    from social.graph import GraphClient
+    from social.services import account_graph_client
 
-    client = GraphClient.for_account(contact.account)
+    client = account_graph_client(contact.account)
     data = client.user_profile(user_id=contact.external_id, platform=contact.platform)
     contact = contact_profile_store(contact=contact, data=data if isinstance(data, dict) else {})
     if contact.picture_url:

@@ -1,8 +1,9 @@
 """Attachments: a row at once, a copy in our storage soon after (docs/messenger-platform.md §4.3–§4.5, §11).
 
 Meta's CDN links expire within hours or days, so each downloadable attachment is fetched by its own
-retried task right after the message is committed. A failed download leaves the attachment FAILED
-with its error and never touches the message. Stickers, locations, fallback links and templates
+retried task right after the message is committed (the rows are inserted by
+``inbox.ingest.attachments``). A failed download leaves the attachment FAILED with its error and
+never touches the message. Stickers, locations, fallback links and templates
 have nothing worth copying: they are SKIPPED and their payload is kept for display. Storing can be
 turned off per platform (``INBOX_STORE_MEDIA``), e.g. where Instagram's policy forbids it.
 """
@@ -13,7 +14,6 @@ import logging
 import mimetypes
 import posixpath
 from datetime import timedelta
-from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -25,17 +25,12 @@ from django.utils import timezone
 from django.utils.text import get_valid_filename
 
 from config.tasks import enqueue_on_commit
-from inbox.models import Attachment, ChatMessage
+from inbox.models import Attachment
 from inbox.realtime import publish_on_commit
-from inbox.text import clean_json, clean_text
-
-if TYPE_CHECKING:
-    from inbox.facebook import events
+from inbox.text import clean_text
 
 logger = logging.getLogger(__name__)
 
-# Nothing to copy: the payload (sticker id, coordinates, link, template) is the content.
-NOT_DOWNLOADED_TYPES = frozenset({"sticker", "location", "fallback", "template"})
 # The periodic retry gives up after this many tries in total, or once Meta's link has surely expired.
 MAX_TOTAL_ATTEMPTS = 10
 RETRY_WINDOW = timedelta(days=3)
@@ -70,43 +65,6 @@ def store_media_enabled(*, platform: str) -> bool:
     return bool(getattr(settings, "INBOX_STORE_MEDIA", {}).get(platform, True))
 
 
-def attachments_create(
-    *, message: ChatMessage, attachments: tuple[events.Attachment, ...]
-) -> list[Attachment]:
-    """Insert one row per attachment of a newly stored message (one query) and queue the downloads."""
-    if not attachments:
-        return []
-    store = store_media_enabled(platform=message.platform)
-    rows = []
-    for position, item in enumerate(attachments):
-        payload = clean_json(item.payload)
-        if item.title:
-            payload.setdefault("title", clean_text(item.title))
-        url = clean_text(item.url)
-        downloadable = bool(url) and item.type not in NOT_DOWNLOADED_TYPES and store
-        rows.append(
-            Attachment(
-                business_id=message.business_id,
-                message=message,
-                position=position,
-                type=clean_text(item.type, max_length=32),
-                url=url,
-                name=clean_text(item.title or "", max_length=255),
-                payload=payload,
-                state=Attachment.State.PENDING if downloadable else Attachment.State.SKIPPED,
-            )
-        )
-    created = Attachment.objects.bulk_create(rows)
-    pending = [row.pk for row in created if row.state == Attachment.State.PENDING]
-    if pending and any(pk is None for pk in pending):  # a backend that cannot return ids from a bulk insert
-        pending = list(
-            Attachment.objects.filter(message=message, state=Attachment.State.PENDING).values_list("pk", flat=True)
-        )
-    for attachment_id in pending:
-        attachment_download_enqueue(attachment_id=attachment_id)
-    return created
-
-
 def attachment_download_enqueue(*, attachment_id: int) -> None:
     # A broker failure is logged: attachments_retry_failed picks stale pending rows up once it is back.
     enqueue_on_commit("inbox.tasks.attachment_download", attachment_id)
@@ -130,7 +88,8 @@ def attachment_download(*, attachment: Attachment) -> Attachment:
     at once, for good. Idempotent: a stored or skipped attachment is left alone, and of two
     concurrent downloads only one is recorded (the other's file is removed).
     """
-    from social.graph import DownloadRefused, GraphClient
+    from social.graph import DownloadRefused
+    from social.services import account_graph_client
 
     if attachment.state in (Attachment.State.STORED, Attachment.State.SKIPPED):
         return attachment
@@ -140,7 +99,7 @@ def attachment_download(*, attachment: Attachment) -> Attachment:
         attachment.state = Attachment.State.SKIPPED
         return attachment
     Attachment.objects.filter(pk=attachment.pk).update(attempts=F("attempts") + 1)
-    client = GraphClient.for_account(message.account)
+    client = account_graph_client(message.account)
     try:
         content, content_type = client.download(attachment.url, max_bytes=settings.INBOX_MEDIA_MAX_BYTES)
     except DownloadRefused as exc:

@@ -9,13 +9,11 @@ from unittest import mock
 import pytest
 import responses
 from django.db import connection
-from django.db.models import QuerySet
 
+from inbox.ingest.drain import webhook_event_process
 from inbox.models import ChatMessage, Contact, Conversation, WebhookEvent
-from inbox.services.contacts import contact_get_or_create, conversation_get_or_create
-from inbox.services.webhooks import webhook_event_process
-from inbox.tests.factories import ContactFactory
-from inbox.tests.helpers import IG_ACCOUNT_ID, IGSID, PAGE_ID, PSID, FakeGraph, load_fixture, post_webhook
+from inbox.tests.factories import ContactFactory, ConversationFactory
+from inbox.tests.helpers import IG_ACCOUNT_ID, IGSID, OTHER_PSID, PAGE_ID, PSID, FakeGraph, load_fixture, post_webhook
 from sandbox import payloads as p
 from social.models import Platform
 from social.tests.factories import SocialAccountFactory
@@ -23,12 +21,6 @@ from social.tests.factories import SocialAccountFactory
 pytestmark = pytest.mark.django_db
 
 PICTURE = "https://platform-lookaside.fbsbx.com/platform/profilepic/?psid=7012345678901234&ext=1&hash=AbCd"
-
-
-@pytest.fixture(autouse=True)
-def no_backoff_sleep():
-    with mock.patch("social.graph._sleep"):
-        yield
 
 
 @pytest.fixture
@@ -103,8 +95,8 @@ def test_a_flaky_graph_is_retried_then_recorded(client, page, settings, graph_ht
     post_webhook(client, load_fixture("message_text"))
     contact = Contact.objects.get()
     assert contact.profile_state == Contact.ProfileState.FAILED
-    # Each task attempt lets the client try 3 times.
-    assert len(graph_http.calls) == (contact_profile_fetch.max_retries + 1) * 3
+    # One call per task attempt: the task retries, the client never repeats a call.
+    assert len(graph_http.calls) == contact_profile_fetch.max_retries + 1
     assert ChatMessage.objects.count() == 1
 
 
@@ -135,23 +127,42 @@ def test_a_failed_profile_is_asked_again_on_a_later_message_after_a_while(client
 # --- race-free creation ---------------------------------------------------------------------------
 
 
-def test_get_or_create_reads_the_row_another_worker_just_inserted(page):
-    existing = ContactFactory(account=page, external_id=PSID)
-    real_first = QuerySet.first
+def test_get_or_create_reads_the_rows_another_worker_just_inserted(page):
+    from django.utils import timezone
+
+    from inbox.ingest import conversations
+
+    existing = ConversationFactory(account=page, contact=ContactFactory(account=page, external_id=PSID))
+    real_find = conversations.conversations_find
     reads = []
 
-    def first(self):
-        reads.append(self.model)
-        # Our read ran just before the other worker committed its row.
-        return None if len(reads) == 1 else real_first(self)
+    def find(**kwargs):
+        reads.append(kwargs["external_ids"])
+        # Our read ran just before the other worker committed its rows.
+        return {} if len(reads) == 1 else real_find(**kwargs)
 
-    with mock.patch.object(QuerySet, "first", first):
-        contact, created = contact_get_or_create(account=page, external_id=PSID)
-    assert (contact, created) == (existing, False)
-    assert Contact.objects.count() == 1
-    # The unique violation was contained in a savepoint: the transaction is still usable.
-    conversation, created = conversation_get_or_create(account=page, contact=contact, timestamp=existing.created_at)
-    assert created and Conversation.objects.count() == 1
+    with mock.patch.object(conversations, "conversations_find", side_effect=find), \
+            mock.patch("inbox.ingest.conversations.contact_profile_fetch_enqueue") as enqueue:
+        found = conversations.conversations_get_or_create(account=page, first_seen={PSID: timezone.now()})
+    assert found == {PSID: existing}
+    assert (Contact.objects.count(), Conversation.objects.count()) == (1, 1)
+    enqueue.assert_not_called()  # not created here: its profile lookup was queued by whoever created it
+    # The conflicts cost no savepoint and no error: the transaction is still usable.
+    assert Conversation.objects.get().pk == existing.pk
+
+
+def test_a_contact_without_its_conversation_gets_one(page):
+    from django.utils import timezone
+
+    from inbox.ingest.conversations import conversations_get_or_create
+
+    contact = ContactFactory(account=page, external_id=PSID)  # another worker is between its two inserts
+    first = timezone.now()
+    found = conversations_get_or_create(account=page, first_seen={PSID: first}, lookup_only={OTHER_PSID})
+    assert found[PSID].contact == contact
+    assert found[PSID].last_message_at == first
+    assert OTHER_PSID not in found
+    assert Contact.objects.count() == 1 and Conversation.objects.count() == 1
 
 
 def _event_for(text: str, mid: str) -> WebhookEvent:
@@ -170,14 +181,18 @@ def test_two_first_messages_at_once_make_one_conversation():
     barrier = threading.Barrier(2, timeout=10)
     errors: list[BaseException] = []
 
-    import inbox.services.contacts as contacts
+    from inbox.ingest import conversations
 
-    real_find = contacts.conversation_find
+    real_find = conversations.conversations_find
+
+    looked = threading.local()
 
     def find_then_wait(**kwargs):
         found = real_find(**kwargs)
-        # Both workers have looked and found nothing before either inserts.
-        barrier.wait()
+        if not getattr(looked, "once", False):
+            # Both workers have looked and found nothing before either inserts.
+            looked.once = True
+            barrier.wait()
         return found
 
     def worker(event_id: int) -> None:
@@ -188,7 +203,7 @@ def test_two_first_messages_at_once_make_one_conversation():
         finally:
             connection.close()
 
-    with FakeGraph(), mock.patch.object(contacts, "conversation_find", side_effect=find_then_wait):
+    with FakeGraph(), mock.patch.object(conversations, "conversations_find", side_effect=find_then_wait):
         threads = [threading.Thread(target=worker, args=(event.pk,)) for event in events]
         for thread in threads:
             thread.start()

@@ -13,8 +13,8 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from inbox.ingest.drain import webhook_events_drain
 from inbox.models import ChatMessage, Conversation, WebhookEvent
-from inbox.services.webhooks import webhook_events_drain
 from inbox.tests.helpers import OTHER_PAGE_ID, PAGE_ID, FakeGraph, post_webhook, run_on_commit
 from sandbox import payloads as p
 
@@ -103,7 +103,7 @@ def test_a_batch_leaves_the_rows_that_one_by_one_leaves(client, page, other_page
 
 
 def test_a_batch_is_broadcast_once_per_business(client, page, other_page):
-    with mock.patch("inbox.services.webhooks.publish_on_commit") as publish:
+    with mock.patch("inbox.ingest.drain.publish_on_commit") as publish:
         deliver(client, scenario(), mode="batch")
     assert sorted(c.kwargs["business_id"] for c in publish.call_args_list) == sorted(
         [page.business_id, other_page.business_id]
@@ -118,21 +118,21 @@ def test_a_batch_is_broadcast_once_per_business(client, page, other_page):
 
 
 def test_a_bad_event_in_a_batch_costs_only_itself(client, page):
-    from inbox.services import ingest
+    from inbox.ingest import apply as apply_module
 
-    real = ingest._inbound_message
+    real = apply_module.customer_message
 
-    def broken_for_bruno(batch, event, changes):
+    def broken_for_bruno(event):
         if event.sender_id == BRUNO:
             raise ValueError("a bug")
-        return real(batch, event, changes)
+        return real(event)
 
     bodies = [
         body(p.text_message(page_id=PAGE_ID, psid=ALICE, text="one", mid="m_1", timestamp_ms=T)),
         body(p.text_message(page_id=PAGE_ID, psid=BRUNO, text="two", mid="m_2", timestamp_ms=T + 1)),
         body(p.text_message(page_id=PAGE_ID, psid=ALICE, text="three", mid="m_3", timestamp_ms=T + 2)),
     ]
-    with mock.patch.object(ingest, "_inbound_message", side_effect=broken_for_bruno):
+    with mock.patch.object(apply_module, "customer_message", side_effect=broken_for_bruno):
         deliver(client, bodies, mode="batch")
     assert sorted(ChatMessage.objects.values_list("message_id", flat=True)) == ["m_1", "m_3"]
     states = list(WebhookEvent.objects.order_by("pk").values_list("state", "last_error"))
@@ -148,7 +148,7 @@ def test_a_database_outage_leaves_the_batch_pending(client, page):
     for _ in range(2):
         post_webhook(client, item, run_tasks=False)
     with (
-        mock.patch("inbox.services.webhooks.events_apply", side_effect=OperationalError("gone")),
+        mock.patch("inbox.ingest.drain.apply", side_effect=OperationalError("gone")),
         pytest.raises(OperationalError),
     ):
         webhook_events_drain()
@@ -173,7 +173,7 @@ def test_batches_share_their_queries(client, page, settings):
             post_webhook(client, item, run_tasks=False)
         with CaptureQueriesContext(connection) as one_by_one:
             for event_id in WebhookEvent.objects.order_by("pk").values_list("pk", flat=True):
-                from inbox.services.webhooks import webhook_event_process
+                from inbox.ingest.drain import webhook_event_process
 
                 run_on_commit(webhook_event_process, event_id=event_id)
         one_by_one_count = len(one_by_one)  # before the next request resets the connection's query log
@@ -207,7 +207,7 @@ def test_the_pane_is_pushed_only_when_a_message_can_change_it(client, page):
     from django.utils import timezone
 
     def pushed_panes(item: bytes) -> set[int]:
-        with mock.patch("inbox.services.webhooks.publish_on_commit") as publish:
+        with mock.patch("inbox.ingest.drain.publish_on_commit") as publish:
             post_webhook(client, item)
         return set(publish.call_args.kwargs["pane_ids"])
 

@@ -9,12 +9,9 @@ from unittest import mock
 import pytest
 from django.db import OperationalError
 
+from inbox.ingest.drain import webhook_event_process
+from inbox.ingest.replay import webhook_events_replay, webhook_events_replay_for_account
 from inbox.models import Attachment, ChatMessage, Contact, Conversation, PendingMessageUpdate, WebhookEvent
-from inbox.services.webhooks import (
-    webhook_event_process,
-    webhook_events_replay,
-    webhook_events_replay_for_account,
-)
 from inbox.tests.factories import ChatMessageFactory, ConversationFactory
 from inbox.tests.helpers import (
     IG_ACCOUNT_ID,
@@ -53,7 +50,7 @@ def publishes():
     def record(*, business_id, conversation_ids=(), message_ids=(), pane_ids=None):
         calls.append((business_id, tuple(conversation_ids), tuple(message_ids)))
 
-    with mock.patch("inbox.services.webhooks.publish_on_commit", side_effect=record):
+    with mock.patch("inbox.ingest.drain.publish_on_commit", side_effect=record):
         yield calls
 
 
@@ -383,7 +380,7 @@ def test_one_failing_event_does_not_lose_the_others_and_a_replay_completes_it(cl
         p.postback(page_id=PAGE_ID, psid=PSID, timestamp_ms=1767000000100),
         p.text_message(page_id=PAGE_ID, psid=PSID, text="third", timestamp_ms=1767000000200),
     ]
-    with mock.patch("inbox.services.ingest._postback", side_effect=ValueError("boom")):
+    with mock.patch("inbox.ingest.drafts._postback", side_effect=ValueError("boom")):
         event = send(client, *items)
     assert event.state == WebhookEvent.State.FAILED
     assert "ValueError" in event.last_error and "boom" in event.last_error
@@ -399,7 +396,7 @@ def test_one_failing_event_does_not_lose_the_others_and_a_replay_completes_it(cl
 
 
 def test_an_unexpected_error_marks_the_event_failed(client, page):
-    with mock.patch("inbox.services.webhooks.events_apply", side_effect=RuntimeError("bug")):
+    with mock.patch("inbox.ingest.drain.apply", side_effect=RuntimeError("bug")):
         post_webhook(client, load_fixture("message_text"))
     event = WebhookEvent.objects.get()
     assert event.state == WebhookEvent.State.FAILED
@@ -408,18 +405,18 @@ def test_an_unexpected_error_marks_the_event_failed(client, page):
 
 
 def test_database_outage_while_processing_is_retried_by_the_task(client, page):
-    from inbox.services import ingest
+    from inbox.ingest import drain
 
-    real = ingest.events_apply
+    real = drain.apply
     calls = {"n": 0}
 
-    def flaky(**kwargs):
+    def flaky(*args, **kwargs):
         calls["n"] += 1
         if calls["n"] == 1:
             raise OperationalError("server closed the connection unexpectedly")
-        return real(**kwargs)
+        return real(*args, **kwargs)
 
-    with mock.patch("inbox.services.webhooks.events_apply", side_effect=flaky):
+    with mock.patch("inbox.ingest.drain.apply", side_effect=flaky):
         post_webhook(client, load_fixture("message_text"))
     assert calls["n"] == 2
     event = WebhookEvent.objects.get()
@@ -428,7 +425,7 @@ def test_database_outage_while_processing_is_retried_by_the_task(client, page):
 
 
 def test_database_outage_that_lasts_leaves_the_event_pending_for_the_requeue(client, page):
-    with mock.patch("inbox.services.webhooks.events_apply", side_effect=OperationalError("down")):
+    with mock.patch("inbox.ingest.drain.apply", side_effect=OperationalError("down")):
         post_webhook(client, load_fixture("message_text"))
     event = WebhookEvent.objects.get()
     assert event.state == WebhookEvent.State.PENDING
@@ -807,7 +804,7 @@ def test_instagram_echo_share_reel_and_unsupported(client, ig_account):
 
 
 def test_a_single_failing_event_fails_the_webhook_event_and_a_replay_completes_it(client, page):
-    with mock.patch("inbox.services.ingest._postback", side_effect=ValueError("boom")):
+    with mock.patch("inbox.ingest.drafts._postback", side_effect=ValueError("boom")):
         post_webhook(client, load_fixture("postback"))
     event = WebhookEvent.objects.get()
     assert event.state == WebhookEvent.State.FAILED

@@ -11,9 +11,9 @@ import pytest
 import responses
 from django.utils import timezone
 
+from inbox.ingest.replay import webhook_events_replay
 from inbox.models import Attachment, ChatMessage, WebhookEvent
 from inbox.services.media import MAX_TOTAL_ATTEMPTS
-from inbox.services.webhooks import webhook_events_replay
 from inbox.tasks import attachment_download, attachments_retry_failed
 from inbox.tests.helpers import IG_ACCOUNT_ID, FakeGraph, load_fixture, post_webhook, run_on_commit
 from social.models import Platform
@@ -32,12 +32,6 @@ def graph():
     with FakeGraph(download=False) as fake:
         fake.profile = {"first_name": "Giulia", "last_name": "Bianchi"}  # no picture to download here
         yield fake
-
-
-@pytest.fixture(autouse=True)
-def no_backoff_sleep():
-    with mock.patch("social.graph._sleep"):
-        yield
 
 
 @pytest.fixture
@@ -86,8 +80,9 @@ def test_a_transient_failure_is_retried_then_recorded(client, page, http):
     attachment = Attachment.objects.get(position=0)
     assert attachment.state == Attachment.State.FAILED
     assert "503" in attachment.error or "Transient" in attachment.error
-    # The task's own retries (the client also retries inside each attempt).
+    # The task's retries, one download each (the client never repeats a call).
     assert attachment.attempts == attachment_download.max_retries + 1
+    assert len([c for c in http.calls if c.request.url == IMAGE_1]) == attachment_download.max_retries + 1
     assert ChatMessage.objects.count() == 1
 
 

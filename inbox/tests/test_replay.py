@@ -11,8 +11,8 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 from django.utils import timezone
 
+from inbox.ingest.replay import webhook_events_replay, webhook_events_requeue_stale
 from inbox.models import ChatMessage, WebhookEvent
-from inbox.services.webhooks import webhook_events_replay, webhook_events_requeue_stale
 from inbox.tests.helpers import FakeGraph, load_fixture, post_webhook, run_on_commit
 
 pytestmark = pytest.mark.django_db

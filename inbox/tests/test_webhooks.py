@@ -152,7 +152,7 @@ def test_the_view_makes_one_insert_and_parses_nothing(client, page, django_asser
 
 
 def test_processing_is_handed_over_after_commit_once_per_burst(client, page):
-    from inbox.services.webhooks import webhook_events_drain
+    from inbox.ingest.drain import webhook_events_drain
 
     body = load_fixture("message_text")
     with mock.patch("inbox.tasks.webhook_events_drain.apply_async") as apply_async:
@@ -174,7 +174,7 @@ def test_processing_is_handed_over_after_commit_once_per_burst(client, page):
 
 def test_without_a_shared_cache_every_webhook_queues_a_drain(client, page, settings):
     """A cache local to the web process cannot tell the worker's drain apart: no flag then."""
-    settings.INBOX_WEBHOOK_WAKE_CACHE = ""
+    settings.INBOX_WEBHOOK_WAKE_URL = ""
     body = load_fixture("message_text")
     with mock.patch("inbox.tasks.webhook_events_drain.apply_async") as apply_async:
         for _ in range(3):
@@ -227,7 +227,7 @@ def test_duplicates_store_every_delivery_but_one_message(client, page):
 def test_database_down_answers_503_and_meta_retry_stores_the_message_once(client, page):
     body = load_fixture("message_text")
     with mock.patch(
-        "inbox.webhooks.WebhookEvent.objects.create", side_effect=OperationalError("connection refused")
+        "django.db.backends.utils.CursorWrapper.execute", side_effect=OperationalError("connection refused")
     ):
         response = post_webhook(client, body)
     assert response.status_code == 503
@@ -285,10 +285,10 @@ def test_processing_does_not_wait_for_the_disk_but_the_ack_does(client, page):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from inbox.services.webhooks import webhook_event_process
+    from inbox.ingest.drain import webhook_event_process
 
     body = load_fixture("message_text")
-    with CaptureQueriesContext(connection) as ack, mock.patch("inbox.webhooks.webhook_events_wake"):
+    with CaptureQueriesContext(connection) as ack, mock.patch("inbox.ingest.receive.webhook_events_wake"):
         assert post_webhook(client, body).status_code == 200
     assert not any("synchronous_commit" in q["sql"] for q in ack.captured_queries)
 

@@ -14,8 +14,9 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from tqdm import tqdm
 
+from inbox.ingest.drain import webhook_event_process
+from inbox.ingest.replay import REPLAY_CHUNK, webhook_events_replay
 from inbox.models import WebhookEvent
-from inbox.services.webhooks import REPLAY_CHUNK, webhook_event_process, webhook_events_replay
 
 STATES = ("failed", "unroutable", "pending", "processed", "all")
 

@@ -2,27 +2,53 @@
 
 received < queued < sent < delivered < read; failed is never touched. Receipts can arrive late, twice
 or out of order, so each one only raises the conversation's watermarks (kept as a maximum) and only
-moves messages whose status is below the new one; a stale receipt matches nothing.
+moves messages whose status is below the new one; a stale receipt matches nothing. A receipt for a
+conversation we do not have is skipped. Receipts are applied after the other events of a batch
+(``inbox.ingest.apply``), so their effect does not depend on the order Meta batched them in.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import DateTimeField, F, Q, QuerySet, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from inbox.facebook.events import Delivery, Read
+from inbox.ingest.changes import Touched
+from inbox.ingest.conversations import customer_id
 from inbox.models import ChatMessage, Conversation
 from inbox.text import clean_text
+
+if TYPE_CHECKING:
+    from social.models import SocialAccount
 
 logger = logging.getLogger(__name__)
 
 MID_LENGTH = ChatMessage._meta.get_field("message_id").max_length
 Status = ChatMessage.Status
+
+
+def receipt_apply(
+    account: SocialAccount, event: Delivery | Read, conversations: Mapping[str, Conversation]
+) -> Touched:
+    """Apply a receipt to its conversation (``conversations``: by customer id)."""
+    conversation = conversations.get(customer_id(event))
+    if conversation is None:
+        kind = "Delivery" if isinstance(event, Delivery) else "Read"
+        logger.info("%s receipt for an unknown conversation on account %s skipped", kind, account.pk)
+        return Touched()
+    if isinstance(event, Delivery):
+        changed, message_ids = receipt_delivery_apply(conversation=conversation, event=event)
+    else:
+        changed, message_ids = receipt_read_apply(conversation=conversation, event=event)
+    if not changed:
+        return Touched()
+    return Touched(conversation_ids={conversation.pk}, message_ids=set(message_ids))
 
 
 def _dt(value: datetime) -> Value:
