@@ -389,7 +389,7 @@ MEDIA_FETCH_TOTAL_SECONDS = 20
 INBOX_WEBHOOK_REQUEUE_AFTER_SECONDS = 120
 # A drain applies this many stored events per transaction, and hands over to the next drain task
 # after this long so replies queued meanwhile get a worker.
-INBOX_WEBHOOK_BATCH_SIZE = env.int("INBOX_WEBHOOK_BATCH_SIZE", default=100)
+INBOX_WEBHOOK_BATCH_SIZE = env.int("INBOX_WEBHOOK_BATCH_SIZE", default=250)
 INBOX_WEBHOOK_DRAIN_SECONDS = 5.0
 # Answer webhook POSTs in the ASGI event loop, before Django's request cycle (inbox/webhook_asgi.py;
 # PostgreSQL only). Off: the Django view answers them.
