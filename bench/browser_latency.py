@@ -9,7 +9,7 @@ does), each with a unique text. In the page a MutationObserver records performan
 performance.now() when the message element with that text appears; the send time is time.time() just
 before the POST (the same wall clock).
 
-Target (docs/quality-targets.md): p50 ≤ 100 ms, p99 ≤ 300 ms.
+Target (docs/quality-targets.md): p50 ≤ 50 ms, p99 ≤ 150 ms through the production stack.
 
     .venv/bin/python bench/browser_latency.py [-m 100]
 """
@@ -275,8 +275,8 @@ def main() -> int:
     which = "message element" if latencies_msg else "any element (no [data-live=message] seen)"
     p50, p99 = c.percentile(main_list, 50), c.percentile(main_list, 99)
     rows = [
-        c.Row("browser", f"webhook → {which} p50", p50, "ms", "≤ 100 ms", p50 <= 100),
-        c.Row("browser", f"webhook → {which} p99", p99, "ms", "≤ 300 ms", p99 <= 300),
+        c.Row("browser", f"webhook → {which} p50", p50, "ms", "≤ 50 ms", p50 <= 50),
+        c.Row("browser", f"webhook → {which} p99", p99, "ms", "≤ 150 ms", p99 <= 150),
         c.Row("browser", "webhook → first appearance anywhere p50", c.percentile(latencies_any, 50), "ms"),
         c.Row("browser", "max", max(main_list) if main_list else None, "ms"),
         c.Row("browser", "messages measured", len(main_list), "", f"= {args.messages}", len(main_list) == args.messages),
