@@ -265,14 +265,20 @@ def test_many_matching_conversations_are_one_id_list_query(page, monkeypatch, dj
     assert result.next_cursor is not None
 
 
-def test_common_text_is_answered_from_the_newest_conversations_in_one_query(page, django_assert_num_queries):
+def _newest_first(page, *, matches) -> list:
+    """12 conversations, newest first, a minute apart; those whose index ``matches`` say "refund please"."""
     now = timezone.now()
     rows = []
     for index in range(12):
         conversation = ConversationFactory(contact=ContactFactory(account=page, name=f"C{index}"),
                                            last_message_at=now - timedelta(minutes=index))
-        ChatMessageFactory(conversation=conversation, content="refund please" if index % 4 else "hello")
+        ChatMessageFactory(conversation=conversation, content="refund please" if matches(index) else "hello")
         rows.append(conversation)
+    return rows
+
+
+def test_common_text_is_answered_from_the_newest_conversations_in_one_query(page, django_assert_num_queries):
+    rows = _newest_first(page, matches=lambda index: index % 4)
     expected = [c.pk for i, c in enumerate(rows) if i % 4][:5]
     with django_assert_num_queries(1):
         result = _search(page.business, "refund", limit=5)
@@ -287,13 +293,7 @@ def test_text_in_part_of_the_newest_conversations_is_walked(page, monkeypatch, d
     # 3 matches in the window of 6: too few for a page of 4, enough to choose the walk (2 queries).
     monkeypatch.setattr(selectors, "SEARCH_RECENT_WINDOW", 6)
     monkeypatch.setattr(selectors, "SEARCH_WALK_FROM", 3)
-    now = timezone.now()
-    rows = []
-    for index in range(12):
-        conversation = ConversationFactory(contact=ContactFactory(account=page, name=f"C{index}"),
-                                           last_message_at=now - timedelta(minutes=index))
-        ChatMessageFactory(conversation=conversation, content="refund please" if index % 2 else "hello")
-        rows.append(conversation)
+    rows = _newest_first(page, matches=lambda index: index % 2)
     with django_assert_num_queries(2):
         result = _search(page.business, "refund", limit=4)
     assert [c.pk for c in result.conversations] == [c.pk for i, c in enumerate(rows) if i % 2][:4]
