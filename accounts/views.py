@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
@@ -101,34 +102,30 @@ def invitation_create(request: HttpRequest) -> HttpResponse:
     return redirect("accounts:team")
 
 
-def _team_invitation(request: HttpRequest, invitation_id: int) -> Invitation:
-    return get_object_or_404(Invitation.objects.for_business(request.business), pk=invitation_id)
+def _invitation_action(request: HttpRequest, invitation_id: int, action: Callable[..., object], done: str) -> HttpResponse:
+    """Run ``action`` on one of this business's invitations and say how it went on the team page."""
+    invitation = get_object_or_404(Invitation.objects.for_business(request.business), pk=invitation_id)
+    try:
+        action(invitation=invitation, actor=request.user)
+    except AccountsError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, done.format(email=invitation.email))
+    return redirect("accounts:team")
 
 
 @require_POST
 @business_admin_required
 def invitation_resend(request: HttpRequest, invitation_id: int) -> HttpResponse:
-    invitation = _team_invitation(request, invitation_id)
-    try:
-        services.invitation_resend(invitation=invitation, actor=request.user)
-    except AccountsError as exc:
-        messages.error(request, str(exc))
-    else:
-        messages.success(request, f"A new link was sent to {invitation.email}; the previous one no longer works.")
-    return redirect("accounts:team")
+    return _invitation_action(request, invitation_id, services.invitation_resend,
+                              "A new link was sent to {email}; the previous one no longer works.")
 
 
 @require_POST
 @business_admin_required
 def invitation_revoke(request: HttpRequest, invitation_id: int) -> HttpResponse:
-    invitation = _team_invitation(request, invitation_id)
-    try:
-        services.invitation_revoke(invitation=invitation, actor=request.user)
-    except AccountsError as exc:
-        messages.error(request, str(exc))
-    else:
-        messages.success(request, f"The invitation for {invitation.email} was withdrawn; its link no longer works.")
-    return redirect("accounts:team")
+    return _invitation_action(request, invitation_id, services.invitation_revoke,
+                              "The invitation for {email} was withdrawn; its link no longer works.")
 
 
 @require_POST

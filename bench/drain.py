@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import cProfile
 import io
-import os
 import pstats
 import sys
 import time
@@ -79,8 +78,8 @@ def run(args: argparse.Namespace) -> int:
     if profile:
         out = io.StringIO()
         pstats.Stats(profile, stream=out).sort_stats("cumulative").print_stats(30)
-        if os.environ.get("BENCH_PROFILE_CALLEES"):
-            pstats.Stats(profile, stream=out).sort_stats("cumulative").print_callees(os.environ["BENCH_PROFILE_CALLEES"])
+        if args.callees:
+            pstats.Stats(profile, stream=out).sort_stats("cumulative").print_callees(args.callees)
         print(out.getvalue())
     return c.exit_code(rows, strict=args.strict)
 
@@ -91,6 +90,8 @@ def main() -> None:
     parser.add_argument("--workload", choices=sorted(WORKLOADS), default="meta",
                         help="meta: Meta's batched mix (default); single: one message per POST")
     parser.add_argument("--profile", action="store_true", help="print cProfile's top functions")
+    parser.add_argument("--callees", metavar="REGEX",
+                        help="with --profile: also what the functions matching REGEX call (e.g. render_live)")
     c.add_common_arguments(parser, wait_quiet=30)
     args = parser.parse_args()
     c.main_guard(lambda: run(args))
