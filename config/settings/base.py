@@ -65,7 +65,6 @@ ASGI_APPLICATION = "config.asgi.application"
 # APPS
 # ------------------------------------------------------------------------------
 DJANGO_APPS = [
-    "daphne",  # runserver serves HTTP and WebSocket
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

@@ -15,9 +15,10 @@ from .base import *  # noqa: F403
 from .base import FACEBOOK_GRAPH_VERSION, INSTALLED_APPS, SITE_URL, env, facebook_provider_settings
 
 SANDBOX = env.bool("SANDBOX", default=True)
-if SANDBOX:
-    # First, so its `runserver` (which points the URLs below at the address it serves) wraps daphne's.
-    INSTALLED_APPS = ["sandbox", *INSTALLED_APPS]
+# daphne's `runserver` serves HTTP and WebSocket in development. Production never runs it, and its
+# Twisted stack would add ~200 modules to every web worker. The sandbox comes first, so its `runserver`
+# (which points the URLs below at the address it serves) wraps daphne's.
+INSTALLED_APPS = [*(["sandbox"] if SANDBOX else []), "daphne", *INSTALLED_APPS]
 
 # Development-only secrets: fixed strings, never valid in production (production.py has no defaults).
 SECRET_KEY = env("DJANGO_SECRET_KEY", default="dev-only-insecure-secret-key-for-the-embedded-default")
