@@ -10,6 +10,23 @@ class BusinessForm(forms.Form):
     name = forms.CharField(max_length=200, label="Business name")
 
 
+class MediaPolicyForm(forms.Form):
+    """What the business keeps of its customers' Instagram media (README, "What is stored ...")."""
+
+    instagram_media_store = forms.BooleanField(
+        required=False,
+        label="Store Instagram photos, videos and files",
+        help_text="Off: only Meta's link is kept, and the media is shown from it until it expires. "
+                  "Story mentions are never stored.",
+    )
+
+    def __init__(self, *args, allowed: bool = True, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if not allowed:
+            # The operator's INBOX_STORE_MEDIA forbids it: the choice is shown, not offered.
+            self.fields["instagram_media_store"].disabled = True
+
+
 class InvitationForm(forms.Form):
     email = forms.EmailField()
     role = forms.ChoiceField(choices=Membership.Role.choices, initial=Membership.Role.AGENT)

@@ -51,6 +51,13 @@ class Business(models.Model):
     slug = models.SlugField(max_length=80, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
     members = models.ManyToManyField(settings.AUTH_USER_MODEL, through="Membership", related_name="businesses")
+    # Meta's Instagram messaging rules: keep the CDN link, not the media. Off by default; story
+    # mentions are never stored whatever this says, and the operator's INBOX_STORE_MEDIA can forbid it.
+    instagram_media_store = models.BooleanField(
+        default=False,
+        verbose_name="Store Instagram media",
+        help_text="Copy Instagram photos, videos and files into our storage instead of keeping Meta's link only.",
+    )
 
     class Meta:
         ordering = ("name",)

@@ -77,6 +77,25 @@ def business_create(*, name: str, owner: User) -> Business:
     return business
 
 
+def business_media_policy_set(*, business: Business, instagram_media_store: bool, actor: User | None) -> Business:
+    """Store this business's Instagram media (True) or keep Meta's links only (False); audited.
+
+    A compliance choice (Meta's Instagram messaging rules), so who changed it and when is kept.
+    Applies to media received from now on; stories are never stored whatever is chosen here.
+    """
+    with transaction.atomic():
+        locked = Business.objects.select_for_update().get(pk=business.pk)
+        if locked.instagram_media_store != instagram_media_store:
+            locked.instagram_media_store = instagram_media_store
+            locked.save(update_fields=["instagram_media_store"])
+            audit_record(
+                action="business.instagram_media_store_changed", business=locked, actor=actor, target=locked,
+                metadata={"instagram_media_store": instagram_media_store},
+            )
+    business.instagram_media_store = instagram_media_store
+    return business
+
+
 # --- memberships ---------------------------------------------------------------------------------------------
 
 

@@ -9,6 +9,7 @@ urlpatterns = [
     path("businesses/", views.business_list, name="business_list"),
     path("businesses/new/", views.business_create, name="business_create"),
     path("businesses/<int:business_id>/switch/", views.business_switch, name="business_switch"),
+    path("settings/", views.business_settings, name="business_settings"),
     path("team/", views.team, name="team"),
     path("team/invite/", views.invitation_create, name="invitation_create"),
     path("team/invitations/<int:invitation_id>/resend/", views.invitation_resend, name="invitation_resend"),

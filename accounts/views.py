@@ -4,6 +4,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
@@ -15,7 +16,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts import roles, selectors, services
 from accounts.decorators import business_admin_required, business_required
 from accounts.exceptions import AccountsError
-from accounts.forms import BusinessForm, InvitationForm, InvitationSignupForm, MemberRoleForm
+from accounts.forms import BusinessForm, InvitationForm, InvitationSignupForm, MediaPolicyForm, MemberRoleForm
 from accounts.middleware import SESSION_KEY
 from accounts.models import Invitation, Membership
 
@@ -61,6 +62,28 @@ def business_switch(request: HttpRequest, business_id: int) -> HttpResponse:
         raise Http404("No such business.")
     request.session[SESSION_KEY] = membership.business_id
     return redirect("inbox:conversation_list")
+
+
+# --- the business's settings ------------------------------------------------------------------------------
+
+
+@business_admin_required
+def business_settings(request: HttpRequest) -> HttpResponse:
+    """What the business stores of its customers' media (owners and admins)."""
+    business = request.business
+    allowed = bool(getattr(settings, "INBOX_STORE_MEDIA", {}).get("INSTAGRAM", True))
+    # An unticked box sends nothing: an empty POST is still a submitted form.
+    form = MediaPolicyForm(request.POST if request.method == "POST" else None, allowed=allowed,
+                           initial={"instagram_media_store": business.instagram_media_store})
+    if request.method == "POST" and form.is_valid():
+        if allowed:
+            services.business_media_policy_set(
+                business=business, instagram_media_store=form.cleaned_data["instagram_media_store"],
+                actor=request.user,
+            )
+            messages.success(request, "Saved. It applies to media received from now on.")
+        return redirect("accounts:business_settings")
+    return render(request, "accounts/business_settings.html", {"form": form, "instagram_allowed": allowed})
 
 
 # --- the team ---------------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from inbox.models import Attachment, ChatMessage, Contact, Conversation, Pending
 class WebhookEventAdmin(admin.ModelAdmin):
     list_display = ("id", "received_at", "state", "object_type", "attempts", "short_error", "processed_at")
     list_filter = ("state", "object_type")
+    # "Test event from Meta" in the state filter: the App Dashboard's Test button, never a failure.
     search_fields = ("id", "last_error")
     date_hierarchy = "received_at"
     actions = ("replay_selected",)

@@ -22,6 +22,9 @@ class WebhookEvent(models.Model):
         PROCESSED = "processed", "Processed"
         FAILED = "failed", "Failed"
         UNROUTABLE = "unroutable", "Unroutable (page not connected)"
+        # Sent by the Test button of the App Dashboard's webhook settings (entry id "0"): it shows the
+        # callback is reachable, names no account, and is never a failure.
+        TEST = "test", "Test event from Meta"
 
     body = models.BinaryField()
     signature = models.CharField(max_length=80, blank=True)
@@ -50,6 +53,9 @@ class WebhookEvent(models.Model):
 class Contact(models.Model):
     """A customer as one connected account sees them (a PSID or IGSID is scoped to one page)."""
 
+    # The start of ``external_id`` for a chat plugin visitor Meta names by ``user_ref`` only.
+    USER_REF_PREFIX = "user_ref:"
+
     class ProfileState(models.TextChoices):
         PENDING = "pending", "Pending"
         FETCHED = "fetched", "Fetched"
@@ -58,7 +64,11 @@ class Contact(models.Model):
     business = models.ForeignKey("accounts.Business", on_delete=models.CASCADE, related_name="contacts")
     account = models.ForeignKey("social.SocialAccount", on_delete=models.CASCADE, related_name="contacts")
     platform = models.CharField(max_length=10, choices=Platform.choices)
+    # The PSID / IGSID; for a chat plugin visitor Meta names only by user_ref, that reference's key
+    # (``inbox.services.contacts.user_ref_key``) until an event links it to a PSID.
     external_id = models.CharField(max_length=64)
+    # The chat plugin's / checkbox plugin's reference for this person, once Meta has sent one.
+    user_ref = models.CharField(max_length=255, blank=True, default="")
     name = models.CharField(max_length=255, blank=True)
     username = models.CharField(max_length=255, blank=True)
     picture_url = models.URLField(max_length=2000, blank=True)
@@ -71,7 +81,11 @@ class Contact(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=("account", "external_id"), name="uniq_contact_account_external_id")
+            models.UniqueConstraint(fields=("account", "external_id"), name="uniq_contact_account_external_id"),
+            # One person per reference: the visitor's contact, or the PSID contact it was merged into.
+            models.UniqueConstraint(
+                fields=("account", "user_ref"), condition=~Q(user_ref=""), name="uniq_contact_account_user_ref"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -80,7 +94,9 @@ class Contact(models.Model):
     @property
     def display_name(self) -> str:
         # Until the profile lookup has run, staff see the id, as Meta gave it.
-        return self.name or (f"@{self.username}" if self.username else self.external_id)
+        if self.name or self.username:
+            return self.name or f"@{self.username}"
+        return "Website chat visitor" if self.external_id.startswith(self.USER_REF_PREFIX) else self.external_id
 
 
 class Conversation(models.Model):
@@ -164,6 +180,9 @@ class ChatMessage(models.Model):
         MESSAGE = "message", "Message"
         POSTBACK = "postback", "Button tapped"
         REFERRAL = "referral", "Referral"
+        # A line in the thread from Meta, not from either party: a handover of the thread between
+        # apps, an opt-in. Never counted as unread, never moves the conversation's "latest" fields.
+        NOTICE = "notice", "Notice"
 
     class Source(models.TextChoices):
         CUSTOMER = "customer", "Customer"
@@ -239,12 +258,16 @@ class Attachment(models.Model):
         STORED = "stored", "Stored"
         FAILED = "failed", "Download failed"
         SKIPPED = "skipped", "Not stored"
+        # Instagram media by default (Meta's rules): shown from Meta's link while it lives, never copied.
+        LINK = "link", "Link only"
 
     business = models.ForeignKey("accounts.Business", on_delete=models.CASCADE, related_name="attachments")
     message = models.ForeignKey(ChatMessage, on_delete=models.CASCADE, related_name="attachments")
     position = models.PositiveSmallIntegerField(default=0)
     type = models.CharField(max_length=32)
     url = models.TextField(blank=True, help_text="Meta's URL (expires).")
+    # When Meta's link stops working, where that is known (the CDN's signed expiry, a story's 24 hours).
+    link_expires_at = models.DateTimeField(null=True, blank=True)
     file = models.FileField(upload_to="attachments/%Y/%m/", blank=True, max_length=500)
     name = models.CharField(max_length=255, blank=True)
     mime_type = models.CharField(max_length=127, blank=True)

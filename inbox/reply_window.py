@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 from django.utils import timezone
 
-from inbox.models import Conversation
+from inbox.models import Contact, Conversation
 from social.models import SocialAccount
 
 RESPONSE_WINDOW = timedelta(hours=24)
@@ -44,6 +44,12 @@ def reply_window(*, conversation: Conversation, now: datetime | None = None) -> 
     if account.status != SocialAccount.Status.ACTIVE:
         return ReplyWindow(
             state="locked", reason=f"{account.account_name or 'This page'} needs reconnecting before you can reply."
+        )
+    if any(str(participant).startswith(Contact.USER_REF_PREFIX) for participant in conversation.participant_ids or ()):
+        # Known by the chat plugin's reference only: the Send API would need it instead of a PSID.
+        return ReplyWindow(
+            state="locked",
+            reason="This visitor wrote from the chat plugin on your website; you can reply once they write in Messenger.",
         )
     last = conversation.last_inbound_at
     if last is None:

@@ -16,8 +16,8 @@ from django.db.models import BooleanField, Count, Exists, Max, OuterRef, Prefetc
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
-from inbox.models import Attachment, ChatMessage, Contact, Conversation
-from social.models import TOKEN_FIELDS, SocialAccount
+from inbox.models import Attachment, ChatMessage, Contact, Conversation, WebhookEvent
+from social.models import POLICY_BLOCK, TOKEN_FIELDS, SocialAccount
 
 if TYPE_CHECKING:
     from django.db.models import QuerySet
@@ -394,3 +394,23 @@ def dashboard_rows(*, business: Business) -> list[DashboardRow]:
             )
         )
     return rows
+
+
+def policy_notices(*, business: Business) -> list[SocialAccount]:
+    """The business's connected accounts with a policy block or warning from Meta that staff have not
+    dismissed (``SocialAccount.policy_notice``), blocks first: the inbox's banners."""
+    accounts = list(
+        SocialAccount.objects.for_business(business).connected().without_tokens()
+        .exclude(policy_action="").order_by("account_name", "id")
+    )
+    shown = [account for account in accounts if account.policy_notice]
+    return sorted(shown, key=lambda account: account.policy_notice != POLICY_BLOCK)
+
+
+def last_test_event_at() -> dt.datetime | None:
+    """When Meta's App Dashboard last sent a test event (its Test button), for the whole installation:
+    the callback URL is the app's, not a business's."""
+    return (
+        WebhookEvent.objects.filter(state=WebhookEvent.State.TEST)
+        .order_by("-received_at").values_list("received_at", flat=True).first()
+    )

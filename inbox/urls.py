@@ -22,4 +22,8 @@ urlpatterns = [
     path("attachments/<int:pk>/", views.attachment_download, name="attachment_download"),
     path("attachments/s/<str:token>/", views.attachment_public, name="attachment_public"),
     path("contacts/<int:pk>/picture/", views.contact_picture, name="contact_picture"),
+    path(
+        "pages/<int:pk>/policy-notice/dismiss/", views.account_policy_notice_dismiss,
+        name="account_policy_notice_dismiss",
+    ),
 ]

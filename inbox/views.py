@@ -25,6 +25,7 @@ from inbox.forms import FilterForm, PriorityForm, ReplyForm
 from inbox.models import Attachment, ChatMessage, Contact, Conversation
 from inbox.realtime import MAX_MESSAGES_PER_PUSH, render_live
 from inbox.services import conversations as conversation_services
+from inbox.services import notices as notice_services
 from inbox.services import replies as reply_services
 
 if TYPE_CHECKING:
@@ -67,6 +68,7 @@ def _list_context(request: BusinessRequest) -> dict:
         "filter_query": filters.as_query(),
         "page": page,
         "counters": selectors.inbox_counters(business=request.business),
+        "policy_notices": selectors.policy_notices(business=request.business),
     }
 
 
@@ -298,6 +300,15 @@ def contact_picture(request: BusinessRequest, pk: int) -> FileResponse:
         raise Http404("No stored picture.")
     content_type = mimetypes.guess_type(contact.picture.name or "")[0] or "image/jpeg"
     return _file_response(file=contact.picture, name="", content_type=content_type, force_download=False)
+
+
+@require_POST
+@business_required
+def account_policy_notice_dismiss(request: BusinessRequest, pk: int) -> HttpResponse:
+    """Hide a Page's policy banner (until Meta sends a newer enforcement)."""
+    if not notice_services.account_policy_notice_dismiss(business=request.business, account_id=pk, user=request.user):
+        raise Http404("No such page.")
+    return HttpResponseRedirect(reverse("inbox:conversation_list"))
 
 
 @never_cache

@@ -45,6 +45,7 @@ HUMAN_AGENT_WINDOW = timedelta(days=7)
 WEBHOOK_FIELDS = {
     "messages", "message_echoes", "message_reads", "message_deliveries", "messaging_postbacks", "message_reactions",
     "message_edits", "messaging_referrals", "messaging_handovers", "standby", "messaging_optins", "messaging_seen",
+    "messaging_policy_enforcement",
     "feed", "inbox_labels",
 }
 SENDER_ACTIONS = {"typing_on", "typing_off", "mark_seen", "react", "unreact"}

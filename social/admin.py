@@ -13,13 +13,15 @@ class SocialAccountAdmin(admin.ModelAdmin):
         "account_name", "account_id", "platform", "business", "status", "followers_count",
         "has_page_token", "expires_at", "connected_at", "last_webhook_at",
     )
-    list_filter = ("platform", "status", "business")
+    list_filter = ("platform", "status", "policy_action", "business")
     search_fields = ("account_name", "account_id", "username", "business__name")
     list_select_related = ("business",)
     exclude = ("access_token", "refresh_token")
     readonly_fields = (
         "has_page_token", "has_user_token", "connected_at", "disconnected_at", "subscribed_at",
         "token_checked_at", "last_webhook_at", "created_at", "updated_at",
+        # Meta's policy enforcement, as Meta sent it (staff dismiss the banner in the inbox).
+        "policy_action", "policy_reason", "policy_at", "policy_dismissed_at",
     )
     raw_id_fields = ("page", "connected_by")
 

@@ -13,6 +13,10 @@ class Platform(models.TextChoices):
     INSTAGRAM = "INSTAGRAM", "Instagram"
 
 
+# Meta's policy enforcement actions that leave something for staff to see (an "unblock" clears them).
+POLICY_WARNING = "warning"
+POLICY_BLOCK = "block"
+
 # The encrypted fields: pages that only show an account leave them unloaded (and undecrypted).
 TOKEN_FIELDS = ("access_token", "refresh_token")
 
@@ -76,6 +80,14 @@ class SocialAccount(models.Model):
     subscribed_at = models.DateTimeField(null=True, blank=True)
     token_checked_at = models.DateTimeField(null=True, blank=True)
     last_webhook_at = models.DateTimeField(null=True, blank=True)
+    # Meta's latest policy enforcement on this Page (messaging_policy_enforcement): "warning" or
+    # "block", with Meta's reason and time; cleared when Meta lifts it ("unblock"). Staff may dismiss
+    # the banner: ``policy_dismissed_at`` is then Meta's time of the enforcement they dismissed, so a
+    # redelivery of it stays dismissed and a newer one shows again.
+    policy_action = models.CharField(max_length=10, blank=True)
+    policy_reason = models.TextField(blank=True)
+    policy_at = models.DateTimeField(null=True, blank=True)
+    policy_dismissed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -99,6 +111,16 @@ class SocialAccount(models.Model):
     @property
     def needs_reconnect(self) -> bool:
         return self.status == self.Status.NEEDS_RECONNECT
+
+    @property
+    def policy_notice(self) -> str:
+        """ "block" or "warning" while Meta's enforcement stands and staff have not dismissed it, else ""."""
+        if self.policy_action not in (POLICY_BLOCK, POLICY_WARNING):
+            return ""
+        dismissed = self.policy_dismissed_at
+        if dismissed is not None and self.policy_at is not None and dismissed >= self.policy_at:
+            return ""
+        return self.policy_action
 
     @property
     def send_account(self) -> SocialAccount:

@@ -337,6 +337,11 @@ FACEBOOK_WEBHOOK_FIELDS = [
     "message_edits",
     "messaging_referrals",
     "standby",
+    # Shown to staff, never answered: thread-control changes and opt-ins as lines in the thread, policy
+    # warnings and blocks as a banner on the page's inbox (inbox/ingest/notices.py).
+    "messaging_handovers",
+    "messaging_optins",
+    "messaging_policy_enforcement",
 ]
 
 
@@ -369,7 +374,12 @@ FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[])
 
 # INBOX
 # ------------------------------------------------------------------------------
-# Whether attachments are copied into our storage, per platform (Instagram's policy is stricter).
+# Whether attachments may be copied into our storage, per platform: the operator's switch, which can
+# only forbid. FACEBOOK on: Messenger media is copied (Meta's links expire). INSTAGRAM on: a business
+# may opt in to storing its Instagram media (Business settings); without that opt-in, which is the
+# default, Instagram media keeps Meta's link only, as Meta's Instagram messaging rules ask. INSTAGRAM
+# off: never stored, whatever a business chose. Story media is never stored either way. See README,
+# "What is stored for each platform, and why".
 INBOX_STORE_MEDIA = {
     "FACEBOOK": env.bool("INBOX_STORE_MEDIA_FACEBOOK", default=True),
     "INSTAGRAM": env.bool("INBOX_STORE_MEDIA_INSTAGRAM", default=True),

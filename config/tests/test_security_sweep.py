@@ -62,6 +62,7 @@ ROUTE_OBJECTS: dict[str, dict[str, str]] = {
     "inbox:message_text": {"pk": "message"},
     "inbox:attachment_download": {"pk": "attachment"},
     "inbox:contact_picture": {"pk": "contact"},
+    "inbox:account_policy_notice_dismiss": {"pk": "account"},
     "social:account_reconnect": {"pk": "account"},
     "social:account_disconnect": {"pk": "account"},
     "social:account_human_agent": {"pk": "account"},

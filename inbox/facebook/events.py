@@ -34,9 +34,10 @@ class Attachment:
     """One entry of ``message.attachments``.
 
     ``type`` is kept as Meta names it (image, video, audio, file, sticker, location, fallback, share,
-    story_mention, reel / ig_reel, post / ig_post, template, or any newer name) so new kinds are not
-    lost; the renderer decides what it can show. ``payload`` is ``{}`` when Meta sends ``null``
-    (fallback attachments may have no payload, §4.5).
+    story_mention, reel / ig_reel, post / ig_post, template, like_heart (Instagram's quick heart), or
+    any newer name) so new kinds are not lost; the renderer decides what it can show. ``payload`` is
+    ``{}`` when Meta sends ``null`` (fallback attachments may have no payload, §4.5). ``sticker_id``
+    is the payload's, or for the lone image of a legacy sticker message, ``message.sticker_id`` (§4.4).
     """
 
     type: str
@@ -67,6 +68,9 @@ class BaseEvent:
     recipient_id: str
     timestamp: datetime | None
     is_standby: bool = False
+    # The chat plugin (``sender.user_ref``) and the checkbox plugin (``optin.user_ref``) name a person
+    # by a reference instead of, or next to, their PSID (§4.16); "" when there is none.
+    user_ref: str = ""
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
@@ -174,11 +178,63 @@ class Referral(BaseEvent):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Unknown(BaseEvent):
-    """A well-formed item of a kind we do not handle (``optin``, ``pass_thread_control``,
-    ``policy_enforcement`` …), kept so the caller can log and skip it instead of failing.
+class PolicyEnforcement(BaseEvent):
+    """Meta warned, blocked or unblocked the Page for a policy violation (``messaging_policy_enforcement``).
 
-    Some of these kinds have no sender (``policy_enforcement``, ``app_roles``) or identify the user
+    Sent without a sender; ``recipient`` is the Page. ``action`` is ``warning``, ``block`` or
+    ``unblock``; ``reason`` is absent on an unblock. Meta has published the key both as
+    ``policy_enforcement`` and ``policy-enforcement``.
+    """
+
+    action: str
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ThreadControl(BaseEvent):
+    """A Handover Protocol change for one customer's thread (``messaging_handovers``).
+
+    ``kind`` is ``pass_thread_control`` (``new_owner_app_id`` now owns the thread),
+    ``take_thread_control`` (the thread was taken from ``previous_owner_app_id``) or
+    ``request_thread_control`` (``requested_owner_app_id`` asks for it). ``metadata`` is the free
+    text the other app sent along.
+    """
+
+    kind: str
+    new_owner_app_id: str | None = None
+    previous_owner_app_id: str | None = None
+    requested_owner_app_id: str | None = None
+    metadata: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AppRoles(BaseEvent):
+    """The Page's apps and their Handover roles changed (``app_roles``: app id -> roles); no sender."""
+
+    roles: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OptIn(BaseEvent):
+    """The customer opted in (``messaging_optins``): the Send to Messenger plugin (``ref``), a one-time
+    notification (``type: one_time_notif_req``) or marketing messages (``type: notification_messages``).
+
+    ``sender_id`` is ``""`` when the person is known by ``user_ref`` only (the checkbox plugin).
+    """
+
+    type: str = ""
+    ref: str | None = None
+    title: str | None = None
+    payload: str | None = None
+    status: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Unknown(BaseEvent):
+    """A well-formed item of a kind we do not handle (``account_linking``, ``game_play``,
+    ``messaging_feedback`` …), kept so the caller can log and skip it instead of failing.
+
+    Some of these kinds have no sender or identify the user
     by ``user_ref`` only; ``sender_id`` / ``recipient_id`` are then ``""`` rather than a made-up id.
     """
 
@@ -186,12 +242,14 @@ class Unknown(BaseEvent):
 
 
 Event: TypeAlias = (
-    MessageEvent | MessageDeleted | MessageEdit | Reaction | Delivery | Read | Postback | Referral | Unknown
+    MessageEvent | MessageDeleted | MessageEdit | Reaction | Delivery | Read | Postback | Referral
+    | PolicyEnforcement | ThreadControl | AppRoles | OptIn | Unknown
 )
 
 __all__ = [
     "FACEBOOK",
     "INSTAGRAM",
+    "AppRoles",
     "Attachment",
     "BaseEvent",
     "Delivery",
@@ -199,11 +257,14 @@ __all__ = [
     "MessageDeleted",
     "MessageEdit",
     "MessageEvent",
+    "OptIn",
     "Platform",
+    "PolicyEnforcement",
     "Postback",
     "Reaction",
     "ReactionAction",
     "Read",
     "Referral",
+    "ThreadControl",
     "Unknown",
 ]

@@ -11,8 +11,8 @@ Return type: ``parse_payload`` returns a ``ParseResult`` (``events`` + ``skipped
 list. One POST can batch up to 1000 updates (§5); one malformed item must not abort the rest, yet
 dropping it silently would hide a change in Meta's shapes. So each unusable item (or part of one,
 e.g. a non-object attachment) leaves a reason string: a JSON path and what was wrong, never
-message content, so it is safe to log. Well-formed items of kinds we do not handle (``optin``,
-handover, ``policy_enforcement`` …) are not "skipped": they become ``Unknown`` events.
+message content, so it is safe to log. Well-formed items of kinds we do not handle
+(``account_linking``, ``game_play`` …) are not "skipped": they become ``Unknown`` events.
 
 ``PayloadError`` is raised only when the body is not a webhook envelope at all (bad JSON, not an
 object, no ``entry`` list). Envelopes for other products (``object`` other than ``page`` /
@@ -35,17 +35,21 @@ from typing import Any, Final, NoReturn, TypeAlias
 from inbox.facebook.events import (
     FACEBOOK,
     INSTAGRAM,
+    AppRoles,
     Attachment,
     Delivery,
     Event,
     MessageDeleted,
     MessageEdit,
     MessageEvent,
+    OptIn,
     Platform,
+    PolicyEnforcement,
     Postback,
     Reaction,
     Read,
     Referral,
+    ThreadControl,
     Unknown,
 )
 from inbox.text import json_loads_bounded
@@ -239,6 +243,7 @@ class _Context:
     timestamp: datetime | None
     is_standby: bool
     raw: dict[str, Any]
+    user_ref: str = ""
     notes: list[str] = field(default_factory=list)
 
     def base(self) -> dict[str, Any]:
@@ -249,6 +254,7 @@ class _Context:
             "recipient_id": self.recipient_id,
             "timestamp": self.timestamp,
             "is_standby": self.is_standby,
+            "user_ref": self.user_ref,
             "raw": self.raw,
         }
 
@@ -272,14 +278,21 @@ def _parse_attachment(raw: dict[str, Any]) -> Attachment:
     )
 
 
-def _dedupe_stickers(attachments: list[Attachment]) -> tuple[Attachment, ...]:
+def _dedupe_stickers(attachments: list[Attachment], *, message_sticker_id: str | None = None) -> tuple[Attachment, ...]:
     """Collapse Meta's sticker transition pair and upgrade legacy stickers (§4.4).
 
     Since 2026-06-01 a sticker arrives as both an ``image`` and a ``sticker`` attachment; showing
     both would duplicate it, so the image twin is dropped. It is recognised by the same sticker_id
     or, because where sticker_id sits is unconfirmed, by the same URL. An image that still carries a
-    sticker_id with no twin is the legacy form and becomes a ``sticker``.
+    sticker_id with no twin is the legacy form and becomes a ``sticker``. The legacy form names the
+    sticker beside the attachments (``message.sticker_id``) as well as, or instead of, in the image's
+    payload: that id is the lone image's when the image names none.
     """
+    images = [a for a in attachments if a.type == "image"]
+    if message_sticker_id is not None and len(images) == 1 and images[0].sticker_id is None:
+        attachments = [
+            dataclasses.replace(a, sticker_id=message_sticker_id) if a is images[0] else a for a in attachments
+        ]
     stickers = [a for a in attachments if a.type == "sticker"]
     sticker_ids = {a.sticker_id for a in stickers if a.sticker_id is not None}
     sticker_urls = {a.url for a in stickers if a.url is not None}
@@ -296,7 +309,7 @@ def _dedupe_stickers(attachments: list[Attachment]) -> tuple[Attachment, ...]:
     return tuple(result)
 
 
-def _parse_attachments(value: object, ctx: _Context) -> tuple[Attachment, ...]:
+def _parse_attachments(value: object, ctx: _Context, *, sticker_id: object = None) -> tuple[Attachment, ...]:
     if value is None:
         return ()
     if not isinstance(value, list):
@@ -308,7 +321,7 @@ def _parse_attachments(value: object, ctx: _Context) -> tuple[Attachment, ...]:
             ctx.notes.append(f"message.attachments[{index}] is {_json_type(raw)}, not an object; ignored")
             continue
         parsed.append(_parse_attachment(raw))
-    return _dedupe_stickers(parsed)
+    return _dedupe_stickers(parsed, message_sticker_id=_as_id(sticker_id))
 
 
 # --- event handlers -------------------------------------------------------------------------------
@@ -326,6 +339,8 @@ def _require_mid(body: Mapping[str, Any], where: str) -> str:
 
 def _parse_message(body: dict[str, Any], item: dict[str, Any], ctx: _Context) -> MessageEvent | MessageDeleted:
     mid = _require_mid(body, "message")
+    is_echo = _as_bool(body.get("is_echo"))
+    _echo_parties_in_meta_order(ctx, is_echo=is_echo)
     if _as_bool(body.get("is_deleted")):
         return MessageDeleted(**ctx.base(), mid=mid)
     reply_to = _as_dict(body.get("reply_to")) or {}
@@ -340,18 +355,27 @@ def _parse_message(body: dict[str, Any], item: dict[str, Any], ctx: _Context) ->
         **ctx.base(),
         mid=mid,
         text=text if isinstance(text, str) else "",
-        attachments=_parse_attachments(body.get("attachments"), ctx),
+        attachments=_parse_attachments(body.get("attachments"), ctx, sticker_id=body.get("sticker_id")),
         quick_reply_payload=_as_str(quick_reply.get("payload")),
         reply_to_mid=_as_id(reply_to.get("mid")),
         reply_to_story=(
             {"id": _as_id(story.get("id")), "url": _as_str(story.get("url"))} if story is not None else None
         ),
-        is_echo=_as_bool(body.get("is_echo")),
+        is_echo=is_echo,
         app_id=_as_id(body.get("app_id")),
         metadata=_as_str(body.get("metadata")),
         is_unsupported=_as_bool(body.get("is_unsupported")),
         referral=referral,
     )
+
+
+def _echo_parties_in_meta_order(ctx: _Context, *, is_echo: bool) -> None:
+    """Meta's echoes name the Page or Instagram account as the sender; published test bodies (and
+    hand-written ones) also send echoes the other way round, which would make the account its own
+    customer. Such an echo is read with the parties swapped."""
+    if is_echo and ctx.recipient_id == ctx.account_id and ctx.sender_id and ctx.sender_id != ctx.account_id:
+        ctx.sender_id, ctx.recipient_id = ctx.recipient_id, ctx.sender_id
+        ctx.notes.append("echo with the account as recipient; read with sender and recipient swapped")
 
 
 def _parse_message_edit(body: dict[str, Any], _item: dict[str, Any], ctx: _Context) -> MessageEdit:
@@ -416,6 +440,45 @@ def _parse_referral(body: dict[str, Any], _item: dict[str, Any], ctx: _Context) 
     )
 
 
+def _parse_policy_enforcement(body: dict[str, Any], _item: dict[str, Any], ctx: _Context) -> PolicyEnforcement:
+    return PolicyEnforcement(
+        **ctx.base(),
+        action=(_as_str(body.get("action")) or "").strip().lower(),
+        reason=_as_str(body.get("reason")) or "",
+    )
+
+
+def _thread_control_parser(kind: str) -> Handler:
+    def parse(body: dict[str, Any], _item: dict[str, Any], ctx: _Context) -> ThreadControl:
+        return ThreadControl(
+            **ctx.base(),
+            kind=kind,
+            new_owner_app_id=_as_id(body.get("new_owner_app_id")),
+            previous_owner_app_id=_as_id(body.get("previous_owner_app_id")),
+            requested_owner_app_id=_as_id(body.get("requested_owner_app_id")),
+            metadata=_as_str(body.get("metadata")) or "",
+        )
+
+    return parse
+
+
+def _parse_app_roles(body: dict[str, Any], _item: dict[str, Any], ctx: _Context) -> AppRoles:
+    return AppRoles(**ctx.base(), roles=body)
+
+
+def _parse_optin(body: dict[str, Any], _item: dict[str, Any], ctx: _Context) -> OptIn:
+    # The notification tokens in a marketing-messages opt-in are credentials to message the person:
+    # they stay in ``raw`` and are never copied into a field that is stored or shown.
+    return OptIn(
+        **ctx.base(),
+        type=_as_str(body.get("type")) or "",
+        ref=_as_str(body.get("ref")),
+        title=_as_str(body.get("title")),
+        payload=_as_str(body.get("payload")),
+        status=_as_str(body.get("notification_messages_status")),
+    )
+
+
 Handler: TypeAlias = Callable[[dict[str, Any], dict[str, Any], _Context], Event]
 
 # Event key -> handler, in priority order: an item carrying both ``message`` and ``referral`` (ad
@@ -428,6 +491,14 @@ EVENT_FUNCTION_MAPPER: Final[Mapping[str, Handler]] = {
     "delivery": _parse_delivery,
     "read": _parse_read,
     "referral": _parse_referral,
+    # Platform notices: shown to staff, never customers' messages.
+    "policy_enforcement": _parse_policy_enforcement,
+    "policy-enforcement": _parse_policy_enforcement,
+    "pass_thread_control": _thread_control_parser("pass_thread_control"),
+    "take_thread_control": _thread_control_parser("take_thread_control"),
+    "request_thread_control": _thread_control_parser("request_thread_control"),
+    "app_roles": _parse_app_roles,
+    "optin": _parse_optin,
 }
 
 
@@ -466,6 +537,21 @@ def _party_id(item: Mapping[str, Any], role: str, kind: str, *, required: bool) 
     raise _MalformedItemError(msg)
 
 
+# Notices about the Page itself, which Meta sends without a sender; an opt-in from the checkbox
+# plugin names the person by user_ref only.
+_PAGE_NOTICE_KINDS: Final = frozenset({"policy_enforcement", "policy-enforcement", "app_roles", "optin"})
+
+# Receipts without a sender are applied through the message they name (§4.8, §4.14).
+_SENDERLESS_KINDS: Final = frozenset({"delivery", "read", *_PAGE_NOTICE_KINDS})
+
+
+def _user_ref(item: Mapping[str, Any]) -> str:
+    """The chat plugin's ``sender.user_ref``, or the checkbox plugin's ``optin.user_ref`` (§4.16)."""
+    sender = _as_dict(item.get("sender")) or {}
+    optin = _as_dict(item.get("optin")) or {}
+    return _as_id(sender.get("user_ref")) or _as_id(optin.get("user_ref")) or ""
+
+
 def _build_event(item: object, entry: _Entry, *, is_standby: bool) -> tuple[Event, list[str]]:
     """The event for one messaging item plus non-fatal notes; raises _MalformedItemError."""
     if not isinstance(item, dict):
@@ -476,15 +562,20 @@ def _build_event(item: object, entry: _Entry, *, is_standby: bool) -> tuple[Even
         msg = "no event key"
         raise _MalformedItemError(msg)
     handler = EVENT_FUNCTION_MAPPER.get(kind)
-    # Known kinds are routed to a contact / conversation, so both parties must be real ids.
+    user_ref = _user_ref(item)
+    # Known kinds are routed to a contact / conversation, so both parties must be real ids; but a
+    # receipt names its message (Instagram's read has no sender), and the chat plugin's visitor may
+    # be known by user_ref only.
+    sender_required = handler is not None and kind not in _SENDERLESS_KINDS and not user_ref
     ctx = _Context(
         platform=entry.platform,
         account_id=entry.account_id,
-        sender_id=_party_id(item, "sender", kind, required=handler is not None),
+        sender_id=_party_id(item, "sender", kind, required=sender_required),
         recipient_id=_party_id(item, "recipient", kind, required=handler is not None),
         timestamp=parse_timestamp(item.get("timestamp")),
         is_standby=is_standby,
         raw=item,
+        user_ref=user_ref,
     )
     if handler is None:
         return Unknown(**ctx.base(), kind=kind), ctx.notes
@@ -492,7 +583,13 @@ def _build_event(item: object, entry: _Entry, *, is_standby: bool) -> tuple[Even
     if not isinstance(body, dict):
         msg = f"{kind} is {_json_type(body)}, not an object"
         raise _MalformedItemError(msg)
-    return handler(body, item, ctx), ctx.notes
+    event = handler(body, item, ctx)
+    customer = event.customer_id if isinstance(event, MessageEvent) else event.sender_id
+    if customer and customer == entry.account_id:
+        # The account is never its own customer (redacted or made-up bodies name the Page everywhere).
+        msg = f"{kind} whose customer is the account itself"
+        raise _MalformedItemError(msg)
+    return event, ctx.notes
 
 
 def _parse_item(item: object, path: str, entry: _Entry, *, is_standby: bool) -> None:

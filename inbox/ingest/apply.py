@@ -12,7 +12,8 @@ harmless live with each step, which this module calls in order for each account'
 3. ``bumps``: their conversations' counters and "latest" fields, moved forward in SQL;
 4. ``updates``: reactions, edits and deletes that waited for these messages;
 5. every other event in its turn, once the messages before it are stored: echoes (``echoes``),
-   reactions, edits and deletes (``updates``), and receipts (``receipts``), which go last.
+   reactions, edits and deletes (``updates``), platform notices (``notices``: policy enforcement,
+   handover, opt-ins), and receipts (``receipts``), which go last.
 
 One mode: a batch is applied in one transaction (a savepoint in the caller's). If anything raises
 but a database outage, it is rolled back and each event is applied again on its own, in its own
@@ -29,13 +30,17 @@ from typing import TYPE_CHECKING
 from django.db import InterfaceError, OperationalError, transaction
 
 from inbox.facebook.events import (
+    AppRoles,
     Delivery,
     Event,
     MessageDeleted,
     MessageEdit,
     MessageEvent,
+    OptIn,
+    PolicyEnforcement,
     Reaction,
     Read,
+    ThreadControl,
     Unknown,
 )
 from inbox.ingest.bumps import conversation_bumps_apply
@@ -44,6 +49,7 @@ from inbox.ingest.conversations import conversations_for
 from inbox.ingest.drafts import MessageDraft, customer_message
 from inbox.ingest.echoes import echo_answered, echo_confirm, echo_draft, echo_ours
 from inbox.ingest.messages import StoredMessage, messages_changes, messages_store
+from inbox.ingest.notices import account_notice_apply, thread_notice_apply
 from inbox.ingest.receipts import receipt_apply
 from inbox.ingest.updates import update_apply, updates_waiting_apply
 from inbox.models import Conversation
@@ -101,8 +107,8 @@ def _ordered(events: Sequence[Event]) -> list[Event]:
 
 def _apply_account(account: SocialAccount, events: Sequence[Event]) -> Touched:
     ordered = _ordered(events)
-    conversations = conversations_for(account, ordered)
     changes = Touched()
+    conversations = conversations_for(account, ordered, changes)
     waiting: list[MessageDraft] = []  # customers' messages stored together before the next other event
     for event in ordered:
         draft = customer_message(event)
@@ -144,6 +150,10 @@ def _apply_other(account: SocialAccount, event: Event, conversations: Mapping[st
         return update_apply(account, event)
     if isinstance(event, Delivery | Read):
         return receipt_apply(account, event, conversations)
+    if isinstance(event, PolicyEnforcement | AppRoles):
+        return account_notice_apply(account, event)
+    if isinstance(event, ThreadControl | OptIn):
+        return thread_notice_apply(account, event, conversations)
     if isinstance(event, Unknown):
         logger.info("Skipped webhook event of kind %r for account %s", event.kind, account.pk)
     else:  # pragma: no cover - a new event class without a handler

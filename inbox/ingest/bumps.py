@@ -6,20 +6,32 @@ customer writing again reopens an archived conversation. Each conversation is wr
 in id order, so two workers applying overlapping messages lock conversation rows in the same order.
 One statement shape, sent for every conversation in one ``executemany`` (the ORM would build and
 compile an expression tree per row).
+
+Replied and unread are decided by message time, not arrival: Meta may deliver the page's reply (an
+echo) before the customer's message it answers. A customer's message older than the page's latest
+sent reply is already answered: it is stored replied and read, and adds nothing to the unread count.
+The conversations are locked (in id order) before the latest reply is read, so a reply stored by
+another worker at the same moment is either seen here, or sees these messages when it marks what it
+answered (``echoes.echo_answered``).
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import connection
+from django.db.models import Max
 from django.utils import timezone
 
 from inbox.ingest.messages import StoredMessage
-from inbox.models import Conversation
+from inbox.models import ChatMessage, Conversation
+
+# Outbound messages that reached the customer: a reply still queued or failed answers nothing yet.
+REPLIED_STATUSES = (ChatMessage.Status.SENT, ChatMessage.Status.DELIVERED, ChatMessage.Status.READ)
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +41,7 @@ class Bump:
     timestamp: datetime
     preview: str
     direction: str
-    inbound: int = 0
+    inbound: int = 0  # customers' messages to count as unread (those not answered already)
     last_inbound_at: datetime | None = None
 
     def __add__(self, later: Bump) -> Bump:
@@ -45,8 +57,9 @@ class Bump:
         )
 
 
-def bumps_for(stored: Sequence[StoredMessage]) -> dict[int, Bump]:
-    """The bump of each conversation these new messages belong to."""
+def bumps_for(stored: Sequence[StoredMessage], answered: AbstractSet[int] = frozenset()) -> dict[int, Bump]:
+    """The bump of each conversation these new messages belong to (``answered``: the ids of
+    customers' messages a later reply already answered, which are not unread)."""
     bumps: dict[int, Bump] = {}
     for message in stored:
         draft = message.draft
@@ -54,7 +67,7 @@ def bumps_for(stored: Sequence[StoredMessage]) -> dict[int, Bump]:
             timestamp=draft.timestamp,
             preview=draft.preview,
             direction=draft.direction,
-            inbound=int(draft.inbound),
+            inbound=int(draft.inbound and message.pk not in answered),
             last_inbound_at=draft.timestamp if draft.inbound else None,
         )
         current = bumps.get(message.conversation.pk)
@@ -62,9 +75,35 @@ def bumps_for(stored: Sequence[StoredMessage]) -> dict[int, Bump]:
     return bumps
 
 
+def answered_late(stored: Sequence[StoredMessage]) -> set[int]:
+    """Mark the new customers' messages that are older than their conversation's latest sent reply
+    as replied and read; returns their ids. Locks the conversations (in id order) first."""
+    inbound = [message for message in stored if message.draft.inbound]
+    if not inbound:
+        return set()
+    conversation_ids = sorted({message.conversation.pk for message in inbound})
+    list(Conversation.objects.select_for_update().filter(pk__in=conversation_ids).order_by("pk").values_list("pk"))
+    latest_reply = dict(
+        ChatMessage.objects.filter(
+            conversation_id__in=conversation_ids, direction=ChatMessage.Direction.OUTBOUND, status__in=REPLIED_STATUSES
+        )
+        .values("conversation_id")
+        .annotate(at=Max("timestamp"))
+        .values_list("conversation_id", "at")
+    )
+    answered = {
+        message.pk
+        for message in inbound
+        if (at := latest_reply.get(message.conversation.pk)) is not None and message.draft.timestamp <= at
+    }
+    if answered:
+        ChatMessage.objects.filter(pk__in=answered).update(is_replied=True, is_read=True)
+    return answered
+
+
 def conversation_bumps_apply(stored: Sequence[StoredMessage]) -> None:
     """Record new messages on their conversations: one UPDATE per conversation, in id order."""
-    bumps = bumps_for(stored)
+    bumps = bumps_for(stored, answered_late(stored))
     if not bumps:
         return
     ops = connection.ops
@@ -74,9 +113,11 @@ def conversation_bumps_apply(stored: Sequence[StoredMessage]) -> None:
         bump = bumps[conversation_id]
         when = ops.adapt_datetimefield_value(bump.timestamp)
         row = [when, bump.preview, when, bump.direction, when, when, now]
-        if bump.inbound:
-            last_inbound = ops.adapt_datetimefield_value(bump.last_inbound_at or bump.timestamp)
-            inbound.append([*row, bump.inbound, last_inbound, last_inbound, Conversation.Status.OPEN, conversation_id])
+        if bump.last_inbound_at is not None:
+            last_inbound = ops.adapt_datetimefield_value(bump.last_inbound_at)
+            inbound.append(
+                [*row, bump.inbound, last_inbound, last_inbound, bump.inbound, Conversation.Status.OPEN, conversation_id]
+            )
         else:
             plain.append([*row, conversation_id])
     update, inbound_fields = _bump_sql()
@@ -104,7 +145,7 @@ def _bump_sql() -> tuple[str, str]:
     inbound = (
         f", {column['unread_count']} = {column['unread_count']} + %s, "
         f"{inbound_at} = CASE WHEN {inbound_at} IS NULL OR {inbound_at} < %s THEN %s ELSE {inbound_at} END, "
-        # A customer writing again reopens an archived conversation.
-        f"{column['status']} = %s"
+        # A customer writing again reopens an archived conversation (not a message already answered).
+        f"{column['status']} = CASE WHEN %s > 0 THEN %s ELSE {column['status']} END"
     )
     return update, inbound

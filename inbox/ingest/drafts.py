@@ -92,7 +92,8 @@ def synthetic_mid(kind: str, event: Event) -> str:
         stamp_text = hashlib.sha256(json.dumps(event.raw, sort_keys=True, default=str).encode()).hexdigest()[:24]
     else:
         stamp_text = str(stamp)
-    return clean_text(f"{kind}:{event.sender_id}:{stamp_text}", max_length=MID_LENGTH)
+    # A chat plugin visitor has no sender id: their reference tells two visitors' taps apart.
+    return clean_text(f"{kind}:{event.sender_id or event.user_ref}:{stamp_text}", max_length=MID_LENGTH)
 
 
 def ms(value: datetime | None) -> int | None:

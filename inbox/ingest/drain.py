@@ -10,7 +10,9 @@ account, queues one live push per business, and records each event's outcome on 
 - ``unroutable``: some entry ids match no connected account (``unroutable_account_ids``); the
   events of those entries are replayed when the account connects (``replay``);
 - ``failed``: the body is not a webhook envelope, or some of its events failed (``last_error``);
-  the rest applied, and a replay retries only what is missing because applying is idempotent.
+  the rest applied, and a replay retries only what is missing because applying is idempotent;
+- ``test``: a sample sent by the Test button of Meta's App Dashboard (entry id "0",
+  ``meta_test_events``): nothing is applied, and it is neither a failure nor unroutable.
 
 A database outage is not a failure of the event: the exception propagates so the task retries, and
 the rows stay ``pending`` (the transaction rolled back) for ``webhook_events_requeue_stale``.
@@ -207,6 +209,8 @@ def _outcome(
     processed = Outcome(state=State.PROCESSED, object_type=parsed.object_type, account_ids=parsed.account_ids)
     if parsed.error:
         return replace(processed, state=State.FAILED, error=parsed.error)
+    if parsed.is_test:  # the App Dashboard's Test button: nothing to route, nothing failed
+        return replace(processed, state=State.TEST)
     if parsed.platform is None:  # an object we do not subscribe to
         return processed
     unroutable = tuple(i for i in parsed.account_ids if (parsed.platform, i) not in accounts)

@@ -65,7 +65,9 @@ def echo_confirm(message: ChatMessage, event: MessageEvent) -> Touched:
 
 
 def echo_answered(stored: StoredMessage) -> None:
-    """A reply typed in Meta's apps answers what the customer wrote before it."""
+    """A reply typed in Meta's apps answers what the customer wrote before it, by Meta's times: an
+    echo arriving late answers nothing written after it. (A customer's message arriving after the
+    reply that answers it is marked when it is stored, ``bumps.answered_late``.)"""
     ChatMessage.objects.filter(
         conversation_id=stored.conversation.pk, direction=ChatMessage.Direction.INBOUND, is_replied=False,
         timestamp__lte=stored.draft.timestamp,

@@ -3,7 +3,9 @@
 received < queued < sent < delivered < read; failed is never touched. Receipts can arrive late, twice
 or out of order, so each one only raises the conversation's watermarks (kept as a maximum) and only
 moves messages whose status is below the new one; a stale receipt matches nothing. A receipt for a
-conversation we do not have is skipped. Receipts are applied after the other events of a batch
+conversation we do not have is skipped. A receipt without a sender (Instagram's read carries only
+``read.mid``) is applied to the conversation of the message it names, looked up in the account the
+entry routed to. Receipts are applied after the other events of a batch
 (``inbox.ingest.apply``), so their effect does not depend on the order Meta batched them in.
 """
 
@@ -36,8 +38,10 @@ Status = ChatMessage.Status
 def receipt_apply(
     account: SocialAccount, event: Delivery | Read, conversations: Mapping[str, Conversation]
 ) -> Touched:
-    """Apply a receipt to its conversation (``conversations``: by customer id)."""
-    conversation = conversations.get(customer_id(event))
+    """Apply a receipt to its conversation (``conversations``: by customer id), or, when it has no
+    sender (Instagram's read names only the message seen), to the conversation of the message it names."""
+    customer = customer_id(event)
+    conversation = conversations.get(customer) if customer else _named_conversation(account, event)
     if conversation is None:
         kind = "Delivery" if isinstance(event, Delivery) else "Read"
         logger.info("%s receipt for an unknown conversation on account %s skipped", kind, account.pk)
@@ -49,6 +53,24 @@ def receipt_apply(
     if not changed:
         return Touched()
     return Touched(conversation_ids={conversation.pk}, message_ids=set(message_ids))
+
+
+def _named_conversation(account: SocialAccount, event: Delivery | Read) -> Conversation | None:
+    """The conversation of the message a receipt names, among this account's messages only."""
+    mids = [event.mid] if isinstance(event, Read) and event.mid else list(event.mids if isinstance(event, Delivery) else ())
+    if not mids:
+        return None
+    conversation_id = (
+        ChatMessage.objects.filter(account=account, message_id__in=[clean_text(m, max_length=MID_LENGTH) for m in mids])
+        .values_list("conversation_id", flat=True)
+        .first()
+    )
+    if conversation_id is None:
+        return None
+    conversation = Conversation.objects.filter(pk=conversation_id).first()
+    if conversation is not None:
+        conversation.account = account  # the caller's row: saves a query
+    return conversation
 
 
 def _dt(value: datetime) -> Value:

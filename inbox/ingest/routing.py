@@ -16,6 +16,7 @@ from django.db.models import Q
 
 from inbox.facebook.events import Event
 from inbox.facebook.parsing import OBJECT_PLATFORMS, PayloadError, parse_body, parse_payload
+from inbox.ingest.meta_test_events import is_test_body, is_test_entry_id
 from inbox.models import WebhookEvent
 from inbox.text import clean_text
 from social.models import SocialAccount
@@ -35,6 +36,8 @@ class Parsed:
     platform: str | None = None
     events: tuple[Event, ...] = ()
     error: str = ""
+    # Every entry is a sample from the App Dashboard's Test button (``meta_test_events``).
+    is_test: bool = False
 
 
 def parse(*, event_id: int, body: bytes | memoryview) -> Parsed:
@@ -48,13 +51,17 @@ def parse(*, event_id: int, body: bytes | memoryview) -> Parsed:
     except PayloadError as exc:
         logger.warning("Webhook event %s is not a webhook envelope: %s", event_id, exc)
         return Parsed(object_type=object_type, error=str(exc))
+    if is_test_body(data):
+        logger.info("Webhook event %s is a test event from Meta's App Dashboard", event_id)
+        return Parsed(object_type=object_type, is_test=True)
     for reason in result.skipped:
         logger.info("Webhook event %s: skipped %s", event_id, reason)
+    # A dashboard sample batched with real entries routes nowhere and waits for nothing.
     return Parsed(
         object_type=object_type,
-        account_ids=_entry_ids(data),
+        account_ids=tuple(i for i in _entry_ids(data) if not is_test_entry_id(i)),
         platform=OBJECT_PLATFORMS.get(data["object"]),
-        events=tuple(result.events),
+        events=tuple(e for e in result.events if not is_test_entry_id(e.account_id)),
     )
 
 

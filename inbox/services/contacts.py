@@ -7,6 +7,7 @@ PSID / IGSID, and a failure there never touches the message.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import mimetypes
 from datetime import timedelta
@@ -29,9 +30,28 @@ PROFILE_PENDING_RETRY_AFTER = timedelta(minutes=10)
 PROFILE_FAILED_RETRY_AFTER = timedelta(days=1)
 PICTURE_MAX_BYTES = 5 * 1024 * 1024
 
+# A chat plugin visitor Meta names by ``user_ref`` only is stored under this key until an event links
+# the reference to a PSID (``inbox.ingest.user_refs``); the key never looks like a PSID.
+USER_REF_PREFIX = Contact.USER_REF_PREFIX
+EXTERNAL_ID_LENGTH = Contact._meta.get_field("external_id").max_length or 64
+
+
+def user_ref_key(user_ref: str) -> str:
+    """The contact key of a visitor known by ``user_ref`` only (a digest when the reference is long)."""
+    key = USER_REF_PREFIX + user_ref
+    if len(key) <= EXTERNAL_ID_LENGTH:
+        return key
+    return USER_REF_PREFIX + hashlib.sha256(user_ref.encode()).hexdigest()[: EXTERNAL_ID_LENGTH - len(USER_REF_PREFIX)]
+
+
+def is_user_ref_key(external_id: str) -> bool:
+    return external_id.startswith(USER_REF_PREFIX)
+
 
 def contact_profile_needed(*, contact: Contact, created: bool) -> bool:
     """Whether to (re)queue the profile lookup for a contact seen in a new message."""
+    if is_user_ref_key(contact.external_id):
+        return False  # Meta has no profile for a reference, only for a PSID
     if created:
         return True
     now = timezone.now()

@@ -1,11 +1,23 @@
-"""Attachments: a row at once, a copy in our storage soon after (docs/messenger-platform.md §4.3–§4.5, §11).
+"""Attachments: a row at once, then a copy in our storage or Meta's link only (docs/messenger-platform.md §4.3–§4.5, §11).
 
-Meta's CDN links expire within hours or days, so each downloadable attachment is fetched by its own
-retried task right after the message is committed (the rows are inserted by
-``inbox.ingest.attachments``). A failed download leaves the attachment FAILED with its error and
-never touches the message. Stickers, locations, fallback links and templates
-have nothing worth copying: they are SKIPPED and their payload is kept for display. Storing can be
-turned off per platform (``INBOX_STORE_MEDIA``), e.g. where Instagram's policy forbids it.
+What is stored depends on the platform (README, "What is stored for each platform, and why"):
+
+- Messenger: Meta's CDN links expire within hours or days, so each downloadable attachment is
+  copied by its own retried task right after the message is committed (the rows are inserted by
+  ``inbox.ingest.attachments``).
+- Instagram: Meta's Instagram messaging rules say media must not be stored or cached (story
+  mentions above all), so by default the row keeps Meta's link only (``LINK``): the staff's browser
+  shows it from Meta's CDN while it lives, and the page says it expired after
+  (``link_expires_at``). A business may opt in to storing Instagram media other than stories
+  (``Business.instagram_media_store``); story media is never stored.
+- The operator's ``INBOX_STORE_MEDIA`` comes first: a platform switched off there is never stored,
+  whatever a business chose.
+
+A failed download leaves the attachment FAILED with its error and never touches the message.
+Stickers, hearts, locations, fallback links and templates have nothing worth copying: they are
+SKIPPED and their payload is kept for display. Nothing here runs in the webhook's request: the
+download is a task queued after the drain's transaction commits, and expiry is read from the link
+itself, never by fetching it.
 """
 
 from __future__ import annotations
@@ -13,8 +25,8 @@ from __future__ import annotations
 import logging
 import mimetypes
 import posixpath
-from datetime import timedelta
-from urllib.parse import urlsplit
+from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qs, urlsplit
 
 from django.conf import settings
 from django.core.files.base import ContentFile
@@ -25,6 +37,7 @@ from django.utils import timezone
 from django.utils.text import get_valid_filename
 
 from config.tasks import enqueue_on_commit
+from inbox.facebook.events import INSTAGRAM
 from inbox.models import Attachment
 from inbox.realtime import publish_on_commit
 from inbox.text import clean_text
@@ -36,8 +49,19 @@ MAX_TOTAL_ATTEMPTS = 10
 RETRY_WINDOW = timedelta(days=3)
 # A pending attachment this old lost its task (broker outage) and is queued again.
 STALE_PENDING_AFTER = timedelta(minutes=10)
-# States a download may still change; STORED and SKIPPED are final.
+# States a download may still change; STORED, SKIPPED and LINK are final.
 _RETRYABLE = (Attachment.State.PENDING, Attachment.State.FAILED)
+_FINAL = (Attachment.State.STORED, Attachment.State.SKIPPED, Attachment.State.LINK)
+
+# Nothing to copy: the payload (sticker id, coordinates, link, template) is the content.
+NOT_DOWNLOADED_TYPES = frozenset({"sticker", "like_heart", "location", "fallback", "template"})
+# Stories (a mention of the business, a story shared in the thread) must never be stored or cached
+# (Meta's Instagram story mention rules), whatever the business chose.
+NEVER_STORED_TYPES = frozenset({"story_mention", "ig_story"})
+# A story disappears 24 hours after it was posted; its link cannot outlive it.
+STORY_LIFETIME = timedelta(hours=24)
+# Messenger's like button: a sticker in three sizes (small, medium, large), shown as the emoji.
+THUMBS_UP_STICKER_IDS = frozenset({"369239263222822", "369239343222814", "369239383222810"})
 
 LABELS = {
     "image": "Photo",
@@ -54,6 +78,7 @@ LABELS = {
     "post": "Post",
     "ig_post": "Post",
     "template": "Template",
+    "like_heart": "\u2764\ufe0f",
 }
 
 
@@ -62,7 +87,69 @@ def attachment_label(attachment_type: str) -> str:
 
 
 def store_media_enabled(*, platform: str) -> bool:
+    """The operator's switch (``INBOX_STORE_MEDIA``): False means never stored on this platform."""
     return bool(getattr(settings, "INBOX_STORE_MEDIA", {}).get(platform, True))
+
+
+def instagram_media_opted_in(*, business_id: int) -> bool:
+    """Whether this business chose to store Instagram media (off unless it did)."""
+    from accounts.models import Business
+
+    return bool(Business.objects.filter(pk=business_id).values_list("instagram_media_store", flat=True).first())
+
+
+def media_stored(*, platform: str, attachment_type: str, instagram_opted_in: bool) -> bool:
+    """Whether an attachment with a link is copied into our storage, or keeps the link only.
+
+    The operator's switch can only forbid; on Instagram the business must also have opted in,
+    and a story is never stored.
+    """
+    if not store_media_enabled(platform=platform):
+        return False
+    if platform == INSTAGRAM:
+        return instagram_opted_in and attachment_type not in NEVER_STORED_TYPES
+    return True
+
+
+def link_expiry(url: str, *, attachment_type: str = "", sent_at: datetime | None = None) -> datetime | None:
+    """When Meta's link stops working, if that can be told without fetching it; None when unknown.
+
+    Meta's CDN signs its links with ``oe=``, the expiry as hexadecimal Unix seconds
+    (``…_n.jpg?…&oh=…&oe=6760A1B2``); a story lives 24 hours after it was sent. Instagram's
+    ``lookaside.fbsbx.com/ig_messaging_cdn`` links carry no expiry: they are shown until then.
+    """
+    candidates: list[datetime] = []
+    try:
+        values = parse_qs(urlsplit(url or "").query).get("oe") or []
+    except ValueError:
+        values = []
+    for value in values[:1]:
+        try:
+            seconds = int(value, 16)
+            candidates.append(datetime.fromtimestamp(seconds, tz=UTC))
+        except (ValueError, OverflowError, OSError):
+            pass
+    if attachment_type in NEVER_STORED_TYPES and sent_at is not None:
+        candidates.append(sent_at + STORY_LIFETIME)
+    return min(candidates) if candidates else None
+
+
+def link_expired(attachment: Attachment, *, now: datetime | None = None) -> bool:
+    """True once the link an attachment is shown from has surely stopped working."""
+    expires = attachment.link_expires_at or link_expiry(attachment.url, attachment_type=attachment.type)
+    return expires is not None and (now or timezone.now()) >= expires
+
+
+def _keep_link(attachment: Attachment) -> Attachment:
+    """Policy says link only: the row becomes LINK (if a download may still change it)."""
+    expires = attachment.link_expires_at or link_expiry(
+        attachment.url, attachment_type=attachment.type, sent_at=attachment.message.timestamp
+    )
+    Attachment.objects.filter(pk=attachment.pk, state__in=_RETRYABLE).update(
+        state=Attachment.State.LINK, link_expires_at=expires
+    )
+    attachment.refresh_from_db()
+    return attachment
 
 
 def attachment_download_enqueue(*, attachment_id: int) -> None:
@@ -91,13 +178,14 @@ def attachment_download(*, attachment: Attachment) -> Attachment:
     from social.graph import DownloadRefused
     from social.services import account_graph_client
 
-    if attachment.state in (Attachment.State.STORED, Attachment.State.SKIPPED):
+    if attachment.state in _FINAL:
         return attachment
     message = attachment.message
-    if not store_media_enabled(platform=message.platform):
-        Attachment.objects.filter(pk=attachment.pk, state__in=_RETRYABLE).update(state=Attachment.State.SKIPPED)
-        attachment.state = Attachment.State.SKIPPED
-        return attachment
+    # Asked again here: the business's choice may have changed since the row was queued (a
+    # retry, a replay), and a story must never be fetched whatever the row says.
+    opted_in = message.platform == INSTAGRAM and instagram_media_opted_in(business_id=attachment.business_id)
+    if not media_stored(platform=message.platform, attachment_type=attachment.type, instagram_opted_in=opted_in):
+        return _keep_link(attachment)
     Attachment.objects.filter(pk=attachment.pk).update(attempts=F("attempts") + 1)
     client = account_graph_client(message.account)
     try:
@@ -116,8 +204,12 @@ def attachment_download(*, attachment: Attachment) -> Attachment:
     )
     with transaction.atomic():
         updated = Attachment.objects.filter(pk=attachment.pk, state__in=_RETRYABLE).update(
-            file=name, mime_type=content_type, size=len(content), state=Attachment.State.STORED,
-            stored_at=timezone.now(), error="",
+            file=name,
+            mime_type=content_type,
+            size=len(content),
+            state=Attachment.State.STORED,
+            stored_at=timezone.now(),
+            error="",
         )
         if updated:
             publish_on_commit(
@@ -160,8 +252,11 @@ def attachments_retry_failed(*, limit: int = 500) -> int:
     ids = list(
         Attachment.objects.filter(
             Q(state=Attachment.State.FAILED, attempts__lt=MAX_TOTAL_ATTEMPTS, created_at__gte=now - RETRY_WINDOW)
-            | Q(state=Attachment.State.PENDING, created_at__lt=now - STALE_PENDING_AFTER,
-                created_at__gte=now - RETRY_WINDOW)
+            | Q(
+                state=Attachment.State.PENDING,
+                created_at__lt=now - STALE_PENDING_AFTER,
+                created_at__gte=now - RETRY_WINDOW,
+            )
         )
         .order_by("created_at")
         .values_list("pk", flat=True)[:limit]

@@ -8,11 +8,14 @@ from urllib.parse import quote, urlencode
 
 from django import template
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
 from inbox.selectors import sort_key as _sort_key
+from inbox.services.media import THUMBS_UP_STICKER_IDS, link_expiry
 from inbox.services.media import attachment_label as _attachment_label
+from inbox.services.media import link_expired as _link_expired
 from social.safe_fetch import origin_allowed
 
 if TYPE_CHECKING:
@@ -116,15 +119,52 @@ def visible_attachments(message: Any) -> list[Any]:
 
 @register.filter
 def story_reply(message: Any) -> dict[str, Any] | None:
-    """The Instagram story a message replies to (or mentions the page in), if any."""
+    """The Instagram story a message replies to (or mentions the page in), if any.
+
+    Its ``url`` is dropped once the story has surely expired (24 hours after the message, or the
+    link's own expiry), so the page says it is no longer available instead of a dead link.
+    """
     extra = getattr(message, "extra", None) or {}
     story = extra.get("reply_to_story")
     if isinstance(story, dict):
-        return story
-    mention = extra.get("story_mention")
-    if isinstance(mention, dict):
-        return {**mention, "mention": True}
-    return None
+        found = dict(story)
+    elif isinstance(extra.get("story_mention"), dict):
+        found = {**extra["story_mention"], "mention": True}
+    else:
+        return None
+    raw_url = found.get("url")
+    url = raw_url if isinstance(raw_url, str) else ""
+    expires = link_expiry(url, attachment_type="story_mention", sent_at=getattr(message, "timestamp", None))
+    if expires is not None and timezone.now() >= expires:
+        found["url"] = ""
+    return found
+
+
+@register.filter
+def link_expired(attachment: Any) -> bool:
+    """Meta's link of an attachment shown from it has expired: the page says so instead of showing it.
+
+    Not said of a stored copy, nor of a failed download (which says it was not stored).
+    """
+    return attachment.state not in ("stored", "failed") and _link_expired(attachment)
+
+
+@register.filter
+def remote_src(attachment: Any) -> str:
+    """Meta's link an attachment is shown from while we have no copy of it, or "".
+
+    Not for a stored copy (ours is shown) or a failed download (its link is as good as dead), nor
+    once the link has expired, nor from an origin the page may not load.
+    """
+    if attachment.state in ("stored", "failed") or _link_expired(attachment):
+        return ""
+    return media_url(attachment.url)
+
+
+@register.filter
+def thumbs_up(attachment: Any) -> bool:
+    """Messenger's like button (a sticker): shown as the emoji, never fetched."""
+    return str((attachment.payload or {}).get("sticker_id") or "") in THUMBS_UP_STICKER_IDS
 
 
 # Markup used on every row of every list: tags written in Python, because an {% include %} per row

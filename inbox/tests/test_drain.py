@@ -7,6 +7,7 @@ businesses, unknown pages, junk), and a bad event must not cost the others.
 
 from __future__ import annotations
 
+from pathlib import Path
 from unittest import mock
 
 import pytest
@@ -139,6 +140,20 @@ def test_a_bad_event_in_a_batch_costs_only_itself(client, page):
     assert [s for s, _ in states] == [State.PROCESSED, State.FAILED, State.PROCESSED]
     assert "a bug" in states[1][1]
     assert Conversation.objects.get(contact__external_id=ALICE).unread_count == 2
+
+
+def test_a_dashboard_test_event_in_a_batch_is_recorded_as_a_test_and_costs_nothing(client, page):
+    # The App Dashboard's Test button (a captured sample: entry id "0"), between two real messages.
+    sample = Path(__file__).parent / "fixtures" / "captured" / "messenger_test__launch-vehicle-fbm-issue-73.json"
+    bodies = [
+        body(p.text_message(page_id=PAGE_ID, psid=ALICE, text="one", mid="m_1", timestamp_ms=T)),
+        sample.read_bytes(),
+        body(p.text_message(page_id=PAGE_ID, psid=ALICE, text="two", mid="m_2", timestamp_ms=T + 1)),
+    ]
+    deliver(client, bodies, mode="batch")
+    states = list(WebhookEvent.objects.order_by("pk").values_list("state", "unroutable_account_ids"))
+    assert states == [(State.PROCESSED, []), (State.TEST, []), (State.PROCESSED, [])]
+    assert sorted(ChatMessage.objects.values_list("message_id", flat=True)) == ["m_1", "m_2"]
 
 
 def test_a_database_outage_leaves_the_batch_pending(client, page):

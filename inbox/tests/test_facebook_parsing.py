@@ -16,12 +16,13 @@ from inbox.facebook.events import (
     MessageDeleted,
     MessageEdit,
     MessageEvent,
+    OptIn,
     Platform,
+    PolicyEnforcement,
     Postback,
     Reaction,
     Read,
     Referral,
-    Unknown,
 )
 from inbox.facebook.parsing import (
     ParseResult,
@@ -248,6 +249,30 @@ def test_message_echo() -> None:
     )
     assert isinstance(event, MessageEvent)
     assert event.customer_id == PSID
+
+
+CAPTURED = FIXTURES.parent / "captured"
+
+
+def test_an_echo_addressed_to_the_page_is_read_with_the_parties_swapped() -> None:
+    # Published test data sends echoes with the customer as sender and the Page as recipient; read
+    # as sent, the Page would become its own customer.
+    result = parse_payload(parse_body((CAPTURED / "messenger_echo_unswapped__courier.json").read_bytes()))
+
+    [event] = result.events
+    assert isinstance(event, MessageEvent)
+    assert event.is_echo
+    assert (event.sender_id, event.recipient_id) == ("1234567890", "5678")
+    assert event.customer_id == "5678"
+    assert result.skipped == ["entry[0].messaging[0]: echo with the account as recipient; read with sender and recipient swapped"]
+
+
+def test_a_message_whose_customer_is_the_page_itself_is_skipped() -> None:
+    # A real capture with every id redacted to "ID": Page, sender and recipient are one id.
+    result = parse_payload(parse_body((CAPTURED / "messenger_standby_text_redacted__botman-issue-66.json").read_bytes()))
+
+    assert result.events == []
+    assert result.skipped == ["entry[0].standby[0]: message whose customer is the account itself"]
 
 
 def test_message_echo_page_inbox_arrives_in_standby() -> None:
@@ -536,12 +561,14 @@ def test_timestamps_string_seconds() -> None:
     assert read.timestamp == utc(2024, 11, 14, 10, 40, 50)
 
 
-def test_unknown_kinds_become_unknown_and_do_not_hide_the_message() -> None:
+def test_platform_notices_are_parsed_and_do_not_hide_the_message() -> None:
     result = parse_fixture("unknown_event.json")
 
     assert result.skipped == []
     assert result.events == [
-        Unknown(**FROM_CUSTOMER, timestamp=utc(2024, 11, 14, 11, 0), kind="optin"),
+        OptIn(
+            **FROM_CUSTOMER, timestamp=utc(2024, 11, 14, 11, 0), ref="checkout-plugin", user_ref="opt_in_ref_5a1b2c"
+        ),
         MessageEvent(
             **FROM_CUSTOMER,
             timestamp=utc(2024, 11, 14, 11, 0, 0, 100000),
@@ -549,13 +576,14 @@ def test_unknown_kinds_become_unknown_and_do_not_hide_the_message() -> None:
             text="Still there?",
         ),
         # policy_enforcement has no sender at all.
-        Unknown(
+        PolicyEnforcement(
             platform="FACEBOOK",
             account_id=PAGE,
             sender_id="",
             recipient_id=PAGE,
             timestamp=utc(2024, 11, 14, 11, 0, 0, 200000),
-            kind="policy_enforcement",
+            action="warning",
+            reason="The bot violated our Platform Policies (https://developers.facebook.com/policy/#messengerplatform).",
         ),
     ]
 
@@ -779,8 +807,6 @@ def test_malformed_items_are_skipped_without_losing_valid_ones() -> None:
     del no_mid["message"]["mid"]
     no_sender = text_item("m_no_sender")
     del no_sender["sender"]
-    user_ref_only = text_item("m_user_ref")
-    user_ref_only["sender"] = {"user_ref": "abc"}
     no_recipient = text_item("m_no_recipient")
     del no_recipient["recipient"]
     bad_reaction = {"sender": {"id": PSID}, "recipient": {"id": PAGE}, "reaction": {"mid": "m_1", "action": "like"}}
@@ -791,7 +817,6 @@ def test_malformed_items_are_skipped_without_losing_valid_ones() -> None:
         "not-an-item",
         no_mid,
         no_sender,
-        user_ref_only,
         no_recipient,
         bad_reaction,
         message_not_object,
@@ -807,11 +832,10 @@ def test_malformed_items_are_skipped_without_losing_valid_ones() -> None:
         "entry[0].messaging[1]: item is string, not an object",
         "entry[0].messaging[2]: message has no mid",
         "entry[0].messaging[3]: message: sender.id missing",
-        "entry[0].messaging[4]: message: sender.id missing (only user_ref: not a PSID/IGSID)",
-        "entry[0].messaging[5]: message: recipient.id missing",
-        "entry[0].messaging[6]: reaction.action is 'like', expected 'react' or 'unreact'",
-        "entry[0].messaging[7]: message is string, not an object",
-        "entry[0].messaging[8]: no event key",
+        "entry[0].messaging[4]: message: recipient.id missing",
+        "entry[0].messaging[5]: reaction.action is 'like', expected 'react' or 'unreact'",
+        "entry[0].messaging[6]: message is string, not an object",
+        "entry[0].messaging[7]: no event key",
     ]
 
 

@@ -221,9 +221,13 @@ def test_reply_to_links_the_original_when_stored_and_always_keeps_its_mid(client
     assert second.reply_to_mid == "m_original_2"
 
 
-def test_unknown_kinds_are_skipped_and_the_rest_is_stored(client, page):
+def test_platform_notices_do_not_hide_the_message(client, page):
     post_webhook(client, load_fixture("unknown_event"))
-    assert list(ChatMessage.objects.values_list("content", flat=True)) == ["Still there?"]
+    # The opt-in is a line from Meta in the thread (inbox.ingest.notices), the message is stored.
+    assert list(ChatMessage.objects.order_by("timestamp").values_list("kind", "content")) == [
+        (ChatMessage.Kind.NOTICE, "The customer opted in: checkout-plugin"),
+        (ChatMessage.Kind.MESSAGE, "Still there?"),
+    ]
     event = WebhookEvent.objects.get()
     assert event.state == WebhookEvent.State.PROCESSED
     assert b"optin" in bytes(event.body)

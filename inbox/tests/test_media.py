@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 import socket
+import threading
+import time
 from datetime import timedelta
 from unittest import mock
 
@@ -96,20 +98,37 @@ def test_a_file_over_the_limit_is_refused(client, page, http, settings):
     assert Attachment.objects.get(position=1).state == Attachment.State.STORED
 
 
-def test_storing_disabled_skips_the_download(client, page, http, settings):
+def test_storing_disabled_keeps_metas_link_only(client, page, http, settings):
     settings.INBOX_STORE_MEDIA = {"FACEBOOK": False, "INSTAGRAM": True}
     post_webhook(client, load_fixture("message_image"))
     assert len(http.calls) == 0
     message = ChatMessage.objects.get()
     assert message.media_urls == [IMAGE_1, IMAGE_2]
-    assert set(message.attachments.values_list("state", flat=True)) == {Attachment.State.SKIPPED}
+    assert set(message.attachments.values_list("state", flat=True)) == {Attachment.State.LINK}
+    # The link's own signed expiry (oe=6760A1B2, hexadecimal Unix seconds) is when it stops working.
+    assert {a.link_expires_at.timestamp() for a in message.attachments.all()} == {0x6760A1B2}
 
 
-def test_storing_disabled_for_instagram_only(client, page, http, settings):
+def test_storing_disabled_for_instagram_even_when_the_business_opted_in(client, page, http, settings):
+    page.business.instagram_media_store = True
+    page.business.save()
     SocialAccountFactory(business=page.business, platform=Platform.INSTAGRAM, account_id=IG_ACCOUNT_ID, page=page)
     settings.INBOX_STORE_MEDIA = {"FACEBOOK": True, "INSTAGRAM": False}
-    post_webhook(client, load_fixture("instagram_story_mention"))
-    assert Attachment.objects.get().state == Attachment.State.SKIPPED
+    post_webhook(client, load_fixture("instagram_reel"))
+    assert Attachment.objects.get().state == Attachment.State.LINK
+    assert len(http.calls) == 0
+
+
+def test_a_download_queued_before_the_policy_changed_keeps_the_link_only(client, page, http, settings):
+    # A pending row (a retry, a row queued before an upgrade) is checked again when its task runs.
+    http.get(IMAGE_1, body=JPEG, content_type="image/jpeg")
+    http.get(IMAGE_2, body=JPEG, content_type="image/jpeg")
+    with mock.patch("inbox.tasks.attachment_download.apply_async"):
+        post_webhook(client, load_fixture("message_image"))
+    settings.INBOX_STORE_MEDIA = {"FACEBOOK": False, "INSTAGRAM": False}
+    for attachment in Attachment.objects.all():
+        run_on_commit(attachment_download.delay, attachment.pk)
+    assert set(Attachment.objects.values_list("state", flat=True)) == {Attachment.State.LINK}
     assert len(http.calls) == 0
 
 
@@ -240,3 +259,58 @@ def test_a_meta_host_resolving_to_our_network_is_refused(client, page, monkeypat
         assert attachment.error == "Refused: scontent.xx.fbcdn.net resolves to a loopback address (127.0.0.1)."
         assert attachment.attempts == MAX_TOTAL_ATTEMPTS
     assert ChatMessage.objects.count() == 1
+
+
+# --- the embedded default: downloads after the answer, outside the drain's transaction --------------
+
+
+@pytest.fixture
+def runner(settings, transactional_db):
+    from config.inprocess_tasks import runner_start, runner_stop
+
+    settings.TASKS_IN_BACKGROUND_THREAD = True
+    started = runner_start()
+    yield started
+    runner_stop()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_on_the_embedded_default_a_download_runs_after_the_answer_and_the_drains_commit(client, page, runner):
+    from django.db import connection
+
+    from inbox.models import WebhookEvent
+    from inbox.tests.helpers import sign_payload, webhook_url
+
+    release = threading.Event()
+    seen: list[dict] = []
+
+    def download(graph_client, url, *, max_bytes):
+        seen.append({
+            "thread": threading.current_thread().name,
+            "in_transaction": connection.in_atomic_block,
+            "event_state": WebhookEvent.objects.get().state,  # the drain has committed its outcome
+        })
+        release.wait(5)  # Meta's CDN answering slowly
+        return JPEG, "image/jpeg"
+
+    body = load_fixture("message_image")
+    with mock.patch("social.graph.GraphClient.download", download):
+        started = time.monotonic()
+        response = client.post(webhook_url(), data=body, content_type="application/json",
+                               HTTP_X_HUB_SIGNATURE_256=sign_payload(body))
+        elapsed = time.monotonic() - started
+        assert response.status_code == 200
+        assert elapsed < 1  # the answer never waits on a download
+        deadline = time.monotonic() + 5
+        while len(seen) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        # Both downloads hang on the task lane, while the message is already in and its event processed.
+        assert ChatMessage.objects.count() == 1
+        assert WebhookEvent.objects.get().state == WebhookEvent.State.PROCESSED
+        release.set()
+        assert runner.wait_idle(5)
+    assert len(seen) == 2
+    assert all(call["thread"].startswith("tasks-celery-") for call in seen)
+    assert not any(call["in_transaction"] for call in seen)
+    assert {call["event_state"] for call in seen} == {WebhookEvent.State.PROCESSED}
+    assert set(Attachment.objects.values_list("state", flat=True)) == {Attachment.State.STORED}

@@ -76,7 +76,8 @@ def test_replay_all_with_a_progress_bar_and_processed_events_stay_as_they_are(cl
     assert "2 event(s) queued for replay." in output
     assert "2/2" in output  # tqdm
     assert set(WebhookEvent.objects.values_list("state", flat=True)) == {State.PROCESSED}
-    assert ChatMessage.objects.count() == 2
+    # The replayed event's message and its opt-in notice (which is never unread).
+    assert ChatMessage.objects.count() == 3
     assert ChatMessage.objects.first().conversation.unread_count == unread + 1
 
 
