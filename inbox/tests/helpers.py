@@ -118,6 +118,34 @@ class FakeGraph:
             patch.stop()
 
 
+def process_at_once(*event_ids: int) -> list[BaseException]:
+    """Process these stored webhook events on as many threads at once, each with its own database
+    connection (two workers racing); returns what they raised."""
+    import threading
+
+    from django.db import connection
+
+    from inbox.ingest.drain import webhook_event_process
+
+    errors: list[BaseException] = []
+
+    def worker(event_id: int) -> None:
+        try:
+            webhook_event_process(event_id=event_id)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    with FakeGraph():
+        threads = [threading.Thread(target=worker, args=(event_id,)) for event_id in event_ids]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+    return errors
+
+
 def logged_in_client(user, business_id: int | None = None):
     """A test client signed in as ``user``, with ``business_id`` chosen in its session (as switching does)."""
     from django.test import Client

@@ -8,16 +8,14 @@ and times.
 
 from __future__ import annotations
 
-import threading
 from datetime import UTC, datetime
 
 import pytest
 from django.db import connection
 
-from inbox.ingest.drain import webhook_event_process
 from inbox.models import ChatMessage, Conversation, WebhookEvent
 from inbox.tests.factories import ChatMessageFactory
-from inbox.tests.helpers import PAGE_ID, PSID, FakeGraph, post_webhook
+from inbox.tests.helpers import PAGE_ID, PSID, FakeGraph, post_webhook, process_at_once
 from sandbox import payloads as p
 from social.tests.factories import SocialAccountFactory
 
@@ -79,12 +77,12 @@ def test_the_same_when_reply_and_message_come_in_one_body_in_that_order(client, 
     assert Conversation.objects.get().unread_count == 0
 
 
-def test_a_late_answered_message_does_not_reopen_an_archived_conversation(client, page):
+def test_a_late_answered_message_does_not_reopen_a_resolved_conversation(client, page):
     send(client, answer())
-    Conversation.objects.update(status=Conversation.Status.ARCHIVED)
+    Conversation.objects.update(status=Conversation.Status.RESOLVED)
     send(client, question())
 
-    assert Conversation.objects.get().status == Conversation.Status.ARCHIVED
+    assert Conversation.objects.get().status == Conversation.Status.RESOLVED
 
 
 def test_a_newer_message_after_the_reply_is_unread_and_not_replied(client, page):
@@ -164,22 +162,7 @@ def test_a_reply_and_the_message_it_answers_applied_by_two_workers_at_once():
         )
         for item in (answer(), question())
     ]
-    errors: list[BaseException] = []
-
-    def worker(event_id: int) -> None:
-        try:
-            webhook_event_process(event_id=event_id)
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    with FakeGraph():
-        threads = [threading.Thread(target=worker, args=(event.pk,)) for event in events]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(30)
+    errors = process_at_once(*(event.pk for event in events))
 
     assert errors == []
     assert set(WebhookEvent.objects.values_list("state", flat=True)) == {WebhookEvent.State.PROCESSED}

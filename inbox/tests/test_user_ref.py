@@ -11,7 +11,6 @@ the postback's, and the message that links them is built with the sandbox's Meta
 from __future__ import annotations
 
 import json
-import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -26,7 +25,7 @@ from inbox.models import ChatMessage, Contact, Conversation, WebhookEvent
 from inbox.reply_window import reply_window
 from inbox.services.contacts import user_ref_key
 from inbox.tests.factories import ChatMessageFactory, ContactFactory, ConversationFactory
-from inbox.tests.helpers import FakeGraph, post_webhook
+from inbox.tests.helpers import FakeGraph, post_webhook, process_at_once
 from sandbox import payloads as p
 from social.tests.factories import SocialAccountFactory
 
@@ -241,7 +240,7 @@ def test_the_merge_keeps_the_newest_list_row_and_adds_the_counters(client, chat_
         last_message_direction="inbound",
         last_inbound_at=earlier,
         unread_count=3,
-        status=Conversation.Status.ARCHIVED,
+        status=Conversation.Status.RESOLVED,
         priority=Conversation.Priority.HIGH,
     )
     ChatMessageFactory(conversation=psid_conversation, timestamp=earlier)
@@ -311,26 +310,6 @@ def test_a_plain_message_costs_no_extra_query_for_references(client, chat_page):
 # --- two workers at once (PostgreSQL) ---------------------------------------------------------------
 
 
-def _process_at_once(*event_ids: int) -> list[BaseException]:
-    errors: list[BaseException] = []
-
-    def worker(event_id: int) -> None:
-        try:
-            webhook_event_process(event_id=event_id)
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    with FakeGraph():
-        threads = [threading.Thread(target=worker, args=(event_id,)) for event_id in event_ids]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(30)
-    return errors
-
-
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="needs concurrent writers (PostgreSQL)")
 def test_two_links_of_the_same_visitor_at_once_merge_once():
@@ -344,7 +323,7 @@ def test_two_links_of_the_same_visitor_at_once_merge_once():
         body=p.encode(p.envelope(object_type="page", entries=[p.entry(account_id=PAGE_ID, events=[linking_message()])]))
     )
 
-    assert _process_at_once(optin.pk, message.pk) == []
+    assert process_at_once(optin.pk, message.pk) == []
 
     # A worker that lost the race to the unique constraints applies its event again on its own.
     for event in (optin, message):
@@ -375,7 +354,7 @@ def test_the_same_link_processed_by_two_workers_at_once_merges_once():
         body=p.encode(p.envelope(object_type="page", entries=[p.entry(account_id=PAGE_ID, events=[linking_message()])]))
     )
 
-    assert _process_at_once(link.pk, link.pk, link.pk) == []
+    assert process_at_once(link.pk, link.pk, link.pk) == []
 
     link.refresh_from_db()
     assert link.state == WebhookEvent.State.PROCESSED
