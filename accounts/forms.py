@@ -66,3 +66,24 @@ class InvitationSignupForm(forms.Form):
             except forms.ValidationError as exc:
                 self.add_error("password1", exc)
         return cleaned
+
+
+class ProfileForm(forms.Form):
+    name = forms.CharField(
+        max_length=150, required=False, label="Display name",
+        help_text="What colleagues see on your replies and notes, and type after @ to mention you. "
+                  "Leave it empty to use the start of your email address.",
+    )
+
+    def clean_name(self) -> str:
+        name = " ".join(self.cleaned_data["name"].split())
+        if "@" in name:
+            raise forms.ValidationError("A display name cannot contain “@”.")
+        return name
+
+
+class AssignmentSettingsForm(forms.Form):
+    """How conversations are assigned without anyone picking: on the first reply, and the agents' limit."""
+
+    auto_assign_on_reply = forms.BooleanField(required=False, label="Assign on first reply")
+    assign_capacity = forms.IntegerField(min_value=0, max_value=1000, label="Open conversations per agent")

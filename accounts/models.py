@@ -58,6 +58,17 @@ class Business(models.Model):
         verbose_name="Store Instagram media",
         help_text="Copy Instagram photos, videos and files into our storage instead of keeping Meta's link only.",
     )
+    # Assignment: the first member to reply to an unassigned conversation takes it; pages with
+    # auto-assign share new conversations among the agents, each holding at most `assign_capacity`
+    # open ones (0: no limit).
+    auto_assign_on_reply = models.BooleanField(
+        default=False, verbose_name="Assign on first reply",
+        help_text="The first member who replies to an unassigned conversation becomes its assignee.",
+    )
+    assign_capacity = models.PositiveIntegerField(
+        default=0, verbose_name="Open conversations per agent",
+        help_text="Automatic assignment skips agents holding this many open conversations (0: no limit).",
+    )
 
     class Meta:
         ordering = ("name",)
@@ -82,6 +93,8 @@ class Membership(models.Model):
     business = models.ForeignKey(Business, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=10, choices=Role.choices, default=Role.AGENT)
     created_at = models.DateTimeField(auto_now_add=True)
+    # When the member last used this business's pages; written at most once a minute per member.
+    last_seen_at = models.DateTimeField(null=True, blank=True)
 
     objects = BusinessQuerySet.as_manager()
 
@@ -96,6 +109,27 @@ class Membership(models.Model):
     def can_manage(self) -> bool:
         """Owners and admins manage staff and connected accounts; agents answer messages."""
         return self.role in (self.Role.OWNER, self.Role.ADMIN)
+
+
+class Team(models.Model):
+    """A named group of a business's members (Support, Sales…) that conversations can be given to.
+
+    Its members are memberships, so someone removed from the business leaves its teams with them.
+    """
+
+    business = models.ForeignKey(Business, on_delete=models.CASCADE, related_name="teams")
+    name = models.CharField(max_length=80)
+    members = models.ManyToManyField(Membership, related_name="teams", blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = BusinessQuerySet.as_manager()
+
+    class Meta:
+        ordering = ("name", "id")
+        constraints = [models.UniqueConstraint(fields=("business", "name"), name="uniq_team_business_name")]
+
+    def __str__(self) -> str:
+        return self.name
 
 
 class InvitationQuerySet(BusinessQuerySet):

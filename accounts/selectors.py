@@ -7,9 +7,10 @@ from typing import TYPE_CHECKING
 
 from allauth.account.models import EmailAddress
 from django.contrib.auth import get_user_model
+from django.db.models import Prefetch
 
 from accounts import roles
-from accounts.models import Invitation, Membership
+from accounts.models import Invitation, Membership, Team
 
 if TYPE_CHECKING:
     from django.db.models import QuerySet
@@ -97,3 +98,28 @@ def user_exists(*, email: str) -> bool:
 def has_verified_address(*, user: User, email: str) -> bool:
     """Has `user` proved (through allauth's verification or an invitation link) that they read `email`?"""
     return EmailAddress.objects.filter(user=user, email__iexact=email, verified=True).exists()
+
+
+# --- staff identity ------------------------------------------------------------------------------------
+
+
+def member_display_name(user: User | None) -> str:
+    """How staff see a colleague: the display name they chose, else the local part of their email."""
+    if user is None:
+        return "Someone"
+    return user.display_name
+
+
+def member_choices(*, business: Business) -> list[tuple[int, str, str]]:
+    """(user id, display name, email) of every member, by name: the @mention type-ahead's list."""
+    members = Membership.objects.for_business(business).select_related("user")
+    rows = [(m.user_id, member_display_name(m.user), m.user.email) for m in members]
+    return sorted(rows, key=lambda row: (row[1].lower(), row[0]))
+
+
+def team_groups(*, business: Business) -> list[Team]:
+    """The business's teams by name, each with its memberships (and users) loaded: two queries."""
+    members = Membership.objects.select_related("user").order_by("user__name", "user__email")
+    return list(
+        Team.objects.for_business(business).order_by("name", "id").prefetch_related(Prefetch("members", queryset=members))
+    )

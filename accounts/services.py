@@ -12,14 +12,14 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
 from accounts import roles, selectors
 from accounts.emails import invitation_email_send
 from accounts.exceptions import AccountsError, InvitationGone, RoleCeilingError
-from accounts.models import AuditEvent, Business, Invitation, Membership
+from accounts.models import AuditEvent, Business, Invitation, Membership, Team
 
 if TYPE_CHECKING:
     from django.db.models import Model
@@ -367,3 +367,140 @@ def invitation_accept_new_user(*, invitation: Invitation, password: str, name: s
     user = get_user_model().objects.create_user(email=invitation.email, password=password, name=name.strip())
     email_address_mark_verified(user=user, email=invitation.email)
     return _accept(invitation, user, new_user=True)
+
+
+# --- staff identity ------------------------------------------------------------------------------------
+
+DISPLAY_NAME_MAX = 150
+# A member's last activity is written at most this often (a page view otherwise writes nothing).
+LAST_SEEN_EVERY = timedelta(minutes=1)
+
+
+def user_display_name_set(*, user: User, name: str) -> User:
+    """The name colleagues see on this person's replies, notes and mentions; blank falls back to the email."""
+    name = " ".join(str(name).split())[:DISPLAY_NAME_MAX]
+    if "@" in name:
+        raise AccountsError("A display name cannot contain “@” (it starts a mention).")
+    old = user.name
+    if name == old:
+        return user
+    with transaction.atomic():
+        get_user_model().objects.filter(pk=user.pk).update(name=name)
+        user.name = name
+        audit_record(action="user.display_name_changed", actor=user, target=user, metadata={"old": old, "new": name})
+    return user
+
+
+def membership_touch(*, membership: Membership, now=None) -> bool:
+    """Record that the member is active now, unless that was recorded less than a minute ago."""
+    now = now or timezone.now()
+    seen = membership.last_seen_at
+    if seen is not None and now - seen < LAST_SEEN_EVERY:
+        return False
+    updated = Membership.objects.filter(pk=membership.pk).filter(
+        models.Q(last_seen_at__isnull=True) | models.Q(last_seen_at__lt=now - LAST_SEEN_EVERY)
+    ).update(last_seen_at=now)
+    membership.last_seen_at = now
+    return bool(updated)
+
+
+# --- teams ------------------------------------------------------------------------------------------------
+
+TEAM_NAME_MAX = 80
+
+
+def _team_name(*, business: Business, name: str, team: Team | None = None) -> str:
+    name = " ".join((name or "").split())
+    if not name:
+        raise AccountsError("A team needs a name.")
+    if len(name) > TEAM_NAME_MAX:
+        raise AccountsError(f"A team name has at most {TEAM_NAME_MAX} characters.")
+    taken = Team.objects.for_business(business).filter(name__iexact=name)
+    if team is not None:
+        taken = taken.exclude(pk=team.pk)
+    if taken.exists():
+        raise AccountsError(f"There is already a team named {name}.")
+    return name
+
+
+def team_create(*, business: Business, name: str, actor: User | None) -> Team:
+    """A new, empty team of the business (owners and admins)."""
+    _check_manager(business, actor)
+    try:
+        with transaction.atomic():
+            team = Team.objects.create(business=business, name=_team_name(business=business, name=name))
+            audit_record(action="team.created", business=business, actor=actor, target=team, metadata={"name": team.name})
+    except IntegrityError:
+        raise AccountsError(f"There is already a team named {name.strip()}.") from None
+    return team
+
+
+def team_rename(*, team: Team, name: str, actor: User | None) -> Team:
+    _check_manager(team.business, actor)
+    old = team.name
+    new = _team_name(business=team.business, name=name, team=team)
+    if new == old:
+        return team
+    try:
+        with transaction.atomic():
+            team.name = new
+            team.save(update_fields=["name"])
+            audit_record(
+                action="team.renamed", business=team.business, actor=actor, target=team,
+                metadata={"from": old, "to": new},
+            )
+    except IntegrityError:
+        team.name = old
+        raise AccountsError(f"There is already a team named {new}.") from None
+    return team
+
+
+@transaction.atomic
+def team_delete(*, team: Team, actor: User | None) -> None:
+    """Delete the team; its conversations keep their assignee and lose the team (the inbox is told by signal)."""
+    _check_manager(team.business, actor)
+    audit_record(action="team.deleted", business=team.business, actor=actor, target=team, metadata={"name": team.name})
+    team.delete()
+
+
+@transaction.atomic
+def team_set_members(*, team: Team, membership_ids: list[int], actor: User | None) -> Team:
+    """The team's members become exactly these memberships of its business."""
+    _check_manager(team.business, actor)
+    wanted = set(membership_ids)
+    found = set(Membership.objects.for_business(team.business).filter(pk__in=wanted).values_list("pk", flat=True))
+    if found != wanted:
+        raise AccountsError("Only members of the business can be in its teams.")
+    before = set(team.members.values_list("pk", flat=True))
+    if before == found:
+        return team
+    team.members.set(sorted(found))
+    audit_record(
+        action="team.members_changed", business=team.business, actor=actor, target=team,
+        metadata={"added": sorted(found - before), "removed": sorted(before - found)},
+    )
+    return team
+
+
+def business_assignment_settings_set(
+    *, business: Business, auto_assign_on_reply: bool, assign_capacity: int, actor: User | None
+) -> Business:
+    """Assign on first reply (on/off) and the automatic assignment's limit per agent (0: none); audited."""
+    _check_manager(business, actor)
+    if assign_capacity < 0:
+        raise AccountsError("The limit cannot be negative.")
+    with transaction.atomic():
+        locked = Business.objects.select_for_update().get(pk=business.pk)
+        before = {"auto_assign_on_reply": locked.auto_assign_on_reply, "assign_capacity": locked.assign_capacity}
+        after = {"auto_assign_on_reply": auto_assign_on_reply, "assign_capacity": assign_capacity}
+        if before != after:
+            locked.auto_assign_on_reply = auto_assign_on_reply
+            locked.assign_capacity = assign_capacity
+            locked.save(update_fields=["auto_assign_on_reply", "assign_capacity"])
+            audit_record(
+                action="business.assignment_settings_changed", business=locked, actor=actor, target=locked,
+                metadata={"from": before, "to": after},
+            )
+    business.auto_assign_on_reply = auto_assign_on_reply
+    business.assign_capacity = assign_capacity
+    return business

@@ -16,7 +16,14 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts import roles, selectors, services
 from accounts.decorators import business_admin_required, business_required
 from accounts.exceptions import AccountsError
-from accounts.forms import BusinessForm, InvitationForm, InvitationSignupForm, MediaPolicyForm, MemberRoleForm
+from accounts.forms import (
+    BusinessForm,
+    InvitationForm,
+    InvitationSignupForm,
+    MediaPolicyForm,
+    MemberRoleForm,
+    ProfileForm,
+)
 from accounts.middleware import SESSION_KEY
 from accounts.models import Invitation, Membership
 
@@ -86,6 +93,29 @@ def business_settings(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/business_settings.html", {"form": form, "instagram_allowed": allowed})
 
 
+# --- the signed-in person ------------------------------------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def profile(request: HttpRequest) -> HttpResponse:
+    """The person's own display name (shown to colleagues on replies, notes and mentions)."""
+    user = request.user
+    if request.method == "POST":
+        form = ProfileForm(request.POST)
+        if form.is_valid():
+            try:
+                services.user_display_name_set(user=user, name=form.cleaned_data["name"])
+            except AccountsError as exc:
+                form.add_error("name", str(exc))
+            else:
+                messages.success(request, "Your profile was saved.")
+                return redirect("accounts:profile")
+    else:
+        form = ProfileForm(initial={"name": user.name})
+    return render(request, "accounts/profile.html", {"form": form})
+
+
 # --- the team ---------------------------------------------------------------------------------------------
 
 
@@ -97,6 +127,7 @@ def team(request: HttpRequest) -> HttpResponse:
         "invitations": selectors.invitation_rows(business=request.business, viewer=viewer),
         "form": InvitationForm(role_choices=roles.grantable_roles(viewer.role)),
         "can_manage": roles.can_manage_team(viewer.role),
+        "teams": selectors.team_groups(business=request.business),
     })
 
 

@@ -1,7 +1,7 @@
 """Generate a big inbox fast: 100,000 conversations and 1,000,000 messages in ONE business.
 
 Loads PostgreSQL database `bench_pages` with COPY (not the ORM row by row): contacts with names,
-conversations with a realistic spread of last-message times, unread counts, statuses (~5 % archived)
+conversations with a realistic spread of last-message times, unread counts, statuses (~5 % resolved)
 and priorities, and their messages (one 5,000-message conversation, many short ones). A second,
 small business (60 conversations) lets pages.py compare query counts at both sizes.
 
@@ -219,7 +219,7 @@ def generate_business(*, slug: str, name: str, email: str, conversations: int, m
         # Skewed to recent: most conversations moved in the last weeks, a tail goes back a year.
         age = year * rng.random() ** 3 if index else 60.0
         last_at = now - dt.timedelta(seconds=age)
-        status = "archived" if rng.random() < 0.05 else "open"
+        status = "resolved" if rng.random() < 0.05 else "open"
         priority = rng.choices(["none", "low", "normal", "high", "urgent"], weights=[70, 10, 10, 7, 3])[0]
         plan.append([account, last_at, status, priority, 0, counts[index]])
 

@@ -134,7 +134,7 @@ def _cases(*, business, small: bool) -> list[Case]:
         Case("list: later keyset page", f"{list_url}?cursor={cursor}"),
         Case("list: next rows (htmx scroll)", f"{list_url}?cursor={cursor}", headers=htmx),
         Case("list: unread", f"{list_url}?unread=1"),
-        Case("list: archived", f"{list_url}?status=archived"),
+        Case("list: resolved", f"{list_url}?status=resolved"),
         Case(f"list: page filter ({account.account_name})", f"{list_url}?page={account.pk}"),
         Case(f"search: name ({surname})", f"{list_url}?q={surname}"),
     ]

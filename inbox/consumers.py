@@ -1,7 +1,8 @@
 """The inbox WebSocket: one per open inbox page, joined to its business's group only.
 
 The business comes from the session (the key the HTTP middleware uses) and is checked against the
-user's memberships in the database; a client can never name a group. Pushes arrive as rendered HTML
+user's memberships in the database; a client can never name a group. Besides the business's group,
+the socket joins its member's own group in that business (`realtime.member_group`: notifications). Pushes arrive as rendered HTML
 (`inbox.realtime`) and are forwarded as they are.
 
 Access ends live (`inbox.access`): the socket also listens on its user's and its session's group,
@@ -21,7 +22,7 @@ from django.contrib.auth import HASH_SESSION_KEY
 
 from accounts.middleware import SESSION_KEY
 from inbox import access
-from inbox.realtime import business_group
+from inbox.realtime import business_group, member_group
 
 _followed_business = database_sync_to_async(access.followed_business)
 _access_problem = database_sync_to_async(access.access_problem)
@@ -54,6 +55,8 @@ class InboxConsumer(AsyncWebsocketConsumer):
             await self.close()
             return
         await self._join(business_group(self.followed.business_id))
+        # This member's own pushes (their bell): left with the others when access ends.
+        await self._join(member_group(self.followed.business_id, user.pk))
         await self.accept()
 
     async def disconnect(self, code: int) -> None:

@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 from django import forms
+from django.utils import timezone
 
 from inbox.models import Conversation
 from inbox.selectors import ConversationFilters
+from inbox.services.conversations import (
+    SNOOZE_PRESETS,
+    ConversationError,
+    snooze_local_until,
+    snooze_preset_until,
+    snooze_zone,
+)
 
 
 class ReplyForm(forms.Form):
@@ -23,6 +31,34 @@ class PriorityForm(forms.Form):
     priority = forms.ChoiceField(choices=Conversation.Priority.choices)
 
 
+class SnoozeForm(forms.Form):
+    """Until when: a preset, or a date and time typed in the staff member's zone (``tz``, the browser's)."""
+
+    preset = forms.ChoiceField(choices=list(SNOOZE_PRESETS.items()), required=False)
+    until = forms.DateTimeField(
+        required=False, input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"],
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+    )
+    tz = forms.CharField(required=False, max_length=64)
+
+    def clean(self) -> dict:
+        data = super().clean() or {}
+        if self.errors:
+            return data
+        tz = snooze_zone(data.get("tz"))
+        try:
+            if data.get("preset"):
+                data["until"] = snooze_preset_until(data["preset"], tz=tz)
+            elif data.get("until"):
+                # The field made it aware in the site's zone; the staff member meant their own.
+                data["until"] = snooze_local_until(timezone.make_naive(data["until"]), tz=tz)
+            else:
+                raise forms.ValidationError("Pick when the conversation should come back.")
+        except ConversationError as exc:
+            raise forms.ValidationError(str(exc)) from exc
+        return data
+
+
 class FilterForm(forms.Form):
     """The list's filters from the query string; anything malformed falls back to the default."""
 
@@ -32,8 +68,11 @@ class FilterForm(forms.Form):
     page = forms.IntegerField(required=False, min_value=1)
     q = forms.CharField(required=False, max_length=100, strip=True)
     cursor = forms.CharField(required=False, max_length=64)
+    assignee = forms.ChoiceField(choices=[("me", "Mine"), ("none", "Unassigned")], required=False)
+    team = forms.IntegerField(required=False, min_value=1)
+    label = forms.IntegerField(required=False, min_value=1)
 
-    def filters(self) -> ConversationFilters:
+    def filters(self, *, user_id: int | None = None) -> ConversationFilters:
         self.is_valid()  # cleaned_data keeps the fields that were valid
         data = self.cleaned_data
         return ConversationFilters(
@@ -42,8 +81,37 @@ class FilterForm(forms.Form):
             priority=data.get("priority") or "",
             account_id=data.get("page"),
             q=data.get("q") or "",
+            assignee=data.get("assignee") or "",
+            team_id=data.get("team"),
+            user_id=user_id,
+            label_id=data.get("label"),
         )
 
     def cursor_value(self) -> str | None:
         self.is_valid()
         return self.cleaned_data.get("cursor") or None
+
+
+class AssignForm(forms.Form):
+    """The header's assignee picker: a member (by id, or typed as their name or email), and/or a team.
+
+    ``assignee``: "" leaves it, "none" clears it, "me" is the acting member, else a user id; the
+    typed ``assignee_name`` (the type-ahead's text) is matched by the view when no id came with it.
+    ``team``: "" leaves it, "none" clears it, else a team id.
+    """
+
+    assignee = forms.CharField(required=False, max_length=20)
+    assignee_name = forms.CharField(required=False, max_length=254, strip=True)
+    team = forms.CharField(required=False, max_length=20)
+
+    def _choice(self, name: str) -> str:
+        value = (self.cleaned_data.get(name) or "").strip()
+        if value in ("", "none", "me") or value.isdigit():
+            return value
+        raise forms.ValidationError(f"Unknown {name}.")
+
+    def clean_assignee(self) -> str:
+        return self._choice("assignee")
+
+    def clean_team(self) -> str:
+        return self._choice("team")

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from accounts.tenancy import BusinessQuerySet
@@ -104,7 +105,9 @@ class Conversation(models.Model):
 
     class Status(models.TextChoices):
         OPEN = "open", "Open"
-        ARCHIVED = "archived", "Archived"
+        PENDING = "pending", "Pending"  # waiting for the customer
+        SNOOZED = "snoozed", "Snoozed"  # until `snoozed_until`, then open again
+        RESOLVED = "resolved", "Resolved"
 
     class Priority(models.TextChoices):
         NONE = "none", "None"
@@ -126,11 +129,20 @@ class Conversation(models.Model):
     unread_count = models.PositiveIntegerField(default=0)
     is_active = models.BooleanField(default=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    # Set only while SNOOZED: when it wakes up as OPEN (a new customer message wakes it at once).
+    snoozed_until = models.DateTimeField(null=True, blank=True)
     priority = models.CharField(max_length=10, choices=Priority.choices, default=Priority.NONE)
     last_inbound_at = models.DateTimeField(null=True, blank=True, help_text="Drives the 24-hour reply window.")
     # Highest receipts seen from the customer; kept so a late or repeated receipt never moves back.
     delivered_watermark = models.DateTimeField(null=True, blank=True)
     read_watermark = models.DateTimeField(null=True, blank=True)
+    # Who answers it (a member of the business) and the team it belongs to; either may be empty.
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="assigned_conversations"
+    )
+    team = models.ForeignKey(
+        "accounts.Team", null=True, blank=True, on_delete=models.SET_NULL, related_name="conversations"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -147,6 +159,13 @@ class Conversation(models.Model):
             models.Index(
                 fields=("business", "account", "status", "-last_message_at", "-id"), name="conv_business_account_recent"
             ),
+            # The Mine / Unassigned / team views walk these (and count from them).
+            models.Index(
+                fields=("business", "assignee", "status", "-last_message_at", "-id"), name="conv_business_assignee_recent"
+            ),
+            models.Index(
+                fields=("business", "team", "status", "-last_message_at", "-id"), name="conv_business_team_recent"
+            ),
             models.Index(
                 fields=("business", "-last_message_at", "-id"), condition=Q(unread_count__gt=0),
                 name="conv_business_unread_recent",
@@ -155,6 +174,8 @@ class Conversation(models.Model):
             models.Index(
                 fields=("business", "account"), condition=Q(unread_count__gt=0), name="conv_business_account_unread"
             ),
+            # The wake-up task reads only snoozed rows, soonest first.
+            models.Index(fields=("snoozed_until",), condition=Q(status="snoozed"), name="conv_snoozed_until"),
         ]
 
     def __str__(self) -> str:
@@ -167,6 +188,8 @@ class ChatMessage(models.Model):
     class Direction(models.TextChoices):
         INBOUND = "inbound", "Inbound"
         OUTBOUND = "outbound", "Outbound"
+        # Private notes between staff: nothing with this direction is ever sent.
+        INTERNAL = "internal", "Internal"
 
     class Status(models.TextChoices):
         RECEIVED = "received", "Received"
@@ -183,6 +206,9 @@ class ChatMessage(models.Model):
         # A line in the thread from Meta, not from either party: a handover of the thread between
         # apps, an opt-in. Never counted as unread, never moves the conversation's "latest" fields.
         NOTICE = "notice", "Notice"
+        # A private note staff wrote for each other: stored with direction "internal", never sent to
+        # Meta, never unread, never a reply, never the customer side's "latest" message.
+        NOTE = "note", "Private note"
 
     class Source(models.TextChoices):
         CUSTOMER = "customer", "Customer"
@@ -315,3 +341,150 @@ class PendingMessageUpdate(models.Model):
 
     def __str__(self) -> str:
         return f"Pending {self.kind} for {self.target_mid}"
+
+
+class NoteMention(models.Model):
+    """A member named with @ in a private note; the *Mentions* view reads these, newest first."""
+
+    business = models.ForeignKey("accounts.Business", on_delete=models.CASCADE, related_name="+")
+    note = models.ForeignKey(ChatMessage, on_delete=models.CASCADE, related_name="mentions")
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = BusinessQuerySet.as_manager()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=("note", "user"), name="uniq_note_mention_user")]
+        indexes = [models.Index(fields=("business", "user", "-created_at"), name="note_mention_user_recent")]
+
+    def __str__(self) -> str:
+        return f"Mention of {self.user_id} in note {self.note_id}"
+
+
+class Notification(models.Model):
+    """Something a member should know about: a conversation assigned to them, a mention in a note."""
+
+    class Kind(models.TextChoices):
+        ASSIGNED = "assigned", "Assigned to you"
+        MENTIONED = "mentioned", "Mentioned you"
+
+    business = models.ForeignKey("accounts.Business", on_delete=models.CASCADE, related_name="+")
+    recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    conversation = models.ForeignKey(Conversation, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    text = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    objects = BusinessQuerySet.as_manager()
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+        indexes = [
+            models.Index(fields=("business", "recipient", "-created_at"), name="notification_recipient_recent"),
+            # The bell's unread count reads only unread rows.
+            models.Index(
+                fields=("business", "recipient"), condition=Q(read_at__isnull=True), name="notification_unread"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} for {self.recipient_id}: {self.text}"
+
+
+class Label(models.Model):
+    """A business's tag for conversations (Refund, VIP…): a coloured chip on rows and headers, and a list filter.
+
+    Colours come from a fixed palette whose chips keep a 4.5:1 contrast (static/css/labels.css);
+    names are unique per business whatever their case.
+    """
+
+    class Colour(models.TextChoices):
+        GREY = "grey", "Grey"
+        RED = "red", "Red"
+        ORANGE = "orange", "Orange"
+        YELLOW = "yellow", "Yellow"
+        GREEN = "green", "Green"
+        TEAL = "teal", "Teal"
+        BLUE = "blue", "Blue"
+        PURPLE = "purple", "Purple"
+        PINK = "pink", "Pink"
+
+    business = models.ForeignKey("accounts.Business", on_delete=models.CASCADE, related_name="labels")
+    name = models.CharField(max_length=40)
+    colour = models.CharField(max_length=10, choices=Colour.choices, default=Colour.GREY)
+    conversations = models.ManyToManyField(
+        Conversation, through="ConversationLabel", related_name="labels", blank=True
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = BusinessQuerySet.as_manager()
+
+    class Meta:
+        ordering = (Lower("name"), "id")
+        constraints = [
+            models.UniqueConstraint("business", Lower("name"), name="uniq_label_business_name_ci"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ConversationLabel(models.Model):
+    """A label on a conversation. Carries the business, so it is loaded through `for_business()` like any row."""
+
+    business = models.ForeignKey("accounts.Business", on_delete=models.CASCADE, related_name="+")
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="label_links")
+    label = models.ForeignKey(Label, on_delete=models.CASCADE, related_name="links")
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = BusinessQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            # Also the index a list walk newest first (conv_business_status_recent) probes for each row.
+            models.UniqueConstraint(fields=("conversation", "label"), name="uniq_conversation_label"),
+        ]
+        indexes = [
+            # A rare label's conversations, collected from here and then sorted newest first.
+            models.Index(fields=("label", "conversation"), name="conv_label_by_label"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Label {self.label_id} on conversation {self.conversation_id}"
+
+
+class SavedReply(models.Model):
+    """A canned answer staff insert in the composer by its code (`/refund`), with placeholders filled in.
+
+    Placeholders: ``{{first_name}}`` (the customer's first name, or "there") and ``{{agent_name}}``
+    (the staff member's name); filled by ``inbox.services.saved_replies.saved_reply_fill``.
+    """
+
+    business = models.ForeignKey("accounts.Business", on_delete=models.CASCADE, related_name="saved_replies")
+    code = models.SlugField(max_length=40, help_text="Type / and this code in the reply box to insert the text.")
+    text = models.TextField(max_length=2000)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = BusinessQuerySet.as_manager()
+
+    class Meta:
+        ordering = ("code", "id")
+        verbose_name_plural = "saved replies"
+        constraints = [
+            models.UniqueConstraint(fields=("business", "code"), name="uniq_saved_reply_business_code"),
+        ]
+
+    def __str__(self) -> str:
+        return f"/{self.code}"

@@ -39,6 +39,11 @@ def business_group(business_id: int) -> str:
     return f"inbox.business.{business_id}"
 
 
+def member_group(business_id: int, user_id: int) -> str:
+    """One member's open screens of one business (their bell, their notifications)."""
+    return f"inbox.user.{business_id}.{user_id}"
+
+
 def publish_on_commit(
     *, business_id: int, conversation_ids: Iterable[int] = (), message_ids: Iterable[int] = (),
     pane_ids: Iterable[int] | None = None,
@@ -112,3 +117,33 @@ def publish(
     except Exception:
         # A broadcast is best effort: the rows are committed and pages catch up on reconnect.
         logger.exception("Broadcast to business %s failed", business_id)
+
+
+# --- one member's screens ---------------------------------------------------------------------------
+
+BELL_TEMPLATE = "inbox/_notification_bell.html"
+
+
+def render_member_live(*, business_id: int, user_id: int) -> str:
+    """What a member's own screens show of their notifications: the bell with its unread count."""
+    from inbox.selectors import notification_unread_count
+
+    unread = notification_unread_count(business_id=business_id, user_id=user_id)
+    return render_to_string(BELL_TEMPLATE, {"unread": unread, "live": True}).strip()
+
+
+def publish_to_user(*, business_id: int, user_id: int, html: str | None = None) -> None:
+    """Send HTML (by default the member's bell) to every open screen of this member in this business."""
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        if html is None:
+            html = render_member_live(business_id=business_id, user_id=user_id)
+        async_to_sync(layer.group_send)(member_group(business_id, user_id), {"type": "inbox.html", "html": html})
+    except Exception:
+        logger.exception("Push to member %s of business %s failed", user_id, business_id)
+
+
+def publish_to_user_on_commit(*, business_id: int, user_id: int) -> None:
+    transaction.on_commit(lambda: publish_to_user(business_id=business_id, user_id=user_id))

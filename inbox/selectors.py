@@ -12,17 +12,29 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from django.db import connection
-from django.db.models import BooleanField, Count, Exists, Max, OuterRef, Prefetch, Q, Sum
+from django.db.models import BooleanField, Count, Exists, Max, OuterRef, Prefetch, Q, Sum, prefetch_related_objects
 from django.db.models.expressions import RawSQL
+from django.db.models.functions import Lower
 from django.utils import timezone
 
-from inbox.models import Attachment, ChatMessage, Contact, Conversation, WebhookEvent
+from accounts.models import Membership, Team
+from inbox.models import (
+    Attachment,
+    ChatMessage,
+    Contact,
+    Conversation,
+    Label,
+    NoteMention,
+    Notification,
+    SavedReply,
+    WebhookEvent,
+)
 from social.models import POLICY_BLOCK, TOKEN_FIELDS, SocialAccount
 
 if TYPE_CHECKING:
     from django.db.models import QuerySet
 
-    from accounts.models import Business
+    from accounts.models import Business, User
 
 # A cursor is "<microseconds since epoch>.<id>": opaque to staff, exact to the microsecond.
 Cursor = tuple[dt.datetime, int]
@@ -57,6 +69,11 @@ class ConversationFilters:
     priority: str = ""
     account_id: int | None = None
     q: str = ""
+    # "" = anyone's, "me" = the viewer's (`user_id`), "none" = unassigned.
+    assignee: str = ""
+    team_id: int | None = None
+    user_id: int | None = None
+    label_id: int | None = None
 
     @property
     def is_search(self) -> bool:
@@ -73,6 +90,12 @@ class ConversationFilters:
             query["priority"] = self.priority
         if self.account_id:
             query["page"] = str(self.account_id)
+        if self.assignee:
+            query["assignee"] = self.assignee
+        if self.team_id:
+            query["team"] = str(self.team_id)
+        if self.label_id:
+            query["label"] = str(self.label_id)
         if self.q:
             query["q"] = self.q
         return query
@@ -107,8 +130,35 @@ class AccountCounters:
 
 
 @dataclass
+class TeamCounter:
+    pk: int
+    name: str
+    open_conversations: int = 0
+
+    @property
+    def capped(self) -> bool:
+        return self.open_conversations >= UNREAD_COUNT_CAP
+
+
+@dataclass
 class InboxCounters:
     accounts: list[AccountCounters] = field(default_factory=list)
+    # Open conversations per assignee (user id), unassigned, and per team; each capped at UNREAD_COUNT_CAP.
+    assigned: dict[int, int] = field(default_factory=dict)
+    unassigned: int = 0
+    teams: list[TeamCounter] = field(default_factory=list)
+
+    def assigned_to(self, user_id: int | None) -> int:
+        return self.assigned.get(user_id, 0) if user_id else 0
+
+    @property
+    def assigned_attr(self) -> str:
+        """The per-member counts as "user:count user:count": the page shows its own member's (static/js)."""
+        return " ".join(f"{user_id}:{n}" for user_id, n in sorted(self.assigned.items()) if n)
+
+    @property
+    def unassigned_capped(self) -> bool:
+        return self.unassigned >= UNREAD_COUNT_CAP
 
     @property
     def unread_conversations(self) -> int:
@@ -136,7 +186,10 @@ ACCOUNT_SECRETS = tuple(f"account__{name}" for name in TOKEN_FIELDS)
 
 
 def conversation_queryset(*, business: Business) -> QuerySet[Conversation]:
-    return Conversation.objects.for_business(business).select_related("contact", "account").defer(*ACCOUNT_SECRETS)
+    return (
+        Conversation.objects.for_business(business).select_related("contact", "account", "assignee", "team")
+        .defer(*ACCOUNT_SECRETS)
+    )
 
 
 def conversation_list(
@@ -153,6 +206,14 @@ def conversation_list(
         qs = qs.filter(priority=filters.priority)
     if filters.account_id:
         qs = qs.filter(account_id=filters.account_id)
+    if filters.assignee == "me":
+        qs = qs.filter(assignee_id=filters.user_id)
+    elif filters.assignee == "none":
+        qs = qs.filter(assignee__isnull=True)
+    if filters.team_id:
+        qs = qs.filter(team_id=filters.team_id)
+    if filters.label_id:
+        qs = qs.filter(label_links__label_id=filters.label_id)
     qs = _keyset_before(qs, time_field="last_message_at", cursor=cursor_decode(cursor))
     rows = None
     if filters.q:
@@ -169,6 +230,7 @@ def conversation_list(
     if len(rows) > limit:
         rows = rows[:limit]
         next_cursor = cursor_encode(rows[-1].last_message_at, rows[-1].pk)
+    labels_prefetch(rows)
     return ConversationPage(conversations=rows, next_cursor=next_cursor)
 
 
@@ -265,11 +327,13 @@ def conversation_get(*, business: Business, pk: int) -> Conversation:
 
 
 def conversations_by_ids(*, business_id: int, ids: list[int]) -> list[Conversation]:
-    return list(
+    rows = list(
         Conversation.objects.filter(business_id=business_id, pk__in=ids)
-        .select_related("contact", "account")
+        .select_related("contact", "account", "assignee", "team")
         .defer(*ACCOUNT_SECRETS)
     )
+    labels_prefetch(rows)
+    return rows
 
 
 def _message_queryset() -> QuerySet[ChatMessage]:
@@ -322,7 +386,7 @@ def inbox_counters(*, business: Business | None = None, business_id: int | None 
     The one source of every unread badge (navigation, the Unread filter, each page, the title), on
     a full page, in an action's answer and in a push alike. It counts what the Unread filter lists
     (open conversations with unread messages), so a badge never promises a conversation the list
-    does not show: archiving an unread conversation takes it out of both.
+    does not show: resolving an unread conversation takes it out of both.
 
     The count per account stops at the cap (a LIMIT inside the subquery), so it costs the same
     with a million messages as with ten; nothing is ever counted over the whole business.
@@ -339,9 +403,48 @@ def inbox_counters(*, business: Business | None = None, business_id: int | None 
         SocialAccount.objects.filter(business_id=business_id).connected().without_tokens()
         .annotate(unread_capped=capped_unread).order_by("account_name", "id")
     )
-    return InboxCounters(
+    counters = InboxCounters(
         accounts=[AccountCounters(account=a, unread_conversations=a.unread_capped) for a in accounts]
     )
+    _assignment_counts(counters, business_id=business_id)
+    return counters
+
+
+def _assignment_counts(counters: InboxCounters, *, business_id: int) -> None:
+    """Open conversations per member, unassigned and per team, each up to UNREAD_COUNT_CAP: one query.
+
+    Each count is a LIMIT-ed subquery on an index starting (business, assignee|team, status), so it
+    costs the same however many conversations there are.
+    """
+    # Safe: table names and conditions are this module's constants; every value is a parameter.
+    conversations = Conversation._meta.db_table
+    capped = (
+        f"(SELECT COUNT(*) FROM (SELECT 1 FROM {conversations} c WHERE c.business_id = %s AND c.status = %s"  # noqa: S608
+        " AND {condition} LIMIT %s) capped)"
+    )
+    open_ = Conversation.Status.OPEN.value
+    params = (business_id, open_)
+    sql = " UNION ALL ".join((
+        f"SELECT 'member', m.user_id, '', {capped.format(condition='c.assignee_id = m.user_id')}"  # noqa: S608
+        f" FROM {Membership._meta.db_table} m WHERE m.business_id = %s",
+        f"SELECT 'team', t.id, t.name, {capped.format(condition='c.team_id = t.id')}"  # noqa: S608
+        f" FROM {Team._meta.db_table} t WHERE t.business_id = %s",
+        f"SELECT 'none', 0, '', {capped.format(condition='c.assignee_id IS NULL')}",
+    ))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, (
+            *params, UNREAD_COUNT_CAP, business_id, *params, UNREAD_COUNT_CAP, business_id, *params, UNREAD_COUNT_CAP,
+        ))
+        rows = cursor.fetchall()
+    teams = []
+    for kind, pk, name, n in rows:
+        if kind == "member":
+            counters.assigned[pk] = n
+        elif kind == "team":
+            teams.append(TeamCounter(pk=pk, name=name, open_conversations=n))
+        else:
+            counters.unassigned = n
+    counters.teams = sorted(teams, key=lambda t: (t.name.lower(), t.pk))
 
 
 @dataclass
@@ -377,6 +480,7 @@ def dashboard_rows(*, business: Business) -> list[DashboardRow]:
         row["account_id"]: row["n"]
         for row in ChatMessage.objects.for_business(business)
         .filter(timestamp__gte=start_of_day)
+        .exclude(kind=ChatMessage.Kind.NOTE)  # staff's private notes are not messages of the page
         .values("account_id")
         .annotate(n=Count("id"))
     }
@@ -414,3 +518,101 @@ def last_test_event_at() -> dt.datetime | None:
         WebhookEvent.objects.filter(state=WebhookEvent.State.TEST)
         .order_by("-received_at").values_list("received_at", flat=True).first()
     )
+
+
+# --- notifications and mentions (per member) --------------------------------------------------------
+
+
+def notification_unread_count(*, business_id: int, user_id: int) -> int:
+    """The bell's number: this member's unread notifications in this business."""
+    return Notification.objects.filter(business_id=business_id, recipient_id=user_id, read_at__isnull=True).count()
+
+
+def notification_list(*, business: Business, user: User, limit: int = 50) -> list[Notification]:
+    return list(
+        Notification.objects.for_business(business).filter(recipient=user)
+        .select_related("actor", "conversation__contact").order_by("-created_at", "-id")[:limit]
+    )
+
+
+@dataclass(frozen=True)
+class MentionRow:
+    """A conversation where the member was mentioned, with the notes that mention them (newest first)."""
+
+    conversation: Conversation
+    notes: list[ChatMessage]
+    last_mentioned_at: dt.datetime
+
+
+def mention_rows(*, business: Business, user: User, limit: int = 50) -> list[MentionRow]:
+    """The conversations whose notes mention this member, the most recently mentioned first.
+
+    Three queries whatever the number of rows: the mentions (by the (business, user, time) index),
+    their conversations, their notes with authors.
+    """
+    mentions = list(
+        NoteMention.objects.for_business(business).filter(user=user)
+        .order_by("-created_at", "-id").values_list("conversation_id", "note_id", "created_at")[: limit * 5]
+    )
+    order: list[int] = []
+    latest: dict[int, dt.datetime] = {}
+    note_ids: dict[int, list[int]] = {}
+    for conversation_id, note_id, created_at in mentions:
+        if conversation_id not in latest:
+            if len(order) >= limit:
+                continue
+            order.append(conversation_id)
+            latest[conversation_id] = created_at
+        note_ids.setdefault(conversation_id, []).append(note_id)
+    if not order:
+        return []
+    conversations = {c.pk: c for c in conversation_queryset(business=business).filter(pk__in=order)}
+    wanted = [pk for ids in note_ids.values() for pk in ids]
+    notes = {
+        m.pk: m
+        for m in ChatMessage.objects.for_business(business).select_related("sent_by").filter(
+            pk__in=wanted, kind=ChatMessage.Kind.NOTE, is_deleted=False
+        )
+    }
+    rows = []
+    for conversation_id in order:
+        conversation = conversations.get(conversation_id)
+        found = [notes[pk] for pk in note_ids[conversation_id] if pk in notes]
+        if conversation is not None and found:
+            rows.append(MentionRow(conversation=conversation, notes=found, last_mentioned_at=latest[conversation_id]))
+    return rows
+
+
+# --- labels and saved replies ------------------------------------------------------------------------
+
+
+def labels_prefetch(conversations: list[Conversation]) -> None:
+    """Load the labels of all these conversations in one query (`conversation.labels.all()` then costs none).
+
+    Rows and headers show them as chips; the labels of a conversation are all of one business.
+    """
+    if conversations:
+        prefetch_related_objects(conversations, Prefetch("labels", queryset=Label.objects.order_by(Lower("name"), "id")))
+
+
+def label_list(*, business: Business) -> list[Label]:
+    """The business's labels by name: the list's filters, the settings page, a conversation's checklist."""
+    return list(Label.objects.for_business(business).order_by(Lower("name"), "id"))
+
+
+def label_get(*, business: Business, pk: int) -> Label:
+    """The business's label, or Label.DoesNotExist (a 404) for anyone else's."""
+    return Label.objects.for_business(business).select_related("business").get(pk=pk)
+
+
+def saved_reply_list(*, business: Business, q: str = "") -> list[SavedReply]:
+    """The business's saved replies by code; with `q`, those whose code or text contains it (any case)."""
+    qs = SavedReply.objects.for_business(business)
+    q = q.strip().lstrip("/")
+    if q:
+        qs = qs.filter(Q(code__icontains=q) | Q(text__icontains=q))
+    return list(qs.order_by("code", "id"))
+
+
+def saved_reply_get(*, business: Business, pk: int) -> SavedReply:
+    return SavedReply.objects.for_business(business).select_related("business").get(pk=pk)

@@ -12,11 +12,11 @@ from __future__ import annotations
 from django.contrib.auth import get_user_model
 from django.contrib.auth.signals import user_logged_out
 from django.contrib.sessions.models import Session
-from django.db.models.signals import post_delete, post_init, post_save
+from django.db.models.signals import post_delete, post_init, post_save, pre_delete
 from django.dispatch import receiver
 
 from accounts.middleware import SESSION_KEY
-from accounts.models import Membership
+from accounts.models import Membership, Team
 from inbox import access
 from social.signals import account_connected
 
@@ -29,6 +29,31 @@ _LOADED = "_inbox_access_loaded"
 @receiver(post_delete, sender=Membership, dispatch_uid="inbox.access.membership_deleted")
 def membership_deleted(sender, instance: Membership, **kwargs) -> None:
     access.revoke_business_on_commit(user_id=instance.user_id, business_id=instance.business_id)
+
+
+@receiver(post_delete, sender=Membership, dispatch_uid="inbox.assignment.membership_deleted")
+def membership_deleted_unassign(sender, instance: Membership, **kwargs) -> None:
+    """A member who leaves the business (team page, admin, shell) leaves their conversations unassigned."""
+    from inbox.services.assignment import assignments_release
+
+    assignments_release(business_id=instance.business_id, user_id=instance.user_id)
+
+
+@receiver(pre_delete, sender=Team, dispatch_uid="inbox.assignment.team_deleted")
+def team_deleted(sender, instance: Team, **kwargs) -> None:
+    """Its conversations lose the team (SET_NULL): their rows and headers change on every screen."""
+    from inbox.services.assignment import team_conversations_publish
+
+    team_conversations_publish(team=instance)
+
+
+@receiver(post_save, sender=Team, dispatch_uid="inbox.assignment.team_saved")
+def team_saved(sender, instance: Team, created: bool, **kwargs) -> None:
+    """A renamed team: the headers of its conversations show the new name."""
+    if not created:
+        from inbox.services.assignment import team_conversations_publish
+
+        team_conversations_publish(team=instance)
 
 
 @receiver(user_logged_out, dispatch_uid="inbox.access.logged_out")

@@ -118,6 +118,14 @@ def attachments_retry_failed() -> int:
     return retry_failed()
 
 
+@shared_task(name="inbox.tasks.conversations_wake_snoozed")
+def conversations_wake_snoozed() -> int:
+    """Periodic (every minute): snoozed conversations whose time has come are open again."""
+    from inbox.services.conversations import conversations_wake_snoozed as wake
+
+    return wake()
+
+
 def _describe(exc: BaseException) -> str:
     code = getattr(exc, "code", None)
     prefix = f"{type(exc).__name__}" + (f" (code {code})" if code is not None else "")

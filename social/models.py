@@ -72,6 +72,9 @@ class SocialAccount(models.Model):
     human_agent_enabled = models.BooleanField(
         default=False, help_text="The Meta app is approved for the HUMAN_AGENT tag (replies up to 7 days)."
     )
+    auto_assign = models.BooleanField(
+        default=False, help_text="New conversations of this page are shared in turn among the business's agents."
+    )
     connected_by = models.ForeignKey(
         django_settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -512,6 +512,19 @@ def account_set_human_agent(*, account: SocialAccount, enabled: bool, actor: Use
     return account
 
 
+def account_set_auto_assign(*, account: SocialAccount, enabled: bool, actor: User | None) -> SocialAccount:
+    """Share this page's new conversations among the business's online agents (or stop); audited."""
+    if account.auto_assign != enabled:
+        with transaction.atomic():
+            account.auto_assign = enabled
+            account.save(update_fields=["auto_assign", "updated_at"])
+            audit_record(
+                action="social.account.auto_assign", business=account.business, actor=actor, target=account,
+                metadata={"account_id": account.account_id, "enabled": enabled},
+            )
+    return account
+
+
 def business_notify_reconnect(*, account: SocialAccount) -> int:
     """Email the business's owners and admins that an account needs reconnecting; returns how many were sent."""
     from django.core.mail import send_mail

@@ -15,4 +15,5 @@ urlpatterns = [
     path("<int:pk>/reconnect/", views.account_reconnect, name="account_reconnect"),
     path("<int:pk>/disconnect/", views.account_disconnect, name="account_disconnect"),
     path("<int:pk>/human-agent/", views.account_human_agent, name="account_human_agent"),
+    path("<int:pk>/auto-assign/", views.account_auto_assign, name="account_auto_assign"),
 ]

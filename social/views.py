@@ -188,3 +188,16 @@ def account_human_agent(request: BusinessRequest, pk: int) -> HttpResponse:
         state = "on" if account.human_agent_enabled else "off"
         messages.success(request, f"Human agent replies (up to 7 days) are {state} for {account.account_name}.")
     return redirect("social:account_list")
+
+
+@require_POST
+@business_admin_required
+def account_auto_assign(request: BusinessRequest, pk: int) -> HttpResponse:
+    """Turn automatic assignment of the page's new conversations on or off (owners and admins)."""
+    account = _account_or_404(request, pk)
+    form = HumanAgentForm(request.POST)  # the same shape: one "enabled" box
+    if form.is_valid():
+        services.account_set_auto_assign(account=account, enabled=form.cleaned_data["enabled"], actor=request.user)
+        state = "on" if account.auto_assign else "off"
+        messages.success(request, f"Automatic assignment of new conversations is {state} for {account.account_name}.")
+    return redirect("social:account_list")

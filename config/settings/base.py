@@ -273,6 +273,8 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
     "requeue-stale-webhook-events": {"task": "inbox.tasks.webhook_events_requeue_stale", "schedule": 60.0},
     "retry-attachment-downloads": {"task": "inbox.tasks.attachments_retry_failed", "schedule": 300.0},
+    # In seconds, so the embedded default's in-process runner runs it too (config/inprocess_tasks.py).
+    "wake-snoozed-conversations": {"task": "inbox.tasks.conversations_wake_snoozed", "schedule": 60.0},
     "check-token-health": {"task": "social.tasks.tokens_check_all", "schedule": 6 * 3600.0},
     "check-page-subscriptions": {"task": "social.tasks.subscriptions_check_all", "schedule": 6 * 3600.0},
 }

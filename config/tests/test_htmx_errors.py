@@ -93,7 +93,7 @@ def test_a_fragment_request_after_the_session_ended_returns_to_the_page_it_came_
 
 @pytest.mark.parametrize("current_url", ["https://evil.example//evil.example/x", "javascript:alert(1)", ""])
 def test_the_sign_in_link_never_leaves_the_site(client, conversation, current_url):
-    response = client.post(reverse("inbox:conversation_archive", args=[conversation.pk]), **_htmx(current_url))
+    response = client.post(reverse("inbox:conversation_resolve", args=[conversation.pk]), **_htmx(current_url))
     assert _sign_in_next(_assert_notice(response, status=401, kind="signed_out")) == reverse("inbox:conversation_list")
 
 
@@ -122,7 +122,7 @@ def test_a_tab_left_on_another_business_changes_nothing_and_says_so(client, memb
     session[SESSION_KEY] = other.pk  # switched in another tab
     session.save()
     response = client.post(
-        reverse("inbox:conversation_archive", args=[conversation.pk]), **_htmx(business=business)
+        reverse("inbox:conversation_resolve", args=[conversation.pk]), **_htmx(business=business)
     )
     html = _assert_notice(response, status=409, kind="switched")
     assert "You switched to Other Shop in another tab" in html and "still shows Bakery Rossi" in html
@@ -159,19 +159,19 @@ def test_pages_tell_htmx_which_business_they_show(client_member, business):
 
 def test_the_page_of_the_current_business_passes(client_member, business, conversation):
     response = client_member.post(
-        reverse("inbox:conversation_archive", args=[conversation.pk]), **_htmx(business=business)
+        reverse("inbox:conversation_resolve", args=[conversation.pk]), **_htmx(business=business)
     )
     assert response.status_code == 200
     assert not response.has_header(NOTICE_HEADER)
     conversation.refresh_from_db()
-    assert conversation.status == "archived"
+    assert conversation.status == "resolved"
 
 
 def test_a_stale_csrf_token_is_an_out_of_date_notice(member, conversation):
     client = Client(enforce_csrf_checks=True)
     client.force_login(member)
     response = client.post(
-        reverse("inbox:conversation_archive", args=[conversation.pk]), HTTP_X_CSRFTOKEN="stale" * 6, **HTMX
+        reverse("inbox:conversation_resolve", args=[conversation.pk]), HTTP_X_CSRFTOKEN="stale" * 6, **HTMX
     )
     _assert_notice(response, status=403, kind="stale")
     conversation.refresh_from_db()
@@ -214,7 +214,7 @@ def test_htmx_server_error_is_the_notice_without_a_traceback(member, settings, d
     settings.DEBUG = debug
     client = Client(raise_request_exception=False)
     client.force_login(member)
-    with mock.patch("inbox.views.selectors.conversation_list", side_effect=RuntimeError("boom secret")):
+    with mock.patch("inbox.views.conversations.selectors.conversation_list", side_effect=RuntimeError("boom secret")):
         response = client.get(reverse("inbox:conversation_list"), **_htmx(target="list-column"))
     html = _assert_notice(response, status=500, kind="error")
     assert "boom" not in html and "Traceback" not in html

@@ -25,11 +25,11 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from accounts.middleware import SESSION_KEY
-from accounts.models import Invitation, Membership
+from accounts.models import Invitation, Membership, Team
 from accounts.tests.factories import BusinessFactory, InvitationFactory, MembershipFactory, UserFactory
 from config.logging import RedactTokensFilter, redact
 from config.tests.log_guard import find_secret
-from inbox.models import Attachment, ChatMessage
+from inbox.models import Attachment, ChatMessage, Label, SavedReply
 from inbox.tests.factories import AttachmentFactory, ChatMessageFactory, ContactFactory, ConversationFactory
 from social.tests.factories import SocialAccountFactory
 
@@ -55,17 +55,34 @@ ROUTE_OBJECTS: dict[str, dict[str, str]] = {
     "inbox:reply": {"pk": "conversation"},
     "inbox:conversation_read": {"pk": "conversation"},
     "inbox:conversation_unread": {"pk": "conversation"},
-    "inbox:conversation_archive": {"pk": "conversation"},
+    "inbox:conversation_resolve": {"pk": "conversation"},
     "inbox:conversation_reopen": {"pk": "conversation"},
+    "inbox:conversation_pending": {"pk": "conversation"},
+    "inbox:conversation_snooze": {"pk": "conversation"},
+    "inbox:conversation_unsnooze": {"pk": "conversation"},
     "inbox:conversation_priority": {"pk": "conversation"},
+    "inbox:assignee_picker": {"pk": "conversation"},
+    "inbox:conversation_assign": {"pk": "conversation"},
+    "accounts:team_rename": {"team_id": "team"},
+    "accounts:team_delete": {"team_id": "team"},
+    "accounts:team_members": {"team_id": "team"},
     "inbox:message_retry": {"pk": "outbound"},
     "inbox:message_text": {"pk": "message"},
+    "inbox:note_create": {"pk": "conversation"},
+    "inbox:conversation_labels": {"pk": "conversation"},
+    "inbox:label_update": {"pk": "label"},
+    "inbox:label_delete": {"pk": "label"},
+    "inbox:saved_reply_picker": {"pk": "conversation"},
+    "inbox:saved_reply_fill": {"pk": "conversation", "reply_pk": "saved_reply"},
+    "inbox:saved_reply_update": {"pk": "saved_reply"},
+    "inbox:saved_reply_delete": {"pk": "saved_reply"},
     "inbox:attachment_download": {"pk": "attachment"},
     "inbox:contact_picture": {"pk": "contact"},
     "inbox:account_policy_notice_dismiss": {"pk": "account"},
     "social:account_reconnect": {"pk": "account"},
     "social:account_disconnect": {"pk": "account"},
     "social:account_human_agent": {"pk": "account"},
+    "social:account_auto_assign": {"pk": "account"},
 }
 # Reachable without a login on purpose; each has its own test below.
 PUBLIC_ROUTES: dict[str, str] = {
@@ -74,6 +91,12 @@ PUBLIC_ROUTES: dict[str, str] = {
     "accounts:invitation_open": "the link mailed to an invitee; its token is the credential (accounts/tests/test_invitations.py)",
     "accounts:invitation_accept": "accepts the invitation whose link was opened in this session, also for a person without "
                                   "an account yet; 404 otherwise (accounts/tests/test_invitations.py)",
+}
+# Pages of the inbox that show no conversation of B by design (the marker check above still applies).
+PAGES_WITHOUT_CONVERSATIONS = {
+    "inbox:dashboard", "inbox:mention_list", "inbox:mention_members", "inbox:notification_list",
+    "inbox:notification_bell", "inbox:notifications_read",
+    "inbox:label_list", "inbox:saved_reply_list",
 }
 # The only views allowed to skip the CSRF check.
 CSRF_EXEMPT = {"webhooks:facebook"}
@@ -173,7 +196,7 @@ class TenantA:
     """Business A with one of everything a URL can name, and the intruder: a member of business B."""
 
     OBJECTS = ("business", "membership", "invitation", "account", "contact", "conversation", "message", "outbound",
-               "attachment")
+               "attachment", "team", "label", "saved_reply")
 
     business: Any
     owner: Any
@@ -186,6 +209,9 @@ class TenantA:
     outbound: Any  # a failed reply (what "retry" names)
     attachment: Any  # a stored customer file
     public_attachment: Any  # a file attached to a reply (what Meta fetches)
+    team: Any  # a team of A's members
+    label: Any
+    saved_reply: Any
     other_business: Any
     other_member: Any
 
@@ -225,6 +251,9 @@ def tenants(db) -> TenantA:
         business=business, owner=owner, membership=agent, invitation=invitation, account=account, contact=contact,
         conversation=conversation, message=message, outbound=outbound, attachment=attachment,
         public_attachment=public_attachment, other_business=other_business, other_member=other_member,
+        team=Team.objects.create(business=business, name="Alpha Support"),
+        label=Label.objects.create(business=business, name="Alpha Label"),
+        saved_reply=SavedReply.objects.create(business=business, code="alpha", text="alpha-secret-content-8841"),
     )
 
 
@@ -297,8 +326,8 @@ def test_another_business_sees_nothing_of_a_on_any_page(route, kind, tenants, no
     assert response.status_code < 500
     _assert_no_marker(response, f"GET {route}")
     if response.status_code == 200 and route.name.startswith("inbox:"):
-        # The page is about B: its own conversation shows.
-        assert "Bea Beta" in response.content.decode() or route.name == "inbox:dashboard"
+        # The page is about B: its own conversation shows (on the pages that list conversations).
+        assert "Bea Beta" in response.content.decode() or route.name in PAGES_WITHOUT_CONVERSATIONS
 
 
 @pytest.mark.parametrize("route", OBJECT_ROUTES, ids=str)

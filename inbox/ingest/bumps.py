@@ -2,8 +2,9 @@
 
 ``last_message_*`` only move forward (an older message arriving late leaves them alone); the unread
 counter is incremented in SQL (``unread_count + n``) so concurrent workers never lose a count; a
-customer writing again reopens an archived conversation. Each conversation is written once per call,
-in id order, so two workers applying overlapping messages lock conversation rows in the same order.
+customer writing again reopens a resolved, pending or snoozed conversation (and ends its snooze).
+Each conversation is written once per call, in id order, so two workers applying overlapping
+messages lock conversation rows in the same order.
 One statement shape, sent for every conversation in one ``executemany`` (the ORM would build and
 compile an expression tree per row).
 
@@ -116,7 +117,10 @@ def conversation_bumps_apply(stored: Sequence[StoredMessage]) -> None:
         if bump.last_inbound_at is not None:
             last_inbound = ops.adapt_datetimefield_value(bump.last_inbound_at)
             inbound.append(
-                [*row, bump.inbound, last_inbound, last_inbound, bump.inbound, Conversation.Status.OPEN, conversation_id]
+                [
+                    *row, bump.inbound, last_inbound, last_inbound, bump.inbound, Conversation.Status.OPEN,
+                    bump.inbound, conversation_id,
+                ]
             )
         else:
             plain.append([*row, conversation_id])
@@ -145,7 +149,9 @@ def _bump_sql() -> tuple[str, str]:
     inbound = (
         f", {column['unread_count']} = {column['unread_count']} + %s, "
         f"{inbound_at} = CASE WHEN {inbound_at} IS NULL OR {inbound_at} < %s THEN %s ELSE {inbound_at} END, "
-        # A customer writing again reopens an archived conversation (not a message already answered).
-        f"{column['status']} = CASE WHEN %s > 0 THEN %s ELSE {column['status']} END"
+        # A customer writing again reopens a resolved, pending or snoozed conversation, and a snooze
+        # ends (not for a message already answered).
+        f"{column['status']} = CASE WHEN %s > 0 THEN %s ELSE {column['status']} END, "
+        f"{column['snoozed_until']} = CASE WHEN %s > 0 THEN NULL ELSE {column['snoozed_until']} END"
     )
     return update, inbound

@@ -13,7 +13,7 @@ class Touched:
     """Conversations and messages one business's open screens must show again.
 
     ``pane_ids``: conversations whose open pane (header, composer) may look different, e.g. an
-    archived conversation a customer reopened; for the others a push carries only the list row and
+    resolved conversation a customer reopened; for the others a push carries only the list row and
     the messages.
     """
 

@@ -21,6 +21,7 @@ from inbox.ingest.changes import Touched
 from inbox.ingest.rows import insert_ignoring_conflicts
 from inbox.ingest.user_refs import user_ref_merge, user_refs_linked, user_refs_pending
 from inbox.models import Contact, Conversation
+from inbox.services.assignment import conversations_auto_assign
 from inbox.services.contacts import (
     contact_profile_fetch_enqueue,
     contact_profile_needed,
@@ -166,7 +167,7 @@ def _create(
     }
     # A contact may exist without its conversation (another worker is between the two inserts).
     contacts = Contact.objects.filter(account=account, external_id__in=missing).order_by("pk")
-    insert_ignoring_conflicts(
+    inserted = insert_ignoring_conflicts(
         Conversation,
         [
             {
@@ -184,4 +185,6 @@ def _create(
         conflict=("account", "contact"),
         returning=("pk",),
     )
+    if account.auto_assign:
+        conversations_auto_assign(account=account, conversation_ids=[pk for (pk,) in inserted])
     return created

@@ -63,8 +63,8 @@ def messages_changes(stored: Sequence[StoredMessage]) -> Touched:
         if message.draft.inbound and (
             conversation.status != Conversation.Status.OPEN or reply_window(conversation=conversation).state != "open"
         ):
-            # A customer's message reopens an archived conversation and opens a closed reply
-            # window: then the header (Archive/Reopen) and the composer change.
+            # A customer's message reopens a resolved, pending or snoozed conversation and opens a
+            # closed reply window: then the header (its status actions) and the composer change.
             changes.pane_ids.add(conversation.pk)
     return changes
 

@@ -1,4 +1,4 @@
-"""Read state and triage of conversations: read, unread, archive, reopen, priority.
+"""Read state and triage of conversations: read, unread, statuses (open, pending, snoozed, resolved), priority.
 
 Every change is one UPDATE (never a read-modify-save that could overwrite what ingest wrote in the
 meantime), an AuditEvent, and a live push to the business's other open pages after commit.
@@ -6,11 +6,14 @@ meantime), an AuditEvent, and a live push to the business's other open pages aft
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+import zoneinfo
 from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts.services import audit_record
@@ -20,7 +23,9 @@ from inbox.realtime import publish_on_commit
 from inbox.reply_window import reply_window
 
 if TYPE_CHECKING:
-    from accounts.models import User
+    from collections.abc import Iterable
+
+    from accounts.models import Business, User
 
 logger = logging.getLogger(__name__)
 
@@ -30,7 +35,9 @@ class ConversationError(Exception):
 
 
 def _refresh(conversation: Conversation) -> Conversation:
-    conversation.refresh_from_db(fields=["status", "priority", "unread_count", "last_message_at", "updated_at"])
+    conversation.refresh_from_db(
+        fields=["status", "snoozed_until", "priority", "unread_count", "last_message_at", "updated_at"]
+    )
     return conversation
 
 
@@ -107,24 +114,195 @@ def conversation_mark_unread(*, conversation: Conversation, user: User) -> Conve
     return _refresh(conversation)
 
 
-@transaction.atomic
-def conversation_archive(*, conversation: Conversation, user: User) -> Conversation:
-    return _set_status(conversation=conversation, user=user, status=Conversation.Status.ARCHIVED)
+# --- statuses: open, pending (waiting for the customer), snoozed until a time, resolved -------------
+
+# How far ahead a conversation may be snoozed.
+SNOOZE_MAX = dt.timedelta(days=365)
+# The snooze menu's choices, in the staff member's time zone (`snooze_preset_until`).
+SNOOZE_PRESETS = {
+    "1h": "In 1 hour",
+    "tonight": "Tonight, 18:00",
+    "tomorrow": "Tomorrow, 09:00",
+    "next_week": "Next week, Monday 09:00",
+}
+EVENING = dt.time(18, 0)
+MORNING = dt.time(9, 0)
+
+_STATUS_ACTIONS = {
+    Conversation.Status.OPEN: "conversation.reopened",
+    Conversation.Status.PENDING: "conversation.pending",
+    Conversation.Status.SNOOZED: "conversation.snoozed",
+    Conversation.Status.RESOLVED: "conversation.resolved",
+}
+
+
+def snooze_zone(name: str | None) -> dt.tzinfo:
+    """The staff member's time zone by its IANA name (the browser's); the site's for anything unknown."""
+    if name:
+        try:
+            return zoneinfo.ZoneInfo(name)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            pass
+    return timezone.get_default_timezone()
+
+
+def snooze_preset_until(preset: str, *, tz: dt.tzinfo, now: dt.datetime | None = None) -> dt.datetime:
+    """When a snooze preset ends, as staff in ``tz`` mean it. "Tonight" once 18:00 has passed is
+    tomorrow's 18:00; "next week" is the coming Monday (a week on from a Monday) at 09:00."""
+    now = now or timezone.now()
+    local = now.astimezone(tz)
+    if preset == "1h":
+        return now + dt.timedelta(hours=1)
+    if preset == "tonight":
+        until = _at(local.date(), EVENING, tz)
+        return until if until > now else _at(local.date() + dt.timedelta(days=1), EVENING, tz)
+    if preset == "tomorrow":
+        return _at(local.date() + dt.timedelta(days=1), MORNING, tz)
+    if preset == "next_week":
+        return _at(local.date() + dt.timedelta(days=7 - local.weekday()), MORNING, tz)
+    raise ConversationError("Unknown snooze choice.")
+
+
+def snooze_local_until(value: dt.datetime, *, tz: dt.tzinfo) -> dt.datetime:
+    """A date and time typed by staff (no zone, as a datetime-local input sends it) in their zone."""
+    if timezone.is_aware(value):
+        return value
+    return _at(value.date(), value.time(), tz)
+
+
+def _at(day: dt.date, time: dt.time, tz: dt.tzinfo) -> dt.datetime:
+    # A wall time skipped by a DST change is taken as the hour after; a repeated one as the first.
+    return dt.datetime.combine(day, time, tzinfo=tz).astimezone(dt.UTC).astimezone(tz)
+
+
+def snooze_check(until: dt.datetime, *, now: dt.datetime | None = None) -> None:
+    """A snooze ends in the future and within SNOOZE_MAX."""
+    now = now or timezone.now()
+    if until <= now:
+        raise ConversationError("Pick a time in the future.")
+    if until > now + SNOOZE_MAX:
+        raise ConversationError("Snooze for a year at most.")
 
 
 @transaction.atomic
-def conversation_reopen(*, conversation: Conversation, user: User) -> Conversation:
-    return _set_status(conversation=conversation, user=user, status=Conversation.Status.OPEN)
+def conversations_set_status(
+    *,
+    business: Business,
+    user: User | None,
+    conversation_ids: Iterable[int],
+    status: str,
+    snoozed_until: dt.datetime | None = None,
+    only_from: Iterable[str] | None = None,
+    action: str = "",
+) -> list[int]:
+    """Move these conversations of the business to ``status``; returns the ids that changed.
 
-
-def _set_status(*, conversation: Conversation, user: User, status: str) -> Conversation:
-    updated = Conversation.objects.filter(pk=conversation.pk).exclude(status=status).update(
-        status=status, updated_at=timezone.now()
+    SNOOZED needs ``snoozed_until`` (checked by `snooze_check`); any other status clears it.
+    ``only_from`` limits the change to conversations in those statuses. Rows already in the state
+    asked for are left alone (no audit, no push). One locked read of the rows that change, one
+    UPDATE of only status fields (what ingest writes meanwhile stays), an audit event each, one push.
+    """
+    if status not in Conversation.Status.values:
+        raise ConversationError("Unknown status.")
+    if status == Conversation.Status.SNOOZED:
+        if snoozed_until is None:
+            raise ConversationError("Say until when.")
+        snooze_check(snoozed_until)
+    else:
+        snoozed_until = None
+    rows = Conversation.objects.for_business(business).filter(pk__in={int(pk) for pk in conversation_ids})
+    if only_from is not None:
+        rows = rows.filter(status__in=list(only_from))
+    same = Q(status=status) & (Q(snoozed_until=snoozed_until) if snoozed_until else Q(snoozed_until__isnull=True))
+    changing = list(rows.exclude(same).select_for_update().order_by("pk").values_list("pk", "status"))
+    if not changing:
+        return []
+    ids = [pk for pk, _ in changing]
+    Conversation.objects.filter(pk__in=ids).update(
+        status=status, snoozed_until=snoozed_until, updated_at=timezone.now()
     )
-    if updated:
-        action = "conversation.archived" if status == Conversation.Status.ARCHIVED else "conversation.reopened"
-        _changed(conversation=conversation, user=user, action=action)
+    action = action or _STATUS_ACTIONS[status]
+    for pk, previous in changing:
+        metadata = {"from": previous, **({"until": snoozed_until.isoformat()} if snoozed_until else {})}
+        audit_record(
+            action=action,
+            business=business,
+            actor=user,
+            target_type=Conversation._meta.label_lower,
+            target_id=pk,
+            metadata=metadata,
+        )
+    publish_on_commit(business_id=business.pk, conversation_ids=ids)
+    return ids
+
+
+def _status_change(conversation: Conversation, user: User, status: str, **kwargs) -> Conversation:
+    conversations_set_status(
+        business=conversation.business, user=user, conversation_ids=[conversation.pk], status=status, **kwargs
+    )
     return _refresh(conversation)
+
+
+def conversation_resolve(*, conversation: Conversation, user: User) -> Conversation:
+    return _status_change(conversation, user, Conversation.Status.RESOLVED)
+
+
+def conversation_reopen(*, conversation: Conversation, user: User) -> Conversation:
+    return _status_change(conversation, user, Conversation.Status.OPEN)
+
+
+def conversation_mark_pending(*, conversation: Conversation, user: User) -> Conversation:
+    return _status_change(conversation, user, Conversation.Status.PENDING)
+
+
+def conversation_snooze(*, conversation: Conversation, user: User, until: dt.datetime) -> Conversation:
+    return _status_change(conversation, user, Conversation.Status.SNOOZED, snoozed_until=until)
+
+
+def conversation_unsnooze(*, conversation: Conversation, user: User) -> Conversation:
+    """Wake a snoozed conversation now (anything else is left as it is)."""
+    return _status_change(
+        conversation,
+        user,
+        Conversation.Status.OPEN,
+        only_from=[Conversation.Status.SNOOZED],
+        action="conversation.unsnoozed",
+    )
+
+
+# Rows woken per UPDATE: bounded statements and pushes however many fell due at once.
+WAKE_BATCH = 500
+
+
+def conversations_wake_snoozed(*, now: dt.datetime | None = None) -> int:
+    """Open every snoozed conversation whose time has come; returns how many. Periodic (every minute).
+
+    Per batch: the due rows locked (ones another worker holds are skipped), one UPDATE, one push per
+    business. Not audited per row: it is no one's action, the snooze was.
+    """
+    now = now or timezone.now()
+    woken = 0
+    while True:
+        with transaction.atomic():
+            due = list(
+                Conversation.objects.filter(status=Conversation.Status.SNOOZED, snoozed_until__lte=now)
+                .select_for_update(skip_locked=True)
+                .order_by("snoozed_until", "pk")
+                .values_list("pk", "business_id")[:WAKE_BATCH]
+            )
+            if not due:
+                return woken
+            Conversation.objects.filter(pk__in=[pk for pk, _ in due], status=Conversation.Status.SNOOZED).update(
+                status=Conversation.Status.OPEN, snoozed_until=None, updated_at=timezone.now()
+            )
+            by_business: dict[int, list[int]] = {}
+            for pk, business_id in due:
+                by_business.setdefault(business_id, []).append(pk)
+            for business_id, ids in by_business.items():
+                publish_on_commit(business_id=business_id, conversation_ids=ids)
+        woken += len(due)
+        if len(due) < WAKE_BATCH:
+            return woken
 
 
 @transaction.atomic
@@ -134,6 +312,10 @@ def conversation_set_priority(*, conversation: Conversation, user: User, priorit
     previous = Conversation.objects.filter(pk=conversation.pk).values_list("priority", flat=True).first()
     if previous != priority:
         Conversation.objects.filter(pk=conversation.pk).update(priority=priority, updated_at=timezone.now())
-        _changed(conversation=conversation, user=user, action="conversation.priority_changed",
-                 **{"from": previous, "to": priority})
+        _changed(
+            conversation=conversation,
+            user=user,
+            action="conversation.priority_changed",
+            **{"from": previous, "to": priority},
+        )
     return _refresh(conversation)

@@ -30,6 +30,7 @@ from config.tasks import RetryLater, enqueue_on_commit
 from inbox.models import Attachment, ChatMessage, Conversation
 from inbox.realtime import publish_on_commit
 from inbox.reply_window import ReplyWindow, reply_window
+from inbox.services.assignment import conversation_assign_on_reply
 from inbox.text import clean_text, truncate
 from social.models import Platform
 
@@ -151,6 +152,7 @@ def reply_send_all(
             later = now + timedelta(microseconds=1) if created else now
             created.append(_outbound(conversation=conversation, user=user, text=text, now=later, window=window))
         last = created[-1]
+        conversation_assign_on_reply(conversation=conversation, user=user)
         preview = truncate(text, 255) if text else f"[{kind}]"
         Conversation.objects.filter(pk=conversation.pk, last_message_at__lte=last.timestamp).update(
             last_message_at=last.timestamp, last_message_preview=preview,
@@ -272,6 +274,7 @@ def reply_deliver(*, message_id: int) -> str:
     message = (
         ChatMessage.objects.select_related("business", "account", "account__page", "conversation__contact")
         .filter(pk=message_id, direction=ChatMessage.Direction.OUTBOUND)
+        .exclude(kind=ChatMessage.Kind.NOTE)  # a private note is never sent, whatever its row says
         .first()
     )
     if message is None or message.message_id or message.status != ChatMessage.Status.QUEUED:

@@ -13,6 +13,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
 from inbox.selectors import sort_key as _sort_key
+from inbox.services.conversations import SNOOZE_PRESETS
 from inbox.services.media import THUMBS_UP_STICKER_IDS, link_expiry
 from inbox.services.media import attachment_label as _attachment_label
 from inbox.services.media import link_expired as _link_expired
@@ -216,6 +217,12 @@ def priority_chip(priority: str, label: str) -> SafeString:
 def iso(value: datetime | None) -> str:
     """ISO 8601 for <time datetime>; the page script shows it in the reader's own time zone."""
     return value.isoformat() if value else ""
+
+
+@register.simple_tag
+def snooze_presets() -> list[tuple[str, str]]:
+    """The snooze menu's choices: (value, label)."""
+    return list(SNOOZE_PRESETS.items())
 
 
 @register.filter

@@ -103,12 +103,12 @@ def test_mark_unread_makes_the_latest_customer_message_unread(conversation, memb
     published.assert_called_once()
 
 
-def test_archive_and_reopen(conversation, member, published):
-    archived = services.conversation_archive(conversation=conversation, user=member)
-    assert archived.status == Conversation.Status.ARCHIVED
-    assert _audited("conversation.archived", conversation, member)
-    services.conversation_archive(conversation=conversation, user=member)  # already archived: no event
-    assert AuditEvent.objects.filter(action="conversation.archived").count() == 1
+def test_resolve_and_reopen(conversation, member, published):
+    resolved = services.conversation_resolve(conversation=conversation, user=member)
+    assert resolved.status == Conversation.Status.RESOLVED
+    assert _audited("conversation.resolved", conversation, member)
+    services.conversation_resolve(conversation=conversation, user=member)  # already resolved: no event
+    assert AuditEvent.objects.filter(action="conversation.resolved").count() == 1
     reopened = services.conversation_reopen(conversation=conversation, user=member)
     assert reopened.status == Conversation.Status.OPEN
     assert _audited("conversation.reopened", conversation, member)
@@ -129,10 +129,10 @@ def test_changes_do_not_overwrite_what_ingest_wrote_meanwhile(conversation, memb
     # The page's copy is stale: a message arrived (unread 5, newer time) after it was loaded.
     newer = timezone.now() + timedelta(minutes=1)
     Conversation.objects.filter(pk=conversation.pk).update(unread_count=5, last_message_at=newer)
-    services.conversation_archive(conversation=conversation, user=member)
+    services.conversation_resolve(conversation=conversation, user=member)
     services.conversation_set_priority(conversation=conversation, user=member, priority="high")
     row = Conversation.objects.get(pk=conversation.pk)
-    assert (row.unread_count, row.last_message_at, row.status, row.priority) == (5, newer, "archived", "high")
+    assert (row.unread_count, row.last_message_at, row.status, row.priority) == (5, newer, "resolved", "high")
 
 
 def test_nothing_is_pushed_when_the_change_rolls_back(conversation, member, django_capture_on_commit_callbacks):
@@ -144,7 +144,7 @@ def test_nothing_is_pushed_when_the_change_rolls_back(conversation, member, djan
         pytest.raises(RuntimeError),
         transaction.atomic(),
     ):
-        services.conversation_archive(conversation=conversation, user=member)
+        services.conversation_resolve(conversation=conversation, user=member)
         raise RuntimeError("rolled back")
     publish.assert_not_called()
     assert ChatMessage.objects.count() == 0

@@ -45,7 +45,7 @@ def _badge(html: str) -> int:
 def test_counters_count_only_what_the_unread_list_shows(business, page, other_page):
     _unread(page, "Open one")
     _unread(page, "Open two")
-    _unread(page, "Archived but unread", status=Conversation.Status.ARCHIVED)
+    _unread(page, "Resolved but unread", status=Conversation.Status.RESOLVED)
     ConversationFactory(contact=ContactFactory(account=page), unread_count=0)
     _unread(other_page, "Another business")
     counters = inbox_counters(business=business)
@@ -56,10 +56,13 @@ def test_counters_count_only_what_the_unread_list_shows(business, page, other_pa
 @pytest.mark.parametrize(
     ("name", "data", "status"),
     [
-        ("conversation_archive", {}, "open"),
-        ("conversation_reopen", {}, "archived"),
+        ("conversation_resolve", {}, "open"),
+        ("conversation_reopen", {}, "resolved"),
+        ("conversation_pending", {}, "open"),
+        ("conversation_unsnooze", {}, "snoozed"),
+        ("conversation_snooze", {"preset": "1h"}, "open"),
         ("conversation_unread", {}, "open"),
-        ("conversation_unread", {}, "archived"),
+        ("conversation_unread", {}, "resolved"),
         ("conversation_read", {}, "open"),
         ("conversation_priority", {"priority": "urgent"}, "open"),
         ("reply", {"text": "We open at 9"}, "open"),
@@ -82,12 +85,12 @@ def test_every_action_answers_with_the_counters_the_push_sends(client_member, bu
     assert _badge(html) == _unread_list_count(client_member)
 
 
-def test_archiving_an_unread_conversation_takes_it_out_of_the_badges(client_member, business, page):
+def test_resolving_an_unread_conversation_takes_it_out_of_the_badges(client_member, business, page):
     _unread(page, "Stays")
-    conversation = _unread(page, "Archived now")
+    conversation = _unread(page, "Resolved now")
     before = client_member.get(reverse("inbox:conversation_list")).content.decode()
     assert _badge(before) == 2
-    response = client_member.post(reverse("inbox:conversation_archive", args=[conversation.pk]), **HTMX)
+    response = client_member.post(reverse("inbox:conversation_resolve", args=[conversation.pk]), **HTMX)
     html = response.content.decode()
     assert _badge(html) == 1 == _unread_list_count(client_member)
     assert re.search(rf'id="unread-account-{page.pk}"[^>]*>1<', html)
@@ -124,7 +127,7 @@ def test_a_whole_conversation_page_carries_no_extra_fragments(client_member, pag
 
 def test_the_dashboard_counts_unread_as_the_badges_do(client_member, business, page):
     _unread(page, "Open")
-    _unread(page, "Archived", status=Conversation.Status.ARCHIVED)
+    _unread(page, "Resolved", status=Conversation.Status.RESOLVED)
     response = client_member.get(reverse("inbox:dashboard"))
     [row] = response.context["rows"]
     assert row.unread_conversations == 1 == inbox_counters(business=business).unread_conversations

@@ -216,7 +216,7 @@ def test_a_drain_out_of_time_hands_over_to_the_next(client, page, settings):
 
 def test_the_pane_is_pushed_only_when_a_message_can_change_it(client, page):
     """A customer writing into an open window changes the list row and adds a message; the open
-    conversation's header and composer change only when it was archived or the window was closed."""
+    conversation's header and composer change only when it was resolved or the window was closed."""
     from datetime import timedelta
 
     from django.utils import timezone
@@ -233,7 +233,7 @@ def test_the_pane_is_pushed_only_when_a_message_can_change_it(client, page):
     # The window is open: only the row and the message.
     assert pushed_panes(body(p.text_message(page_id=PAGE_ID, psid=ALICE, text="a", mid="m_2", timestamp_ms=now_ms))) == set()
 
-    Conversation.objects.filter(pk=conversation.pk).update(status=Conversation.Status.ARCHIVED)
+    Conversation.objects.filter(pk=conversation.pk).update(status=Conversation.Status.RESOLVED)
     assert pushed_panes(body(p.text_message(page_id=PAGE_ID, psid=ALICE, text="b", mid="m_3", timestamp_ms=now_ms))) == {
         conversation.pk
     }

@@ -181,12 +181,12 @@ def test_until_the_profile_is_known_the_contact_shows_its_id(client, page, graph
     assert message.conversation.contact.profile_state == Contact.ProfileState.FAILED
 
 
-def test_archived_conversation_reopens_on_a_new_inbound_message(client, page):
+def test_resolved_conversation_reopens_on_a_new_inbound_message(client, page):
     post_webhook(client, load_fixture("message_text"))
-    Conversation.objects.update(status=Conversation.Status.ARCHIVED)
-    # A redelivery of the same message is not new: still archived.
+    Conversation.objects.update(status=Conversation.Status.RESOLVED)
+    # A redelivery of the same message is not new: still resolved.
     post_webhook(client, load_fixture("message_text"))
-    assert Conversation.objects.get().status == Conversation.Status.ARCHIVED
+    assert Conversation.objects.get().status == Conversation.Status.RESOLVED
     send(client, p.text_message(page_id=PAGE_ID, psid=PSID, text="hello again"))
     assert Conversation.objects.get().status == Conversation.Status.OPEN
 

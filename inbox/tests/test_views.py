@@ -16,7 +16,7 @@ from accounts.models import AuditEvent
 from inbox.models import Attachment, ChatMessage, Conversation
 from inbox.services.replies import attachment_public_url
 from inbox.tests.factories import AttachmentFactory, ChatMessageFactory, ContactFactory, ConversationFactory
-from inbox.views import MESSAGE_PAGE_SIZE
+from inbox.views.conversations import MESSAGE_PAGE_SIZE
 
 pytestmark = pytest.mark.django_db
 
@@ -111,15 +111,20 @@ def test_list_sql_uses_no_offset_and_no_count(client_member, page):
     sql = " ".join(q["sql"].upper() for q in ctx.captured_queries)
     assert "OFFSET" not in sql
     counts = [q["sql"] for q in ctx.captured_queries if "COUNT(" in q["sql"].upper()]
-    # The only count is of unread conversations per page, and it stops at a cap (a LIMIT inside).
-    assert counts and all("unread_count > 0" in q and "LIMIT" in q.upper() for q in counts)
+    # The only counts are of unread conversations per page and of open conversations per assignee /
+    # team (the Assigned views), and each stops at a cap (a LIMIT inside).
+    assert counts and all("LIMIT" in q.upper() for q in counts)
+    assert all("unread_count > 0" in q or "assignee_id" in q for q in counts)
 
 
 @pytest.mark.parametrize(
     ("query", "expected"),
     [
         ({}, {"open-read", "open-unread", "open-urgent"}),
-        ({"status": "archived"}, {"archived"}),
+        ({"status": "resolved"}, {"resolved"}),
+        ({"status": "pending"}, {"pending"}),
+        ({"status": "snoozed"}, {"snoozed"}),
+        ({"status": "archived"}, {"open-read", "open-unread", "open-urgent"}),  # no longer a status: Open
         ({"unread": "1"}, {"open-unread"}),
         ({"priority": "any"}, {"open-urgent"}),
         ({"priority": "urgent"}, {"open-urgent"}),
@@ -128,7 +133,8 @@ def test_list_sql_uses_no_offset_and_no_count(client_member, page):
 def test_list_filters(client_member, page, query, expected):
     names = {
         "open-read": {}, "open-unread": {"unread_count": 3}, "open-urgent": {"priority": "urgent"},
-        "archived": {"status": "archived"},
+        "resolved": {"status": "resolved"}, "pending": {"status": "pending"},
+        "snoozed": {"status": "snoozed", "snoozed_until": timezone.now() + timedelta(hours=1)},
     }
     for name, fields in names.items():
         ConversationFactory(contact=ContactFactory(account=page, name=name), **fields)
@@ -239,7 +245,7 @@ def test_detail_for_htmx_is_the_pane_only(client_member, page):
 
 
 def test_older_messages_are_keyset_paged(client_member, page, monkeypatch):
-    monkeypatch.setattr("inbox.views.MESSAGE_PAGE_SIZE", 4)
+    monkeypatch.setattr("inbox.views.conversations.MESSAGE_PAGE_SIZE", 4)
     conversation = ConversationFactory(contact=ContactFactory(account=page))
     messages = _messages(conversation, 10, is_read=True)
     first = client_member.get(reverse("inbox:conversation_detail", args=[conversation.pk]))
@@ -277,36 +283,39 @@ def test_catch_up_returns_messages_after_the_last_seen(client_member, page):
 # --- actions -----------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["conversation_unread", "conversation_archive", "conversation_reopen",
+@pytest.mark.parametrize("name", ["conversation_unread", "conversation_resolve", "conversation_reopen",
+                                  "conversation_pending", "conversation_snooze", "conversation_unsnooze",
                                   "conversation_read", "conversation_priority", "reply"])
 def test_actions_of_another_business_are_404(client_other, page, name):
-    conversation = ConversationFactory(contact=ContactFactory(account=page), status="archived")
-    response = client_other.post(reverse(f"inbox:{name}", args=[conversation.pk]), {"priority": "high", "text": "x"})
+    conversation = ConversationFactory(contact=ContactFactory(account=page), status="snoozed")
+    response = client_other.post(
+        reverse(f"inbox:{name}", args=[conversation.pk]), {"priority": "high", "text": "x", "preset": "1h"}
+    )
     assert response.status_code == 404
     conversation.refresh_from_db()
-    assert conversation.priority == "none" and conversation.status == "archived"
+    assert conversation.priority == "none" and conversation.status == "snoozed"
     assert not ChatMessage.objects.filter(conversation=conversation).exists()
 
 
 def test_actions_are_post_only(client_member, page):
     conversation = ConversationFactory(contact=ContactFactory(account=page))
-    assert client_member.get(reverse("inbox:conversation_archive", args=[conversation.pk])).status_code == 405
+    assert client_member.get(reverse("inbox:conversation_resolve", args=[conversation.pk])).status_code == 405
 
 
-def test_archive_answers_htmx_with_the_live_fragments(client_member, page):
+def test_resolve_answers_htmx_with_the_live_fragments(client_member, page):
     conversation = ConversationFactory(contact=ContactFactory(account=page))
-    response = client_member.post(reverse("inbox:conversation_archive", args=[conversation.pk]), **HTMX)
+    response = client_member.post(reverse("inbox:conversation_resolve", args=[conversation.pk]), **HTMX)
     assert response.status_code == 200
     html = response.content.decode()
     assert f'id="conversation-{conversation.pk}"' in html
-    assert 'data-status="archived"' in html
+    assert 'data-status="resolved"' in html
     assert f'id="conversation-header-{conversation.pk}"' in html
-    assert AuditEvent.objects.filter(action="conversation.archived", target_id=str(conversation.pk)).exists()
+    assert AuditEvent.objects.filter(action="conversation.resolved", target_id=str(conversation.pk)).exists()
 
 
-def test_archive_without_htmx_redirects_to_the_list(client_member, page):
+def test_resolve_without_htmx_redirects_to_the_list(client_member, page):
     conversation = ConversationFactory(contact=ContactFactory(account=page))
-    response = client_member.post(reverse("inbox:conversation_archive", args=[conversation.pk]))
+    response = client_member.post(reverse("inbox:conversation_resolve", args=[conversation.pk]))
     assert response.status_code == 302
     assert response["Location"] == reverse("inbox:conversation_list")
 
@@ -479,8 +488,8 @@ def test_contact_picture_of_another_business_is_404(client_other, page):
 
 def test_dashboard_counts_per_page(client_member, business, page, other_page):
     _conversations(page, 3, unread_count=2)
-    archived = _conversations(page, 1, status="archived")
-    _messages(archived[0], 4)
+    resolved = _conversations(page, 1, status="resolved")
+    _messages(resolved[0], 4)
     _conversations(other_page, 2, unread_count=5)
     response = client_member.get(reverse("inbox:dashboard"))
     assert response.status_code == 200

@@ -122,7 +122,31 @@
     if (f.priority === 'any' && r.priority === 'none') { return false; }
     if (f.priority && f.priority !== 'any' && r.priority !== f.priority) { return false; }
     if (f.account && r.account !== f.account) { return false; }
+    // Rows are rendered once for the whole business: "Mine" is decided here, by the page's member.
+    if (f.assignee === 'me' && r.assignee !== currentUserId()) { return false; }
+    if (f.assignee === 'none' && r.assignee) { return false; }
+    if (f.team && r.team !== f.team) { return false; }
+    if (f.label && (' ' + (r.labels || '') + ' ').indexOf(' ' + f.label + ' ') < 0) { return false; }
     return true;
+  }
+
+  function currentUserId() {
+    var inbox = byId('inbox');
+    return inbox ? (inbox.dataset.user || '') : '';
+  }
+
+  // The pushed counters carry every member's "Mine" count ("user:count …"); show this page's own.
+  function updateMineCount() {
+    var el = byId('assigned-mine-count');
+    if (!el) { return; }
+    var me = currentUserId();
+    var n = 0;
+    (el.dataset.byUser || '').split(' ').forEach(function (pair) {
+      var parts = pair.split(':');
+      if (parts[0] && parts[0] === me) { n = parseInt(parts[1], 10) || 0; }
+    });
+    el.textContent = n >= 100 ? '99+' : String(n);
+    el.hidden = n === 0;
   }
 
   function markActiveRow() {
@@ -252,6 +276,7 @@
         default: replaceById(el);
       }
     });
+    updateMineCount();
     updateTitle();
   }
 
@@ -298,6 +323,9 @@
     if (d.unread) { params.set('unread', '1'); }
     if (d.priority) { params.set('priority', d.priority); }
     if (d.account) { params.set('page', d.account); }
+    if (d.assignee) { params.set('assignee', d.assignee); }
+    if (d.team) { params.set('team', d.team); }
+    if (d.label) { params.set('label', d.label); }
     if (d.q) { params.set('q', d.q); }
     window.htmx.ajax('GET', inbox.dataset.listUrl + '?' + params.toString(), { target: '#conversation-results', swap: 'outerHTML' });
   }
@@ -664,6 +692,21 @@
       var container = currentMessages();
       if (container) { scrollToBottom(scroller(container)); }
     }
+  });
+
+  // A snooze preset or typed time is meant in the staff member's own time zone: the form says which
+  // (without the script the server takes its own).
+  document.addEventListener('submit', function (evt) {
+    var tz = evt.target && evt.target.querySelector ? evt.target.querySelector('input[data-timezone]') : null;
+    if (!tz) { return; }
+    try { tz.value = Intl.DateTimeFormat().resolvedOptions().timeZone || ''; } catch (e) { tz.value = ''; }
+  }, true);
+
+  // Escape closes an open menu (the snooze menu is a <details>) and gives focus back to its button.
+  document.addEventListener('keydown', function (evt) {
+    if (evt.key !== 'Escape' || !evt.target.closest) { return; }
+    var menu = evt.target.closest('details[open].snooze-menu');
+    if (menu) { menu.open = false; menu.querySelector('summary').focus(); }
   });
 
   document.body && init();

@@ -43,7 +43,7 @@ from accounts.tests.factories import BusinessFactory, MembershipFactory
 from inbox.models import Attachment, ChatMessage, Conversation
 from inbox.tests.e2e import stack
 from inbox.tests.factories import AttachmentFactory, ChatMessageFactory, ContactFactory, ConversationFactory
-from inbox.views import MESSAGE_PAGE_SIZE
+from inbox.views.conversations import MESSAGE_PAGE_SIZE
 from social.tests.factories import SocialAccountFactory
 
 pytestmark = pytest.mark.e2e
@@ -397,11 +397,11 @@ class InboxInTheBrowserTests(_StackTestCase if stack.EXTERNAL else ChannelsLiveS
 
         marco.select_option(f"#priority-{conversation.pk}", "urgent")
         expect(sara_row.locator(".chip-priority")).to_have_text(re.compile("Urgent"))
-        marco.get_by_role("button", name="Archive").click()
+        marco.get_by_role("button", name="Resolve").click()
         expect(sara_row).to_have_count(0)  # Sara's list shows open conversations only
-        expect(marco.locator(f"#conversation-header-{conversation.pk}")).to_contain_text("Archived")
+        expect(marco.locator(f"#conversation-header-{conversation.pk}")).to_contain_text("Resolved")
         conversation.refresh_from_db()
-        assert (conversation.status, conversation.priority) == ("archived", "urgent")
+        assert (conversation.status, conversation.priority) == ("resolved", "urgent")
         assert marco.errors == [] and sara.errors == []
 
     def test_scrolling_loads_older_rows_and_messages(self) -> None:

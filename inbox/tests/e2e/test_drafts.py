@@ -204,7 +204,7 @@ class DraftsAndBadgesInTheBrowserTests(harness.InboxInTheBrowserTests):
 
     # --- badges --------------------------------------------------------------------------------------
 
-    def test_badges_equal_the_list_after_archive_and_unread(self) -> None:
+    def test_badges_equal_the_list_after_resolve_and_unread(self) -> None:
         from playwright.sync_api import expect
 
         conversations = []
@@ -233,12 +233,12 @@ class DraftsAndBadgesInTheBrowserTests(harness.InboxInTheBrowserTests):
         badges_equal_the_list(2)
         page.get_by_role("button", name="Mark unread").click()
         badges_equal_the_list(3)
-        page.get_by_role("button", name="Archive").click()
-        expect(page.locator(f"#conversation-header-{target.pk}")).to_contain_text("Archived")
-        badges_equal_the_list(2)  # an archived conversation is not in the Unread list, nor in the badge
+        page.get_by_role("button", name="Resolve").click()
+        expect(page.locator(f"#conversation-header-{target.pk}")).to_contain_text("Resolved")
+        badges_equal_the_list(2)  # a resolved conversation is not in the Unread list, nor in the badge
         page.get_by_role("button", name="Reopen").click()
         badges_equal_the_list(3)
-        page.get_by_role("button", name="Archive").click()
+        page.get_by_role("button", name="Resolve").click()
         badges_equal_the_list(2)
         page.locator(".filter", has_text="Unread").click()
         expect(page.locator("#conversation-list > li[data-live='row']")).to_have_count(2)

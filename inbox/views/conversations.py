@@ -21,7 +21,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accounts.decorators import business_required
 from inbox import selectors
-from inbox.forms import FilterForm, PriorityForm, ReplyForm
+from inbox.forms import FilterForm, PriorityForm, ReplyForm, SnoozeForm
 from inbox.models import Attachment, ChatMessage, Contact, Conversation
 from inbox.realtime import MAX_MESSAGES_PER_PUSH, render_live
 from inbox.services import conversations as conversation_services
@@ -58,7 +58,7 @@ def _conversation_or_404(request: BusinessRequest, pk: int) -> Conversation:
 
 def _list_context(request: BusinessRequest) -> dict:
     form = FilterForm(request.GET)
-    filters = form.filters()
+    filters = form.filters(user_id=request.user.pk)
     page = selectors.conversation_list(
         business=request.business, filters=filters, cursor=form.cursor_value(), limit=_page_size()
     )
@@ -69,6 +69,7 @@ def _list_context(request: BusinessRequest) -> dict:
         "page": page,
         "counters": selectors.inbox_counters(business=request.business),
         "policy_notices": selectors.policy_notices(business=request.business),
+        "business_labels": selectors.label_list(business=request.business),
     }
 
 
@@ -199,14 +200,21 @@ def message_retry(request: BusinessRequest, pk: int) -> HttpResponse:
     return _action_response(request, message.conversation, message_ids=[message.pk])
 
 
+# Status changes that take the conversation out of the Open list: without htmx, back to the list.
+LEAVES_THE_LIST = {
+    "conversation_resolve": "Conversation resolved.",
+    "conversation_mark_pending": "Conversation marked pending.",
+}
+
+
 def _conversation_action(service_name: str):
     @require_POST
     @business_required
     def view(request: BusinessRequest, pk: int) -> HttpResponse:
         conversation = _conversation_or_404(request, pk)
         getattr(conversation_services, service_name)(conversation=conversation, user=request.user)
-        if service_name == "conversation_archive" and not request.htmx:
-            flash.success(request, "Conversation archived.")
+        if service_name in LEAVES_THE_LIST and not request.htmx:
+            flash.success(request, LEAVES_THE_LIST[service_name])
             return HttpResponseRedirect(reverse("inbox:conversation_list"))
         return _action_response(request, conversation)
 
@@ -216,8 +224,37 @@ def _conversation_action(service_name: str):
 
 conversation_read = _conversation_action("conversation_mark_read")
 conversation_unread = _conversation_action("conversation_mark_unread")
-conversation_archive = _conversation_action("conversation_archive")
+conversation_resolve = _conversation_action("conversation_resolve")
 conversation_reopen = _conversation_action("conversation_reopen")
+conversation_pending = _conversation_action("conversation_mark_pending")
+conversation_unsnooze = _conversation_action("conversation_unsnooze")
+
+
+@require_POST
+@business_required
+def conversation_snooze(request: BusinessRequest, pk: int) -> HttpResponse:
+    """Snooze until a preset or a typed time, in the staff member's time zone (sent by the page)."""
+    conversation = _conversation_or_404(request, pk)
+    form = SnoozeForm(request.POST)
+    error = ""
+    if form.is_valid():
+        try:
+            conversation_services.conversation_snooze(
+                conversation=conversation, user=request.user, until=form.cleaned_data["until"]
+            )
+        except conversation_services.ConversationError as exc:
+            error = str(exc)
+    else:
+        error = " ".join(str(e) for errors in form.errors.values() for e in errors)
+    if error:
+        if request.htmx:
+            return HttpResponse(error, status=400)
+        flash.error(request, error)
+        return HttpResponseRedirect(reverse("inbox:conversation_detail", args=[conversation.pk]))
+    if not request.htmx:
+        flash.success(request, "Conversation snoozed.")
+        return HttpResponseRedirect(reverse("inbox:conversation_list"))
+    return _action_response(request, conversation)
 
 
 @require_POST
