@@ -1,8 +1,9 @@
 """Generate a big inbox fast: 100,000 conversations and 1,000,000 messages in ONE business.
 
 Loads PostgreSQL database `bench_pages` with COPY (not the ORM row by row): contacts with names,
-conversations with a realistic spread of last-message times, unread counts, statuses (~5 % resolved)
-and priorities, and their messages (one 5,000-message conversation, many short ones). A second,
+conversations with a realistic spread of last-message times, unread counts, statuses (~5 % resolved,
+some pending or snoozed) and priorities, with assignees, teams, labels and private notes (TEAM_SHARES),
+and their messages (one 5,000-message conversation, many short ones). A second,
 small business (60 conversations) lets pages.py compare query counts at both sizes.
 
 Idempotent: an existing data set with the expected counts is reused (migrations are applied first);
@@ -35,10 +36,27 @@ LONG_CONVERSATION_MESSAGES = 5_000
 SMALL_CONVERSATIONS, SMALL_MESSAGES = 60, 600
 # Words a support inbox sees; "tracking" is in ~0.5 % of messages (pages.py searches it).
 _VOCAB = ["hi", "hello", "thanks", "thank", "you", "please", "order", "delivery", "parcel", "price", "size", "colour", "color", "available", "stock", "shop", "open", "today", "tomorrow", "weekend", "address", "refund", "return", "exchange", "invoice", "receipt", "payment", "card", "paypal", "discount", "code", "cake", "bread", "croissant", "birthday", "wedding", "gluten", "vegan", "pickup", "time", "when", "where", "how", "much", "can", "could", "would", "need", "want", "love", "great", "perfect", "sorry", "late", "missing", "wrong", "broken", "photo", "picture", "link", "website", "instagram", "message", "reply"]
+# The team's share of the work (bench/pages.py's pages must hold with it): 60 % of conversations have
+# an assignee, 30 % a team, 30 % one or two labels, 5 % a private note (half of them mentioning someone).
+AGENTS = 8
+TEAM_NAMES = ("Orders", "Support")
+LABELS = [("VIP", "purple"), ("Refund", "red"), ("Wholesale", "blue"), ("Allergy", "orange"),
+          ("Event", "teal"), ("Follow up", "yellow"), ("Complaint", "pink"), ("Press", "grey")]
+TEAM_SHARES = {"assigned": 0.6, "team": 0.3, "labelled": 0.3, "noted": 0.05}
+STATUS_SHARES = {"open": 0.88, "pending": 0.04, "snoozed": 0.03, "resolved": 0.05}
 RARE_WORD = "tracking"
 # A word in 40 messages (pages.py: search at the rare end) and one in none (search that finds nothing).
 VERY_RARE_WORD = "allergen"
 ABSENT_WORD = "zeppelin"
+
+
+def _status(draw: float) -> str:
+    """The status STATUS_SHARES gives a uniform draw in [0, 1) (resolved first, as the data always had)."""
+    for status in ("resolved", "pending", "snoozed"):
+        if draw < STATUS_SHARES[status]:
+            return status
+        draw -= STATUS_SHARES[status]
+    return "open"
 
 
 def _escape(value: str) -> str:
@@ -183,14 +201,29 @@ def generate_business(*, slug: str, name: str, email: str, conversations: int, m
     from django.utils import timezone
     from tqdm import tqdm
 
-    from accounts.models import Business, Membership, User
-    from inbox.models import ChatMessage, Contact, Conversation
+    from accounts.models import Business, Membership, Team, User
+    from inbox.models import ChatMessage, Contact, Conversation, ConversationLabel, Label, NoteMention
     from social.models import SocialAccount
 
     rng = random.Random(seed)
     business = Business.objects.create(name=name, slug=slug)
     user = User.objects.create_user(email=email, password=PASSWORD, name=f"{name} staff")
-    Membership.objects.create(user=user, business=business, role=Membership.Role.OWNER)
+    owner = Membership.objects.create(user=user, business=business, role=Membership.Role.OWNER)
+    # A team's inbox: agents in two teams, labels in use (TEAM_SHARES says how much of each).
+    staff = [user]
+    memberships = [owner]
+    for number in range(1, AGENTS + 1):
+        agent = User.objects.create_user(email=f"agent{number}-{slug}@bench.example", password=PASSWORD,
+                                         name=f"Agent {number}")
+        memberships.append(Membership.objects.create(user=agent, business=business, role=Membership.Role.AGENT))
+        staff.append(agent)
+    teams = []
+    for number, team_name in enumerate(TEAM_NAMES):
+        team = Team.objects.create(business=business, name=team_name)
+        team.members.set(memberships[number::len(TEAM_NAMES)])
+        teams.append(team)
+    labels = [Label.objects.create(business=business, name=label_name, colour=colour)
+              for label_name, colour in LABELS]
     accounts = []
     for account_id, account_name, platform, share in account_specs:
         account = SocialAccount.objects.create(
@@ -211,6 +244,10 @@ def generate_business(*, slug: str, name: str, email: str, conversations: int, m
         conv_base = cursor.fetchone()[0] + 1
         cursor.execute(f"SELECT coalesce(max(id), 0) FROM {ChatMessage._meta.db_table}")
         msg_base = cursor.fetchone()[0] + 1
+        cursor.execute(f"SELECT coalesce(max(id), 0) FROM {ConversationLabel._meta.db_table}")
+        label_base = cursor.fetchone()[0] + 1
+        cursor.execute(f"SELECT coalesce(max(id), 0) FROM {NoteMention._meta.db_table}")
+        mention_base = cursor.fetchone()[0] + 1
 
     account_weights = [share for _, share in accounts]
     plan = []  # per conversation: (account, last_at, status, priority, unread, count)
@@ -219,22 +256,35 @@ def generate_business(*, slug: str, name: str, email: str, conversations: int, m
         # Skewed to recent: most conversations moved in the last weeks, a tail goes back a year.
         age = year * rng.random() ** 3 if index else 60.0
         last_at = now - dt.timedelta(seconds=age)
-        status = "resolved" if rng.random() < 0.05 else "open"
+        status = _status(rng.random())
         priority = rng.choices(["none", "low", "normal", "high", "urgent"], weights=[70, 10, 10, 7, 3])[0]
         plan.append([account, last_at, status, priority, 0, counts[index]])
+    # Who works on what: assignees, teams, labels and private notes, drawn apart from the plan above so
+    # that its random sequence (and the messages' words the searches count) stays as it was.
+    team_rng = random.Random(seed + 1)
+    assignees = [team_rng.choice(staff).pk if team_rng.random() < TEAM_SHARES["assigned"] else None
+                 for _ in range(conversations)]
+    conversation_teams = [team_rng.choice(teams).pk if team_rng.random() < TEAM_SHARES["team"] else None
+                          for _ in range(conversations)]
+    conversation_labels = [team_rng.sample(labels, team_rng.choice((1, 1, 2)))
+                           if team_rng.random() < TEAM_SHARES["labelled"] else [] for _ in range(conversations)]
+    noted = [team_rng.random() < TEAM_SHARES["noted"] for _ in range(conversations)]
 
     contacts = CopyTable(Contact, ["id", "business_id", "account_id", "platform", "external_id", "name", "username",
                                    "profile_state"])
     conv_table = CopyTable(Conversation, [
         "id", "business_id", "platform", "account_id", "contact_id", "participant_ids", "participant_names",
         "last_message_at", "last_message_preview", "last_message_direction", "unread_count", "status", "priority",
-        "last_inbound_at", "created_at",
+        "last_inbound_at", "created_at", "assignee_id", "team_id", "snoozed_until",
     ])
     msg_table = CopyTable(ChatMessage, [
         "id", "business_id", "platform", "account_id", "conversation_id", "message_id", "direction", "source",
         "sender_id", "sender_name", "content", "timestamp", "status", "is_read", "read_at", "sent_at",
-        "created_at",
+        "created_at", "kind", "sent_by_id",
     ])
+    label_table = CopyTable(ConversationLabel, ["id", "business_id", "conversation_id", "label_id", "created_at"])
+    mention_table = CopyTable(NoteMention, ["id", "business_id", "note_id", "conversation_id", "user_id", "created_at"])
+    mentions = []
 
     contact_rows = []
     for index, (account, *_rest) in enumerate(plan):
@@ -282,7 +332,17 @@ def generate_business(*, slug: str, name: str, email: str, conversations: int, m
                        directions[position], "customer" if inbound else "inbox",
                        psid if inbound else account.account_id, name if inbound else "", text, when, status,
                        not unread_here if inbound else True, None if unread_here or not inbound else when,
-                       None if inbound else when, when)
+                       None if inbound else when, when, "message", None)
+                mid += 1
+            if noted[index]:
+                # A colleague's note just before the latest message (a note is never the row's latest).
+                author = staff[index % len(staff)]
+                noted_at = when - dt.timedelta(seconds=30)
+                yield (mid, business.pk, account.platform, account.pk, conv_id, None, "internal", "inbox", "",
+                       "", f"Note: {text[:80]}", noted_at, "sent", True, noted_at, None, noted_at, "note", author.pk)
+                if index % 2 == 0:
+                    mentioned = staff[(index + 1) % len(staff)]
+                    mentions.append((mention_base + len(mentions), business.pk, mid, conv_id, mentioned.pk, noted_at))
                 mid += 1
 
     with connection.cursor() as django_cursor:
@@ -301,11 +361,16 @@ def generate_business(*, slug: str, name: str, email: str, conversations: int, m
                               [contact_rows[index][4]], [name], last_when, preview[:255], last_direction, unread,
                               status, priority, last_when if last_direction == "inbound" else
                               last_inbound.get(index, last_when - dt.timedelta(hours=1)),
-                              last_when - dt.timedelta(days=1)))
+                              last_when - dt.timedelta(days=1), assignees[index], conversation_teams[index],
+                              now + dt.timedelta(hours=1 + index % 48) if status == "snoozed" else None))
         with tqdm(total=conversations, desc=f"{slug}: conversations", unit="row",
                   disable=conversations < 1000) as bar:
             conv_table.copy(cursor, conv_rows, progress=bar)
-        for model in (Contact, Conversation, ChatMessage):
+        label_rows = [(business.pk, conv_base + index, label.pk, now)
+                      for index, chosen in enumerate(conversation_labels) for label in chosen]
+        label_table.copy(cursor, [(label_base + number, *row) for number, row in enumerate(label_rows)])
+        mention_table.copy(cursor, mentions)
+        for model in (Contact, Conversation, ChatMessage, ConversationLabel, NoteMention):
             table = model._meta.db_table
             cursor.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
 
@@ -321,9 +386,12 @@ def dataset_state(conversations: int, messages: int) -> str:
         return "empty"
     if big is None or small is None:
         return "partial"
+    from inbox.models import ConversationLabel
+
     ok = (
-        Conversation.objects.filter(business=big).count() == conversations
-        and ChatMessage.objects.filter(business=big).count() == messages
+        ConversationLabel.objects.filter(business=big).exists()  # generated before labels existed: again
+        and Conversation.objects.filter(business=big).count() == conversations
+        and ChatMessage.objects.filter(business=big).exclude(kind=ChatMessage.Kind.NOTE).count() == messages
         and Conversation.objects.filter(business=small).count() == SMALL_CONVERSATIONS
     )
     return "ok" if ok else "partial"

@@ -88,8 +88,9 @@ def _cases(*, business, small: bool) -> list[Case]:
     from django.db.models import Count
     from django.urls import reverse
 
+    from accounts.models import Team
     from inbox import selectors
-    from inbox.models import ChatMessage, Contact, Conversation
+    from inbox.models import ChatMessage, Contact, Conversation, Label
     from social.models import SocialAccount
 
     list_url = reverse("inbox:conversation_list")
@@ -119,6 +120,8 @@ def _cases(*, business, small: bool) -> list[Case]:
     deep_before = selectors.cursor_encode(deep_row[0], deep_row[1])
     detail = reverse("inbox:conversation_detail", args=[long_id])
     htmx = {"HX-Request": "true"}
+    team = Team.objects.filter(business=business).order_by("id").first()
+    label = Label.objects.filter(business=business).order_by("id").last()  # a label on ~4 % of them
     messages = ChatMessage.objects.filter(business=business)
     total_messages = messages.count() or 1
 
@@ -137,6 +140,13 @@ def _cases(*, business, small: bool) -> list[Case]:
         Case("list: resolved", f"{list_url}?status=resolved"),
         Case(f"list: page filter ({account.account_name})", f"{list_url}?page={account.pk}"),
         Case(f"search: name ({surname})", f"{list_url}?q={surname}"),
+        # The team's views: the staff user's own, nobody's, a team's, a label's, waiting, and mentions.
+        Case("list: mine", f"{list_url}?assignee=me"),
+        Case("list: unassigned", f"{list_url}?assignee=none"),
+        *([Case(f"list: team ({team.name})", f"{list_url}?team={team.pk}")] if team else []),
+        *([Case(f"list: label ({label.name})", f"{list_url}?label={label.pk}")] if label else []),
+        Case("list: pending", f"{list_url}?status=pending"),
+        Case("mentions", reverse("inbox:mention_list")),
     ]
     for label, text in (("rare word", gen.VERY_RARE_WORD), ("word", gen.RARE_WORD),
                         ("phrase past the switch-over", SWITCH_OVER_PHRASE), ("common word", COMMON_WORD),

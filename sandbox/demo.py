@@ -14,9 +14,19 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from accounts.models import Business, Membership, User
-from accounts.services import business_create, email_address_mark_verified
+from accounts.services import (
+    business_create,
+    email_address_mark_verified,
+    membership_create,
+    team_create,
+    team_set_members,
+)
 from inbox.ingest.drain import webhook_event_process
-from inbox.models import Conversation, WebhookEvent
+from inbox.models import Conversation, Label, WebhookEvent
+from inbox.services.assignment import conversation_assign
+from inbox.services.labels import label_create, labels_add
+from inbox.services.notes import note_create
+from inbox.services.saved_replies import saved_reply_create
 from sandbox import payloads
 from sandbox.graph import customer_message_received, dialog_code_create
 from sandbox.inprocess import sandbox_in_process
@@ -29,10 +39,14 @@ from social.services import accounts_connect, user_token_extend, user_token_from
 DEMO_EMAIL = "demo@example.com"
 DEMO_PASSWORD = "demo-password"
 DEMO_BUSINESS = "Bakery Rossi"
+# A colleague, so the team features have someone to assign to and mention (same password).
+DEMO_COLLEAGUE_EMAIL = "marco@example.com"
+DEMO_COLLEAGUE_NAME = "Marco Bianchi"
 PAGE_ID = "104857600123456"
 INSTAGRAM_ID = "17841400000000000"
 PAGE_OWNER_FB_ID = "10215241773831025"
 MINUTE = 60_000
+GIULIA = "7012345678901234"
 
 
 @dataclass
@@ -45,7 +59,7 @@ class DemoResult:
 
 def _messages(now: int) -> list[tuple[str, dict]]:
     """(object type, messaging item) in the order they happened."""
-    giulia, luca, sofia, marta = "7012345678901234", "7012345678905678", "7012345678909012", "987654321012345"
+    giulia, luca, sofia, marta = GIULIA, "7012345678905678", "7012345678909012", "987654321012345"
     cdn = settings.SITE_URL.rstrip("/") + "/sandbox/cdn"
     return [
         ("page", payloads.text_message(page_id=PAGE_ID, psid=sofia, mid="m_demo_sofia_1", timestamp_ms=now - 26 * 60 * MINUTE,
@@ -122,6 +136,45 @@ def _conversations(business: Business) -> int:
     return count
 
 
+def _user(*, email: str, name: str) -> User:
+    user, created = get_user_model().objects.get_or_create(email=email, defaults={"name": name})
+    if created:
+        user.set_password(DEMO_PASSWORD)
+        user.save(update_fields=["password"])
+    email_address_mark_verified(user=user)
+    return user
+
+
+def _team(business: Business, owner: User) -> None:
+    """A colleague in a team, labels, saved replies, and one conversation assigned, labelled and
+    noted: through the same services staff use, once."""
+    if Label.objects.for_business(business).exists():
+        return
+    colleague = _user(email=DEMO_COLLEAGUE_EMAIL, name=DEMO_COLLEAGUE_NAME)
+    membership = Membership.objects.filter(business=business, user=colleague).first() or membership_create(
+        business=business, user=colleague, role=Membership.Role.AGENT, actor=owner
+    )
+    team = team_create(business=business, name="Orders", actor=owner)
+    team_set_members(team=team, membership_ids=[membership.pk], actor=owner)
+    vip = label_create(business=business, user=owner, name="VIP", colour=Label.Colour.PURPLE)
+    label_create(business=business, user=owner, name="Wholesale", colour=Label.Colour.BLUE)
+    label_create(business=business, user=owner, name="Follow up", colour=Label.Colour.YELLOW)
+    saved_reply_create(
+        business=business, user=owner, code="hours",
+        text="Hi {{first_name}}! We're open Monday to Saturday 7am–7pm and Sunday 8am–1pm. {{agent_name}}",
+    )
+    saved_reply_create(business=business, user=owner, code="thanks", text="Thank you, {{first_name}}! See you soon.")
+    giulia = Conversation.objects.for_business(business).filter(contact__external_id=GIULIA).first()
+    if giulia is None:
+        return
+    conversation_assign(conversation=giulia, actor=owner, assignee=colleague, team=team)
+    labels_add(business=business, user=owner, conversation_ids=[giulia.pk], label_ids=[vip.pk])
+    note_create(
+        conversation=giulia, user=owner,
+        text=f"@{DEMO_COLLEAGUE_NAME} she orders for her whole office: offer the box of twelve.",
+    )
+
+
 def demo_seed() -> DemoResult:
     seed()
     # Receipts for demo replies come back as webhooks from a background thread of the running server.
@@ -132,4 +185,6 @@ def demo_seed() -> DemoResult:
             business = _business(user)
         connected = _connect(business, user)
         messages = _conversations(business)
+        with transaction.atomic():
+            _team(business, user)
     return DemoResult(user_created=created, business=business, connected=connected, messages=messages)

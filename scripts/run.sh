@@ -32,6 +32,7 @@ cat <<MSG
 
   Social Inbox is running at  ${SITE_URL}/
   Log in as                   demo@example.com  /  demo-password
+  A colleague (agent)         marco@example.com /  demo-password
   Operators' admin            ${SITE_URL}/admin/   (same login)
   Send yourself a message     .venv/bin/python manage.py simulate_customer --text "Hello!"
 

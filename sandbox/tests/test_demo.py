@@ -6,7 +6,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from accounts.models import Membership
-from inbox.models import Attachment, ChatMessage, Conversation
+from inbox.models import Attachment, ChatMessage, Conversation, SavedReply
 from social.models import SocialAccount
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def counts() -> tuple[int, ...]:
     return (
         Membership.objects.count(), SocialAccount.objects.count(), Conversation.objects.count(),
-        ChatMessage.objects.count(), Attachment.objects.count(),
+        ChatMessage.objects.count(), Attachment.objects.count(), SavedReply.objects.count(),
     )
 
 
@@ -37,6 +37,14 @@ def test_seed_demo_connects_the_page_and_delivers_conversations_once(settings):
     assert conversations.count() == 4
     assert ChatMessage.objects.filter(source="meta", direction="outbound").exists()  # replies typed in Meta's apps
     assert Attachment.objects.get().state == "stored"
+    # The team features have something to show: a colleague in a team, an assigned, labelled and
+    # noted conversation, saved replies.
+    giulia = conversations.get(contact__external_id="7012345678901234")
+    assert giulia.assignee.email == "marco@example.com" and giulia.team.name == "Orders"
+    assert [label.name for label in giulia.labels.all()] == ["VIP"]
+    note = ChatMessage.objects.get(kind="note")
+    assert note.conversation == giulia and [m.user.email for m in note.mentions.all()] == ["marco@example.com"]
+    assert SavedReply.objects.filter(business=membership.business).count() == 2
 
     before = counts()
     call_command("seed_demo", stdout=io.StringIO())
