@@ -22,6 +22,8 @@ from accounts.exceptions import AccountsError, InvitationGone, RoleCeilingError
 from accounts.models import AuditEvent, Business, Invitation, Membership, Team
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from django.db.models import Model
 
     from accounts.models import User
@@ -53,6 +55,31 @@ def audit_record(
         target_id=str(target_id or ""),
         metadata=metadata or {},
     )
+
+
+def audit_record_many(
+    *,
+    action: str,
+    business: Business | None,
+    actor: User | None,
+    target_type: str,
+    targets: Iterable[tuple[str | int, dict[str, Any] | None]],
+) -> list[AuditEvent]:
+    """One action done to many objects (``targets``: their ids with each one's metadata), in one INSERT."""
+    if actor is not None and not getattr(actor, "is_authenticated", False):
+        actor = None
+    rows = [
+        AuditEvent(
+            business=business,
+            actor=actor,
+            action=action,
+            target_type=target_type,
+            target_id=str(target_id),
+            metadata=metadata or {},
+        )
+        for target_id, metadata in targets
+    ]
+    return AuditEvent.objects.bulk_create(rows) if rows else []
 
 
 def _unique_slug(name: str) -> str:

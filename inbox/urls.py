@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from inbox.views import assignment, conversations, labels, notes, notifications, saved_replies
+from inbox.views import assignment, bulk, conversations, labels, notes, notifications, saved_replies
 
 app_name = "inbox"
 
@@ -26,6 +26,14 @@ urlpatterns = [
     path("c/<int:pk>/labels/", labels.conversation_labels, name="conversation_labels"),
     path("c/<int:pk>/saved-replies/", saved_replies.saved_reply_picker, name="saved_reply_picker"),
     path("c/<int:pk>/saved-replies/<int:reply_pk>/", saved_replies.saved_reply_fill, name="saved_reply_fill"),
+    path("bulk/resolve/", bulk.bulk_resolve, name="bulk_resolve"),
+    path("bulk/reopen/", bulk.bulk_reopen, name="bulk_reopen"),
+    path("bulk/read/", bulk.bulk_read, name="bulk_read"),
+    path("bulk/unread/", bulk.bulk_unread, name="bulk_unread"),
+    path("bulk/assign/", bulk.bulk_assign, name="bulk_assign"),
+    path("bulk/assign/members/", bulk.bulk_assignees, name="bulk_assignees"),
+    path("bulk/labels/add/", bulk.bulk_label_add, name="bulk_label_add"),
+    path("bulk/labels/remove/", bulk.bulk_label_remove, name="bulk_label_remove"),
     path("settings/labels/", labels.label_list, name="label_list"),
     path("settings/labels/<int:pk>/", labels.label_update, name="label_update"),
     path("settings/labels/<int:pk>/delete/", labels.label_delete, name="label_delete"),

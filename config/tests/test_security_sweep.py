@@ -96,8 +96,12 @@ PUBLIC_ROUTES: dict[str, str] = {
 PAGES_WITHOUT_CONVERSATIONS = {
     "inbox:dashboard", "inbox:mention_list", "inbox:mention_members", "inbox:notification_list",
     "inbox:notification_bell", "inbox:notifications_read",
-    "inbox:label_list", "inbox:saved_reply_list",
+    "inbox:label_list", "inbox:saved_reply_list", "inbox:bulk_assignees",
 }
+# Actions whose objects come in the POST (the selected conversations' ids), not in the URL: business A's
+# ids posted by a member of B change nothing of A (test_bulk_actions_ignore_another_business_ids).
+BULK_ROUTES = ("inbox:bulk_resolve", "inbox:bulk_reopen", "inbox:bulk_read", "inbox:bulk_unread", "inbox:bulk_assign",
+               "inbox:bulk_label_add", "inbox:bulk_label_remove")
 # The only views allowed to skip the CSRF check.
 CSRF_EXEMPT = {"webhooks:facebook"}
 # Ours: the apps of the product. Others are Django's admin and allauth (swept more lightly) and the
@@ -316,6 +320,21 @@ def test_another_business_gets_404_for_every_object_url(route, kind, tenants, no
     assert tenants.invitation.is_usable  # neither revoked nor resent (a resend replaces the link's hash)
     assert tenants.invitation.token_hash == Invitation.hash_token(tenants.invitation.token)
     assert not ChatMessage.objects.filter(content="intrusion").exists()
+
+
+@pytest.mark.parametrize("kind", INTRUDERS)
+@pytest.mark.parametrize("name", BULK_ROUTES)
+def test_bulk_actions_ignore_another_business_ids(name, kind, tenants):
+    assert name in {route.name for route in PLAIN_ROUTES}
+    client = _intruder(tenants, kind)
+    data = {"ids": [tenants.conversation.pk], "assignee": str(tenants.owner.pk), "label": str(tenants.label.pk)}
+    response = client.post(reverse(name), data, HTTP_HX_REQUEST="true")
+    assert response.status_code in (200, 400), f"POST {name} as {kind}: {response.status_code}"
+    _assert_no_marker(response, f"POST {name}")
+    conversation = type(tenants.conversation).objects.get(pk=tenants.conversation.pk)
+    assert (conversation.status, conversation.assignee_id, conversation.unread_count) == ("open", None, 0)
+    assert not conversation.labels.exists()
+    assert not ChatMessage.objects.filter(conversation=conversation, is_read=True).exists()
 
 
 @pytest.mark.parametrize("kind", INTRUDERS)

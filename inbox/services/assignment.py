@@ -2,8 +2,9 @@
 
 - `conversations_assign` / `conversation_assign`: staff set or clear the assignee and/or the team of
   one or many conversations. The assignee must be a member of the business and the team one of its
-  teams. One UPDATE for all the rows that change, an AuditEvent per row, a notification for the new
-  assignee (unless they assigned themselves), a live push after commit.
+  teams. One UPDATE for all the rows that change, an AuditEvent per row (one INSERT), one notification
+  for the new assignee (unless they assigned themselves; "… assigned you 12 conversations" for
+  several), a live push after commit.
 - `conversation_assign_on_reply`: with the business's "assign on first reply", the member who replies
   to an unassigned conversation takes it (one conditional UPDATE, so two replies at once cannot both win).
 - `conversations_auto_assign`: new conversations of a page with auto-assign go, in turn, to the
@@ -26,7 +27,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.models import AuditEvent, Membership, Team, User
-from accounts.services import audit_record
+from accounts.services import audit_record, audit_record_many
 from inbox.models import Conversation
 from inbox.realtime import publish_on_commit
 from inbox.services.notifications import notification_create
@@ -67,6 +68,11 @@ def _text(conversation: Conversation, actor: User | None) -> str:
     return f"{who} assigned you the conversation with {conversation.contact.display_name}"
 
 
+def _text_many(count: int, actor: User | None) -> str:
+    who = actor.display_name if actor is not None else "Automatic assignment"
+    return f"{who} assigned you {count} conversations"
+
+
 @transaction.atomic
 def conversations_assign(
     *,
@@ -100,31 +106,40 @@ def conversations_assign(
     new_assignee_id = UNCHANGED if isinstance(assignee, _Unchanged) else (assignee.pk if assignee else None)
     new_team_id = UNCHANGED if isinstance(team, _Unchanged) else (team.pk if team else None)
     changed: list[int] = []
+    audits: dict[str, list[tuple[int, dict]]] = {}
+    handed: list[Conversation] = []  # newly the assignee's
     for pk, (assignee_id, team_id) in sorted(current.items()):
         to_assignee = assignee_id if new_assignee_id is UNCHANGED else new_assignee_id
         to_team = team_id if new_team_id is UNCHANGED else new_team_id
         if (to_assignee, to_team) == (assignee_id, team_id):
             continue
         changed.append(pk)
-        conversation = by_id[pk]
-        audit_record(
-            action="conversation.assigned" if to_assignee else "conversation.unassigned",
-            business=business,
-            actor=actor,
-            target=conversation,
-            metadata={"from": assignee_id, "to": to_assignee, "team_from": team_id, "team_to": to_team},
+        action = "conversation.assigned" if to_assignee else "conversation.unassigned"
+        audits.setdefault(action, []).append(
+            (pk, {"from": assignee_id, "to": to_assignee, "team_from": team_id, "team_to": to_team})
         )
         if isinstance(assignee, User) and to_assignee != assignee_id:
-            notification_create(
-                business=business,
-                recipient=assignee,
-                kind="assigned",
-                conversation=conversation,
-                actor=actor,
-                text=_text(conversation, actor),
-            )
+            handed.append(by_id[pk])
     if not changed:
         return []
+    for action, targets in audits.items():
+        audit_record_many(
+            action=action,
+            business=business,
+            actor=actor,
+            target_type=Conversation._meta.label_lower,
+            targets=targets,
+        )
+    if handed:
+        # One notification however many were handed over at once (a bulk action tells them once).
+        notification_create(
+            business=business,
+            recipient=assignee,
+            kind="assigned",
+            conversation=handed[0] if len(handed) == 1 else None,
+            actor=actor,
+            text=_text(handed[0], actor) if len(handed) == 1 else _text_many(len(handed), actor),
+        )
     values: dict = {"updated_at": timezone.now()}
     if new_assignee_id is not UNCHANGED:
         values["assignee_id"] = new_assignee_id

@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import OuterRef, Q, Subquery
 from django.utils import timezone
 
-from accounts.services import audit_record
+from accounts.services import audit_record, audit_record_many
 from config.tasks import enqueue_on_commit
 from inbox.models import ChatMessage, Conversation
 from inbox.realtime import publish_on_commit
@@ -114,6 +114,81 @@ def conversation_mark_unread(*, conversation: Conversation, user: User) -> Conve
     return _refresh(conversation)
 
 
+def _business_ids(business: Business, conversation_ids: Iterable[int]):
+    return Conversation.objects.for_business(business).filter(pk__in={int(pk) for pk in conversation_ids})
+
+
+@transaction.atomic
+def conversations_mark_read(*, business: Business, user: User, conversation_ids: Iterable[int]) -> list[int]:
+    """Mark these conversations of the business read by this user; returns the ids that changed.
+
+    Rows with nothing unread (and another business's) are left alone. A fixed number of statements
+    however many rows: one locked read, one UPDATE of their messages, one of the rows, one audit
+    INSERT, one push. Meta is not told "seen" (as opening one does): nobody has read them yet.
+    """
+    ids = list(
+        _business_ids(business, conversation_ids)
+        .filter(unread_count__gt=0)
+        .select_for_update()
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    if not ids:
+        return []
+    ChatMessage.objects.for_business(business).filter(
+        conversation_id__in=ids, direction=ChatMessage.Direction.INBOUND, is_read=False
+    ).update(is_read=True, read_at=timezone.now(), read_by=user)
+    Conversation.objects.filter(pk__in=ids).update(unread_count=0)
+    audit_record_many(
+        action="conversation.read",
+        business=business,
+        actor=user,
+        target_type=Conversation._meta.label_lower,
+        targets=[(pk, None) for pk in ids],
+    )
+    publish_on_commit(business_id=business.pk, conversation_ids=ids)
+    return ids
+
+
+@transaction.atomic
+def conversations_mark_unread(*, business: Business, user: User, conversation_ids: Iterable[int]) -> list[int]:
+    """Put these conversations of the business back in everyone's unread list; returns the ids that changed.
+
+    As `conversation_mark_unread` for each (its latest customer message is unread again), but rows
+    already unread are left alone. One locked read, two UPDATEs, one audit INSERT, one push.
+    """
+    ids = list(
+        _business_ids(business, conversation_ids)
+        .filter(unread_count=0)
+        .select_for_update()
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    if not ids:
+        return []
+    latest = (
+        ChatMessage.objects.filter(conversation_id=OuterRef("pk"), direction=ChatMessage.Direction.INBOUND)
+        .order_by("-timestamp", "-id")
+        .values("pk")[:1]
+    )
+    latest_ids = (
+        Conversation.objects.filter(pk__in=ids).annotate(latest=Subquery(latest)).filter(latest__isnull=False)
+    ).values("latest")
+    ChatMessage.objects.for_business(business).filter(pk__in=latest_ids).update(
+        is_read=False, read_at=None, read_by=None
+    )
+    Conversation.objects.filter(pk__in=ids, unread_count=0).update(unread_count=1)
+    audit_record_many(
+        action="conversation.unread",
+        business=business,
+        actor=user,
+        target_type=Conversation._meta.label_lower,
+        targets=[(pk, None) for pk in ids],
+    )
+    publish_on_commit(business_id=business.pk, conversation_ids=ids)
+    return ids
+
+
 # --- statuses: open, pending (waiting for the customer), snoozed until a time, resolved -------------
 
 # How far ahead a conversation may be snoozed.
@@ -200,7 +275,8 @@ def conversations_set_status(
     SNOOZED needs ``snoozed_until`` (checked by `snooze_check`); any other status clears it.
     ``only_from`` limits the change to conversations in those statuses. Rows already in the state
     asked for are left alone (no audit, no push). One locked read of the rows that change, one
-    UPDATE of only status fields (what ingest writes meanwhile stays), an audit event each, one push.
+    UPDATE of only status fields (what ingest writes meanwhile stays), an audit event each (one INSERT),
+    one push.
     """
     if status not in Conversation.Status.values:
         raise ConversationError("Unknown status.")
@@ -222,16 +298,14 @@ def conversations_set_status(
         status=status, snoozed_until=snoozed_until, updated_at=timezone.now()
     )
     action = action or _STATUS_ACTIONS[status]
-    for pk, previous in changing:
-        metadata = {"from": previous, **({"until": snoozed_until.isoformat()} if snoozed_until else {})}
-        audit_record(
-            action=action,
-            business=business,
-            actor=user,
-            target_type=Conversation._meta.label_lower,
-            target_id=pk,
-            metadata=metadata,
-        )
+    until = {"until": snoozed_until.isoformat()} if snoozed_until else {}
+    audit_record_many(
+        action=action,
+        business=business,
+        actor=user,
+        target_type=Conversation._meta.label_lower,
+        targets=[(pk, {"from": previous, **until}) for pk, previous in changing],
+    )
     publish_on_commit(business_id=business.pk, conversation_ids=ids)
     return ids
 

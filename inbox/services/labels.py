@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from django.db import IntegrityError, transaction
 
 from accounts import roles
-from accounts.services import audit_record
+from accounts.services import audit_record, audit_record_many
 from inbox.models import Conversation, ConversationLabel, Label
 from inbox.realtime import MAX_ROWS_PER_PUSH, publish_on_commit
 
@@ -206,14 +206,12 @@ def _record(*, business: Business, user: User, action: str, links: list[Conversa
     by_conversation: dict[int, list[str]] = {}
     for link in links:
         by_conversation.setdefault(link.conversation_id, []).append(link.label.name)
-    for conversation_id, names in by_conversation.items():
-        audit_record(
-            action=action,
-            business=business,
-            actor=user,
-            target_type="inbox.conversation",
-            target_id=conversation_id,
-            metadata={"labels": sorted(names)},
-        )
+    audit_record_many(
+        action=action,
+        business=business,
+        actor=user,
+        target_type="inbox.conversation",
+        targets=[(conversation_id, {"labels": sorted(names)}) for conversation_id, names in by_conversation.items()],
+    )
     if by_conversation:
         publish_on_commit(business_id=business.pk, conversation_ids=sorted(by_conversation))

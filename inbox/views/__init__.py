@@ -7,4 +7,5 @@ selectors do the work, templates out):
 - ``saved_replies``: the composer's saved replies, and their settings page;
 - ``notes``: private notes in a thread;
 - ``notifications``: a member's notifications and mentions.
+- ``bulk``: the list's bulk actions on the selected conversations.
 """

@@ -791,5 +791,5 @@
     body.addEventListener('htmx:sendError', onNoticeSendError);
   }
 
-  window.socialInbox = { applyLive: applyLive, catchUpMessages: catchUpMessages, refreshList: refreshList };
+  window.socialInbox = { applyLive: applyLive, catchUpMessages: catchUpMessages, refreshList: refreshList, toast: toast };
 })();
