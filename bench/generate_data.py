@@ -358,7 +358,7 @@ def generate_business(*, slug: str, name: str, email: str, conversations: int, m
             account, _last_at, status, priority, unread, _count, last_direction, preview, last_when = entry
             name = contact_rows[index][5] or contact_rows[index][6] or contact_rows[index][4]
             conv_rows.append((conv_base + index, business.pk, account.platform, account.pk, contact_base + index,
-                              [contact_rows[index][4]], [name], last_when, preview[:255], last_direction, unread,
+                              [contact_rows[index][4], account.account_id], [name, account.account_name], last_when, preview[:255], last_direction, unread,
                               status, priority, last_when if last_direction == "inbound" else
                               last_inbound.get(index, last_when - dt.timedelta(hours=1)),
                               last_when - dt.timedelta(days=1), assignees[index], conversation_teams[index],

@@ -100,6 +100,15 @@ class Contact(models.Model):
         return "Website chat visitor" if self.external_id.startswith(self.USER_REF_PREFIX) else self.external_id
 
 
+def conversation_participants(*, contact: Contact, account) -> tuple[list[str], list[str]]:
+    """The seed's ``participant_ids`` / ``participant_names`` of a conversation: the customer, then the
+    page's side (the Page or Instagram account)."""
+    return (
+        [contact.external_id, account.account_id],
+        [contact.display_name, account.account_name or account.account_id],
+    )
+
+
 class Conversation(models.Model):
     """The thread between one connected account and one customer."""
 

@@ -20,7 +20,7 @@ from inbox.facebook.events import Delivery, Event, MessageEvent, Postback, Read,
 from inbox.ingest.changes import Touched
 from inbox.ingest.rows import insert_ignoring_conflicts
 from inbox.ingest.user_refs import user_ref_merge, user_refs_linked, user_refs_pending
-from inbox.models import Contact, Conversation
+from inbox.models import Contact, Conversation, conversation_participants
 from inbox.services.assignment import conversations_auto_assign
 from inbox.services.contacts import (
     contact_profile_fetch_enqueue,
@@ -167,24 +167,22 @@ def _create(
     }
     # A contact may exist without its conversation (another worker is between the two inserts).
     contacts = Contact.objects.filter(account=account, external_id__in=missing).order_by("pk")
-    inserted = insert_ignoring_conflicts(
-        Conversation,
-        [
+    rows = []
+    for contact in contacts:
+        participant_ids, participant_names = conversation_participants(contact=contact, account=account)
+        rows.append(
             {
                 "business_id": account.business_id,
                 "platform": account.platform,
                 "account_id": account.pk,
                 "contact_id": contact.pk,
-                "participant_ids": [contact.external_id],
-                "participant_names": [contact.display_name],
+                "participant_ids": participant_ids,
+                "participant_names": participant_names,
                 # Moved forward by the messages that follow; never "now" for an old redelivery.
                 "last_message_at": first_seen[contact.external_id],
             }
-            for contact in contacts
-        ],
-        conflict=("account", "contact"),
-        returning=("pk",),
-    )
+        )
+    inserted = insert_ignoring_conflicts(Conversation, rows, conflict=("account", "contact"), returning=("pk",))
     if account.auto_assign:
         conversations_auto_assign(account=account, conversation_ids=[pk for (pk,) in inserted])
     return created

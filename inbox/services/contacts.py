@@ -18,7 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from config.tasks import enqueue_on_commit
-from inbox.models import ChatMessage, Contact, Conversation
+from inbox.models import ChatMessage, Contact, Conversation, conversation_participants
 from inbox.realtime import publish_on_commit
 from inbox.text import clean_text
 
@@ -91,9 +91,10 @@ def contact_profile_store(*, contact: Contact, data: dict[str, Any]) -> Contact:
         )
         contact.refresh_from_db()
         name = contact.display_name
+        participant_ids, participant_names = conversation_participants(contact=contact, account=contact.account)
         conversation_ids = list(Conversation.objects.filter(contact=contact).values_list("pk", flat=True))
         Conversation.objects.filter(pk__in=conversation_ids).update(
-            participant_ids=[contact.external_id], participant_names=[name], updated_at=now
+            participant_ids=participant_ids, participant_names=participant_names, updated_at=now
         )
         ChatMessage.objects.filter(
             conversation_id__in=conversation_ids, direction=ChatMessage.Direction.INBOUND

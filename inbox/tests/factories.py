@@ -24,8 +24,8 @@ class ConversationFactory(DjangoModelFactory):
     account = factory.SelfAttribute("contact.account")
     business = factory.SelfAttribute("contact.business")
     platform = factory.SelfAttribute("contact.platform")
-    participant_ids = factory.LazyAttribute(lambda o: [o.contact.external_id])
-    participant_names = factory.LazyAttribute(lambda o: [o.contact.name])
+    participant_ids = factory.LazyAttribute(lambda o: [o.contact.external_id, o.account.account_id])
+    participant_names = factory.LazyAttribute(lambda o: [o.contact.name, o.account.account_name])
     last_message_at = factory.LazyFunction(timezone.now)
     last_inbound_at = factory.LazyFunction(timezone.now)
 

@@ -51,7 +51,9 @@ def test_profile_lookup_names_the_contact_everywhere(client, page, settings, gra
     assert contact.picture.name.startswith("contacts/")
     with contact.picture.open("rb") as handle:
         assert handle.read() == b"\xff\xd8 jpeg"
-    assert Conversation.objects.get().participant_names == ["Giulia Bianchi"]
+    conversation = Conversation.objects.get()
+    # The page's side stays beside the customer's name.
+    assert conversation.participant_names == ["Giulia Bianchi", conversation.account.account_name]
     assert ChatMessage.objects.get().sender_name == "Giulia Bianchi"
     request = graph_http.calls[0].request
     assert "fields=first_name%2Clast_name%2Cprofile_pic" in request.url

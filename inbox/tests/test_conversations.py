@@ -150,3 +150,28 @@ def test_nothing_is_pushed_when_the_change_rolls_back(conversation, member, djan
     assert ChatMessage.objects.count() == 0
     conversation.refresh_from_db()
     assert conversation.status == "open"
+
+
+def test_the_migration_adds_the_page_to_the_participants_and_takes_it_away_again(page):
+    import importlib
+
+    from django.apps import apps as django_apps
+
+    migration = importlib.import_module("inbox.migrations.0011_participants_include_the_page")
+    conversation = ConversationFactory(contact=ContactFactory(account=page, name="Giulia Bianchi"))
+    # A row as it was stored before: the customer only.
+    Conversation.objects.filter(pk=conversation.pk).update(
+        participant_ids=[conversation.contact.external_id], participant_names=["Giulia Bianchi"]
+    )
+
+    migration.forwards(django_apps, None)
+    conversation.refresh_from_db()
+    assert conversation.participant_ids == [conversation.contact.external_id, page.account_id]
+    assert conversation.participant_names == ["Giulia Bianchi", page.account_name]
+
+    migration.backwards(django_apps, None)
+    conversation.refresh_from_db()
+    assert (conversation.participant_ids, conversation.participant_names) == (
+        [conversation.contact.external_id],
+        ["Giulia Bianchi"],
+    )

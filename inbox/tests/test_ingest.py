@@ -118,7 +118,9 @@ def test_text_message_creates_contact_conversation_and_message(client, page, gra
     assert message.timestamp == at_ms(1731580799876)
     assert conversation.business == page.business
     assert conversation.contact.external_id == PSID
-    assert conversation.participant_ids == [PSID]
+    # The seed's participants: the customer, then the page's side.
+    assert conversation.participant_ids == [PSID, PAGE_ID]
+    assert conversation.participant_names[1] == page.account_name
     assert conversation.unread_count == 1
     assert conversation.last_message_at == at_ms(1731580799876)
     assert conversation.last_inbound_at == at_ms(1731580799876)
@@ -161,7 +163,7 @@ def test_the_sender_name_comes_from_the_profile(client, page, graph):
     contact = Contact.objects.get()
     assert contact.name == "Giulia Bianchi"
     assert contact.profile_state == Contact.ProfileState.FETCHED
-    assert Conversation.objects.get().participant_names == ["Giulia Bianchi"]
+    assert Conversation.objects.get().participant_names == ["Giulia Bianchi", page.account_name]
     assert ChatMessage.objects.get().sender_name == "Giulia Bianchi"
     assert graph.profile_calls == [{"user_id": PSID, "platform": "FACEBOOK", "account": page}]
     # The next message from the same person asks nothing more.
@@ -176,7 +178,7 @@ def test_until_the_profile_is_known_the_contact_shows_its_id(client, page, graph
     post_webhook(client, load_fixture("message_text"))
     message = ChatMessage.objects.get()
     assert message.sender_name == PSID
-    assert message.conversation.participant_names == [PSID]
+    assert message.conversation.participant_names == [PSID, page.account_name]
     assert message.conversation.contact.display_name == PSID
     assert message.conversation.contact.profile_state == Contact.ProfileState.FAILED
 

@@ -197,7 +197,7 @@ def test_an_optin_naming_the_psid_and_the_reference_merges_the_visitor(client, c
     assert postback.conversation_id == conversation.pk
     assert conversation.unread_count == 1
     assert conversation.last_inbound_at == TAPPED_AT
-    assert conversation.participant_ids == [PSID]
+    assert conversation.participant_ids == [PSID, PAGE_ID]
 
 
 def test_a_message_with_both_ids_merges_the_visitor_and_counts_both(client, chat_page):
