@@ -354,7 +354,7 @@ class InboxInTheBrowserTests(_StackTestCase if stack.EXTERNAL else ChannelsLiveS
         expect(marco.locator(f"#messages-{conversation.pk}")).to_contain_text("without nuts")
 
         # Marco replies: the sandbox gets the Send API call, then the echo, delivery and read come back.
-        composer = marco.locator(f"#composer-{conversation.pk} textarea")
+        composer = marco.locator(f"#reply-text-{conversation.pk}")
         composer.fill("Yes! It is ready at 4pm, and we can make one without nuts.")
         composer.press("Enter")
         reply = marco.locator("article.msg-outbound", has_text="ready at 4pm")

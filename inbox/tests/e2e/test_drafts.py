@@ -64,7 +64,7 @@ class DraftsAndBadgesInTheBrowserTests(harness.InboxInTheBrowserTests):
         return [e for e in page.errors if not EXPECTED_ERRORS.search(e)]
 
     def _type_reply(self, page, conversation: Conversation, text: str):
-        composer = page.locator(f"#composer-{conversation.pk} textarea")
+        composer = page.locator(f"#reply-text-{conversation.pk}")
         composer.fill(text)
         return composer
 
@@ -81,7 +81,7 @@ class DraftsAndBadgesInTheBrowserTests(harness.InboxInTheBrowserTests):
         composer = self._type_reply(page, conversation, REPLY)
 
         self._end_session(page)
-        page.locator(f"#composer-{conversation.pk} button[type=submit]").click()
+        page.locator(f"#composer-reply-{conversation.pk} button[type=submit]").click()
 
         notice = page.locator("#notice-area [data-notice='signed_out']")
         expect(notice).to_be_visible()
@@ -104,19 +104,19 @@ class DraftsAndBadgesInTheBrowserTests(harness.InboxInTheBrowserTests):
         page.locator("input[name=password]").fill(PASSWORD)
         page.locator("input[name=password]").press("Enter")
         expect(page).to_have_url(re.compile(rf"{re.escape(detail)}$"))
-        composer = page.locator(f"#composer-{conversation.pk} textarea")
+        composer = page.locator(f"#reply-text-{conversation.pk}")
         expect(composer).to_have_value(REPLY)
         self._shot(page, "drafts-restored-after-sign-in")
 
         # Sent and accepted: the reply is in the conversation and the draft is gone.
-        page.locator(f"#composer-{conversation.pk} button[type=submit]").click()
+        page.locator(f"#composer-reply-{conversation.pk} button[type=submit]").click()
         expect(page.locator("article.msg-outbound", has_text="ready at 4pm")).to_be_visible()
         expect(composer).to_have_value("")
         assert page.evaluate(f"sessionStorage.getItem('{_draft_key(conversation)}')") is None
         expect(page.locator("#notice-area")).to_be_hidden()
         assert ChatMessage.objects.filter(conversation=conversation, direction="outbound", content=REPLY).count() == 1
         page.reload()
-        expect(page.locator(f"#composer-{conversation.pk} textarea")).to_have_value("")
+        expect(page.locator(f"#reply-text-{conversation.pk}")).to_have_value("")
         assert self._unexpected_errors(page) == [], page.errors
 
     def test_a_draft_survives_a_reload(self) -> None:
@@ -128,12 +128,12 @@ class DraftsAndBadgesInTheBrowserTests(harness.InboxInTheBrowserTests):
         page = self._open_quiet(self.staff_a, self.business_a, path=f"/inbox/c/{conversation.pk}/")
         self._type_reply(page, conversation, "Half a thought")
         page.reload()
-        expect(page.locator(f"#composer-{conversation.pk} textarea")).to_have_value("Half a thought")
+        expect(page.locator(f"#reply-text-{conversation.pk}")).to_have_value("Half a thought")
         # Another conversation's composer does not get it; coming back to this one does.
         page.locator(f"#conversation-{other.pk} a").click()
-        expect(page.locator(f"#composer-{other.pk} textarea")).to_have_value("")
+        expect(page.locator(f"#reply-text-{other.pk}")).to_have_value("")
         page.locator(f"#conversation-{conversation.pk} a").click()
-        expect(page.locator(f"#composer-{conversation.pk} textarea")).to_have_value("Half a thought")
+        expect(page.locator(f"#reply-text-{conversation.pk}")).to_have_value("Half a thought")
         # Logging out on purpose forgets the tab's drafts: the next person here must not find them.
         page.locator("form.logout button").click()
         expect(page.locator("input[name=password]")).to_be_visible()
@@ -185,7 +185,7 @@ class DraftsAndBadgesInTheBrowserTests(harness.InboxInTheBrowserTests):
         expect(other_tab).to_have_url(re.compile(r"/inbox/$"))
 
         # Replying from the stale tab: refused before anything is written, the text stays.
-        page.locator(f"#composer-{first.pk} button[type=submit]").click()
+        page.locator(f"#composer-reply-{first.pk} button[type=submit]").click()
         notice = page.locator("#notice-area [data-notice='switched']")
         expect(notice).to_contain_text("You switched to Other Shop in another tab")
         expect(composer).to_have_value("Of course, 12 cupcakes it is.")

@@ -158,7 +158,7 @@ def test_a_customer_message_arrives_live_and_the_reply_gets_its_ticks(server, st
     expect(row).to_be_visible()  # pushed to the open page, no reload
 
     row.locator("a").click()
-    composer = page.locator("[data-composer] textarea")
+    composer = page.locator("textarea[id^=reply-text-]")
     composer.fill("Yes, two are still warm!")
     composer.press("Enter")
     reply = page.locator("article.msg-outbound", has_text="two are still warm")
