@@ -44,13 +44,13 @@ class AssignmentError(Exception):
     """An assignment that cannot be made as asked; the message is shown to staff as it is."""
 
 
-class _Unchanged:
+class Unchanged:
     def __repr__(self) -> str:
         return "UNCHANGED"
 
 
 # Passed for the assignee or the team to leave it as it is (None clears it).
-UNCHANGED: Final = _Unchanged()
+UNCHANGED: Final = Unchanged()
 
 
 def _check_assignee(*, business: Business, assignee: User) -> None:
@@ -79,18 +79,18 @@ def conversations_assign(
     business: Business,
     conversations: Iterable[Conversation],
     actor: User | None,
-    assignee: User | None | _Unchanged = UNCHANGED,
-    team: Team | None | _Unchanged = UNCHANGED,
+    assignee: User | None | Unchanged = UNCHANGED,
+    team: Team | None | Unchanged = UNCHANGED,
 ) -> list[int]:
     """Set (or clear, with None) the assignee and/or team of these conversations of `business`.
 
     Returns the ids of the conversations that changed. Conversations of another business are ignored.
     """
-    if isinstance(assignee, _Unchanged) and isinstance(team, _Unchanged):
+    if isinstance(assignee, Unchanged) and isinstance(team, Unchanged):
         return []
-    if assignee is not None and not isinstance(assignee, _Unchanged):
+    if assignee is not None and not isinstance(assignee, Unchanged):
         _check_assignee(business=business, assignee=assignee)
-    if team is not None and not isinstance(team, _Unchanged):
+    if team is not None and not isinstance(team, Unchanged):
         _check_team(business=business, team=team)
     by_id = {c.pk: c for c in conversations}
     if not by_id:
@@ -103,8 +103,8 @@ def conversations_assign(
         .filter(pk__in=by_id)
         .values_list("pk", "assignee_id", "team_id")
     }
-    new_assignee_id = UNCHANGED if isinstance(assignee, _Unchanged) else (assignee.pk if assignee else None)
-    new_team_id = UNCHANGED if isinstance(team, _Unchanged) else (team.pk if team else None)
+    new_assignee_id = UNCHANGED if isinstance(assignee, Unchanged) else (assignee.pk if assignee else None)
+    new_team_id = UNCHANGED if isinstance(team, Unchanged) else (team.pk if team else None)
     changed: list[int] = []
     audits: dict[str, list[tuple[int, dict]]] = {}
     handed: list[Conversation] = []  # newly the assignee's
@@ -130,7 +130,7 @@ def conversations_assign(
             target_type=Conversation._meta.label_lower,
             targets=targets,
         )
-    if handed:
+    if handed and isinstance(assignee, User):
         # One notification however many were handed over at once (a bulk action tells them once).
         notification_create(
             business=business,
@@ -160,8 +160,8 @@ def conversation_assign(
     *,
     conversation: Conversation,
     actor: User | None,
-    assignee: User | None | _Unchanged = UNCHANGED,
-    team: Team | None | _Unchanged = UNCHANGED,
+    assignee: User | None | Unchanged = UNCHANGED,
+    team: Team | None | Unchanged = UNCHANGED,
 ) -> Conversation:
     """One conversation's assignee and/or team (see `conversations_assign`)."""
     conversations_assign(

@@ -80,7 +80,7 @@ def conversations_bulk(
     user: User,
     action: str,
     conversation_ids: Iterable[str | int],
-    assignee: User | None | object = assignment.UNCHANGED,
+    assignee: User | None | assignment.Unchanged = assignment.UNCHANGED,
     label: Label | None = None,
 ) -> BulkOutcome:
     """Do ``action`` to these conversations of ``business``; what changed and the sentence that says so.
@@ -113,7 +113,7 @@ def conversations_bulk(
             changed = service(business=business, user=user, conversation_ids=found)
         message = f"Marked {_plural(len(changed))} {action}"
     elif action == ASSIGN:
-        if assignee is assignment.UNCHANGED:
+        if isinstance(assignee, assignment.Unchanged):
             raise BulkError("Pick who to assign them to.")
         rows = list(Conversation.objects.for_business(business).filter(pk__in=found).select_related("contact"))
         try:

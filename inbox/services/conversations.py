@@ -203,7 +203,7 @@ SNOOZE_PRESETS = {
 EVENING = dt.time(18, 0)
 MORNING = dt.time(9, 0)
 
-_STATUS_ACTIONS = {
+_STATUS_ACTIONS: dict[str, str] = {
     Conversation.Status.OPEN: "conversation.reopened",
     Conversation.Status.PENDING: "conversation.pending",
     Conversation.Status.SNOOZED: "conversation.snoozed",

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
     from accounts.models import Business, User
 
-NAME_MAX_LENGTH = Label._meta.get_field("name").max_length
+NAME_MAX_LENGTH: int = Label._meta.get_field("name").max_length or 0
 
 
 class LabelError(Exception):

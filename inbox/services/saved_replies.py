@@ -21,8 +21,8 @@ if TYPE_CHECKING:
     from accounts.models import Business, User
     from inbox.models import Contact, Conversation
 
-CODE_MAX_LENGTH = SavedReply._meta.get_field("code").max_length
-TEXT_MAX_LENGTH = SavedReply._meta.get_field("text").max_length
+CODE_MAX_LENGTH: int = SavedReply._meta.get_field("code").max_length or 0
+TEXT_MAX_LENGTH: int = SavedReply._meta.get_field("text").max_length or 0
 # What a customer without a known first name is called: "Hi {{first_name}}" reads "Hi there".
 UNKNOWN_FIRST_NAME = "there"
 PLACEHOLDERS = ("first_name", "agent_name")

@@ -8,7 +8,7 @@ from django import template
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
-from inbox.templatetags.inbox_tags import AVATAR_COLOURS, initials
+from accounts.templatetags.staff_tags import staff_colour, staff_initials
 
 register = template.Library()
 
@@ -18,14 +18,15 @@ def assignee_avatar(user: Any, size: str = "") -> SafeString:
     """The assignee's initials in a small circle, with their name for assistive technology and on hover."""
     if user is None:
         return mark_safe("")
-    classes = f"avatar assignee-avatar avatar-c{int(user.pk) % AVATAR_COLOURS}" + (f" avatar-{size}" if size else "")
+    # The same colour and initials as the member's avatar everywhere else (staff_tags).
+    classes = f"avatar assignee-avatar avatar-c{staff_colour(user.pk)}" + (f" avatar-{size}" if size else "")
     name = user.display_name
     return format_html(
         '<span class="{}" title="Assigned to {}"><span aria-hidden="true">{}</span>'
         '<span class="visually-hidden">Assigned to {}</span></span>',
         classes,
         name,
-        initials(name),
+        staff_initials(name),
         name,
     )
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from django import forms
 from django.contrib import messages as flash
@@ -39,7 +39,8 @@ class ConversationLabelsForm(forms.Form):
     def __init__(self, *args, choices: list[Label], **kwargs) -> None:
         super().__init__(*args, **kwargs)
         for name in ("labels", "shown"):
-            self.fields[name].choices = [(label.pk, label.name) for label in choices]
+            field = cast(forms.ChoiceField, self.fields[name])
+            field.choices = [(label.pk, label.name) for label in choices]
 
 
 def _label_or_404(request: BusinessRequest, pk: int) -> Label:

@@ -108,8 +108,48 @@
     initComposer(el);
   }
 
+  // Fragments rendered for another request carry another CSRF token: not a change worth a swap.
+  function withoutTokens(html) {
+    return (html || '').replace(/<input[^>]*name="csrfmiddlewaretoken"[^>]*>/g, '');
+  }
+
+  // A header whose menu (snooze, labels, assignee) is open, or whose field has the focus, is being
+  // used: swapping it would close the menu under the pointer and drop what was typed. Its newest
+  // fragment waits until the menu closes or the focus leaves.
+  var waiting = new WeakMap();
+
+  function inUse(existing) {
+    if (!existing.dataset || existing.dataset.live !== 'header') { return false; }
+    var active = document.activeElement;
+    return !!existing.querySelector('details[open]') ||
+      (existing.contains(active) && active.matches('input, textarea, select'));
+  }
+
+  function swapWhenFree(existing, el) {
+    var first = !waiting.has(existing);
+    waiting.set(existing, el);  // the newest fragment wins
+    if (!first) { return; }
+    function retry() {
+      if (!existing.isConnected) { stop(); return; }
+      if (inUse(existing)) { return; }
+      stop();
+      var latest = waiting.get(existing);
+      waiting.delete(existing);
+      swapIn(existing, latest);
+    }
+    function soon() { setTimeout(retry, 0); }
+    function stop() {
+      existing.removeEventListener('toggle', retry, true);
+      existing.removeEventListener('focusout', soon, true);
+    }
+    // "toggle" does not bubble; a listener in the capture phase still hears every menu inside.
+    existing.addEventListener('toggle', retry, true);
+    existing.addEventListener('focusout', soon, true);
+  }
+
   function swapIn(existing, el) {
-    if (serverHtml.get(existing) === el.outerHTML) { return; }
+    if (withoutTokens(serverHtml.get(existing)) === withoutTokens(el.outerHTML)) { return; }
+    if (inUse(existing)) { swapWhenFree(existing, el); return; }
     existing.replaceWith(el);
     settle(el);
   }
