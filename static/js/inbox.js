@@ -117,6 +117,9 @@
   // used: swapping it would close the menu under the pointer and drop what was typed. Its newest
   // fragment waits until the menu closes or the focus leaves.
   var waiting = new WeakMap();
+  // True while the answer to this page's own action is placed: that header is the one just used, and
+  // its menu is meant to close with the new markup.
+  var placingOwnAnswer = false;
 
   function inUse(existing) {
     if (!existing.dataset || existing.dataset.live !== 'header') { return false; }
@@ -149,7 +152,7 @@
 
   function swapIn(existing, el) {
     if (withoutTokens(serverHtml.get(existing)) === withoutTokens(el.outerHTML)) { return; }
-    if (inUse(existing)) { swapWhenFree(existing, el); return; }
+    if (!placingOwnAnswer && inUse(existing)) { swapWhenFree(existing, el); return; }
     existing.replaceWith(el);
     settle(el);
   }
@@ -307,15 +310,20 @@
     opts = opts || {};
     var tpl = document.createElement('template');
     tpl.innerHTML = html;
-    Array.prototype.slice.call(tpl.content.children).forEach(function (el) {
-      switch (el.dataset.live) {
-        case 'row': placeRow(el); break;
-        case 'message': placeMessage(el); break;
-        case 'composer': placeComposer(el, opts.force); break;
-        case 'resync': resync(el); break;
-        default: replaceById(el);
-      }
-    });
+    placingOwnAnswer = !!opts.own;
+    try {
+      Array.prototype.slice.call(tpl.content.children).forEach(function (el) {
+        switch (el.dataset.live) {
+          case 'row': placeRow(el); break;
+          case 'message': placeMessage(el); break;
+          case 'composer': placeComposer(el, opts.force); break;
+          case 'resync': resync(el); break;
+          default: replaceById(el);
+        }
+      });
+    } finally {
+      placingOwnAnswer = false;
+    }
     updateMineCount();
     updateTitle();
   }
@@ -817,10 +825,10 @@
       if (evt.detail.successful) {
         hideNotice();
         if (elt.matches('[data-composer]')) { forgetDraft(elt); }  // accepted: the draft is done
-        applyLive(xhr.responseText);
+        applyLive(xhr.responseText, { own: true });
         if (elt.matches('[data-composer]')) { resetComposer(elt); }
       } else if (xhr && xhr.status === 422) {
-        applyLive(xhr.responseText, { force: true });
+        applyLive(xhr.responseText, { force: true, own: true });
       } else if (xhr && xhr.status >= 400 && xhr.status < 500) {
         toast(xhr.responseText && xhr.responseText.length < 300 ? xhr.responseText : 'That did not work. Reload the page and try again.');
       }
