@@ -17,6 +17,7 @@ from inbox import selectors
 from inbox.models import Conversation, Label
 from inbox.realtime import render_live
 from inbox.services import labels as label_services
+from inbox.views.submit import form_submit
 
 if TYPE_CHECKING:
     from accounts.requests import BusinessRequest
@@ -95,20 +96,18 @@ def label_list(request: BusinessRequest) -> HttpResponse:
     if request.method != "POST":
         return _settings_page(request)
     form = LabelForm(request.POST)
-    if form.is_valid():
-        try:
-            label = label_services.label_create(
-                business=request.business,
-                user=request.user,
-                name=form.cleaned_data["name"],
-                colour=form.cleaned_data["colour"],
-            )
-        except label_services.LabelError as exc:
-            form.add_error("name", str(exc))
-        else:
-            flash.success(request, f"Label “{label.name}” added.")
-            return HttpResponseRedirect(reverse("inbox:label_list"))
-    return _settings_page(request, form=form, status=400)
+    label = form_submit(
+        form,
+        lambda data: label_services.label_create(
+            business=request.business, user=request.user, name=data["name"], colour=data["colour"]
+        ),
+        refusal=label_services.LabelError,
+        field="name",
+    )
+    if label is None:
+        return _settings_page(request, form=form, status=400)
+    flash.success(request, f"Label “{label.name}” added.")
+    return HttpResponseRedirect(reverse("inbox:label_list"))
 
 
 @require_POST
@@ -116,17 +115,18 @@ def label_list(request: BusinessRequest) -> HttpResponse:
 def label_update(request: BusinessRequest, pk: int) -> HttpResponse:
     label = _label_or_404(request, pk)
     form = LabelForm(request.POST, prefix=f"label-{label.pk}")
-    if form.is_valid():
-        try:
-            label_services.label_update(
-                label=label, user=request.user, name=form.cleaned_data["name"], colour=form.cleaned_data["colour"]
-            )
-        except label_services.LabelError as exc:
-            form.add_error("name", str(exc))
-        else:
-            flash.success(request, f"Label “{label.name}” saved.")
-            return HttpResponseRedirect(reverse("inbox:label_list"))
-    return _settings_page(request, editing=label.pk, edit_form=form, status=400)
+    saved = form_submit(
+        form,
+        lambda data: label_services.label_update(
+            label=label, user=request.user, name=data["name"], colour=data["colour"]
+        ),
+        refusal=label_services.LabelError,
+        field="name",
+    )
+    if saved is None:
+        return _settings_page(request, editing=label.pk, edit_form=form, status=400)
+    flash.success(request, f"Label “{saved.name}” saved.")
+    return HttpResponseRedirect(reverse("inbox:label_list"))
 
 
 @require_POST

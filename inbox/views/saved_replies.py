@@ -16,6 +16,7 @@ from accounts.decorators import business_admin_required, business_required
 from inbox import selectors
 from inbox.models import Conversation, SavedReply
 from inbox.services import saved_replies as saved_reply_services
+from inbox.views.submit import form_submit
 
 if TYPE_CHECKING:
     from accounts.requests import BusinessRequest
@@ -84,20 +85,18 @@ def saved_reply_list(request: BusinessRequest) -> HttpResponse:
     if request.method != "POST":
         return _settings_page(request)
     form = SavedReplyForm(request.POST)
-    if form.is_valid():
-        try:
-            saved_reply = saved_reply_services.saved_reply_create(
-                business=request.business,
-                user=request.user,
-                code=form.cleaned_data["code"],
-                text=form.cleaned_data["text"],
-            )
-        except saved_reply_services.SavedReplyError as exc:
-            form.add_error("code", str(exc))
-        else:
-            flash.success(request, f"Saved reply /{saved_reply.code} added.")
-            return HttpResponseRedirect(reverse("inbox:saved_reply_list"))
-    return _settings_page(request, form=form, status=400)
+    saved_reply = form_submit(
+        form,
+        lambda data: saved_reply_services.saved_reply_create(
+            business=request.business, user=request.user, code=data["code"], text=data["text"]
+        ),
+        refusal=saved_reply_services.SavedReplyError,
+        field="code",
+    )
+    if saved_reply is None:
+        return _settings_page(request, form=form, status=400)
+    flash.success(request, f"Saved reply /{saved_reply.code} added.")
+    return HttpResponseRedirect(reverse("inbox:saved_reply_list"))
 
 
 @require_POST
@@ -105,20 +104,18 @@ def saved_reply_list(request: BusinessRequest) -> HttpResponse:
 def saved_reply_update(request: BusinessRequest, pk: int) -> HttpResponse:
     saved_reply = _saved_reply_or_404(request, pk)
     form = SavedReplyForm(request.POST, prefix=f"reply-{saved_reply.pk}")
-    if form.is_valid():
-        try:
-            saved_reply_services.saved_reply_update(
-                saved_reply=saved_reply,
-                user=request.user,
-                code=form.cleaned_data["code"],
-                text=form.cleaned_data["text"],
-            )
-        except saved_reply_services.SavedReplyError as exc:
-            form.add_error("code", str(exc))
-        else:
-            flash.success(request, f"Saved reply /{saved_reply.code} saved.")
-            return HttpResponseRedirect(reverse("inbox:saved_reply_list"))
-    return _settings_page(request, editing=saved_reply.pk, edit_form=form, status=400)
+    saved = form_submit(
+        form,
+        lambda data: saved_reply_services.saved_reply_update(
+            saved_reply=saved_reply, user=request.user, code=data["code"], text=data["text"]
+        ),
+        refusal=saved_reply_services.SavedReplyError,
+        field="code",
+    )
+    if saved is None:
+        return _settings_page(request, editing=saved_reply.pk, edit_form=form, status=400)
+    flash.success(request, f"Saved reply /{saved.code} saved.")
+    return HttpResponseRedirect(reverse("inbox:saved_reply_list"))
 
 
 @require_POST
