@@ -126,13 +126,7 @@ def conversations_mark_read(*, business: Business, user: User, conversation_ids:
     however many rows: one locked read, one UPDATE of their messages, one of the rows, one audit
     INSERT, one push. Meta is not told "seen" (as opening one does): nobody has read them yet.
     """
-    ids = list(
-        _business_ids(business, conversation_ids)
-        .filter(unread_count__gt=0)
-        .select_for_update()
-        .order_by("pk")
-        .values_list("pk", flat=True)
-    )
+    ids = _locked_ids(business, conversation_ids, unread_count__gt=0)
     if not ids:
         return []
     ChatMessage.objects.for_business(business).filter(
@@ -150,6 +144,18 @@ def conversations_mark_read(*, business: Business, user: User, conversation_ids:
     return ids
 
 
+def _locked_ids(business: Business, conversation_ids: Iterable[int], **condition: object) -> list[int]:
+    """The ids of these conversations of the business that meet ``condition``, locked in id order (the
+    order every writer locks conversations in)."""
+    return list(
+        _business_ids(business, conversation_ids)
+        .filter(**condition)
+        .select_for_update()
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+
+
 @transaction.atomic
 def conversations_mark_unread(*, business: Business, user: User, conversation_ids: Iterable[int]) -> list[int]:
     """Put these conversations of the business back in everyone's unread list; returns the ids that changed.
@@ -157,13 +163,7 @@ def conversations_mark_unread(*, business: Business, user: User, conversation_id
     As `conversation_mark_unread` for each (its latest customer message is unread again), but rows
     already unread are left alone. One locked read, two UPDATEs, one audit INSERT, one push.
     """
-    ids = list(
-        _business_ids(business, conversation_ids)
-        .filter(unread_count=0)
-        .select_for_update()
-        .order_by("pk")
-        .values_list("pk", flat=True)
-    )
+    ids = _locked_ids(business, conversation_ids, unread_count=0)
     if not ids:
         return []
     latest = (
