@@ -43,6 +43,9 @@ TEAM_NAMES = ("Orders", "Support")
 LABELS = [("VIP", "purple"), ("Refund", "red"), ("Wholesale", "blue"), ("Allergy", "orange"),
           ("Event", "teal"), ("Follow up", "yellow"), ("Complaint", "pink"), ("Press", "grey")]
 TEAM_SHARES = {"assigned": 0.6, "team": 0.3, "labelled": 0.3, "noted": 0.05}
+# What colleagues write to each other (not the customers' words, whose shares the searches rely on).
+NOTES = ["Regular customer, always on time", "Asked the kitchen, answer tomorrow", "Called back, no answer",
+         "Second time this week", "Send the wholesale price list", "Check with Marco before promising"]
 STATUS_SHARES = {"open": 0.88, "pending": 0.04, "snoozed": 0.03, "resolved": 0.05}
 RARE_WORD = "tracking"
 # A word in 40 messages (pages.py: search at the rare end) and one in none (search that finds nothing).
@@ -339,7 +342,8 @@ def generate_business(*, slug: str, name: str, email: str, conversations: int, m
                 author = staff[index % len(staff)]
                 noted_at = when - dt.timedelta(seconds=30)
                 yield (mid, business.pk, account.platform, account.pk, conv_id, None, "internal", "inbox", "",
-                       "", f"Note: {text[:80]}", noted_at, "sent", True, noted_at, None, noted_at, "note", author.pk)
+                       "", NOTES[index % len(NOTES)], noted_at, "sent", True, noted_at, None, noted_at, "note",
+                       author.pk)
                 if index % 2 == 0:
                     mentioned = staff[(index + 1) % len(staff)]
                     mentions.append((mention_base + len(mentions), business.pk, mid, conv_id, mentioned.pk, noted_at))

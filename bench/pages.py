@@ -85,6 +85,8 @@ class Measured:
 
 
 def _cases(*, business, small: bool) -> list[Case]:
+    from urllib.parse import quote_plus
+
     from django.db.models import Count
     from django.urls import reverse
 
@@ -139,7 +141,7 @@ def _cases(*, business, small: bool) -> list[Case]:
         Case("list: unread", f"{list_url}?unread=1"),
         Case("list: resolved", f"{list_url}?status=resolved"),
         Case(f"list: page filter ({account.account_name})", f"{list_url}?page={account.pk}"),
-        Case(f"search: name ({surname})", f"{list_url}?q={surname}"),
+        Case(f"search: name ({surname})", f"{list_url}?q={quote_plus(surname)}"),
         # The team's views: the staff user's own, nobody's, a team's, a label's, waiting, and mentions.
         Case("list: mine", f"{list_url}?assignee=me"),
         Case("list: unassigned", f"{list_url}?assignee=none"),
@@ -151,7 +153,7 @@ def _cases(*, business, small: bool) -> list[Case]:
     for label, text in (("rare word", gen.VERY_RARE_WORD), ("word", gen.RARE_WORD),
                         ("phrase past the switch-over", SWITCH_OVER_PHRASE), ("common word", COMMON_WORD),
                         ("word in no message", gen.ABSENT_WORD)):
-        cases.append(Case(f"search: text, {label} ({text}{share(text)})", f"{list_url}?q={text.replace(' ', '+')}"))
+        cases.append(Case(f"search: text, {label} ({text}{share(text)})", f"{list_url}?q={quote_plus(text)}"))
     cases += [
         Case(f"conversation: long ({deep_count:,} msgs)", detail),
         Case("conversation: short (≤ 3 msgs)", reverse("inbox:conversation_detail", args=[short_id])),
