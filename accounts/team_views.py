@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
 
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect
@@ -24,6 +25,19 @@ def _back() -> HttpResponse:
     return response
 
 
+T = TypeVar("T")
+
+
+def _run(request: HttpRequest, action: Callable[[], T], success: Callable[[T], str]) -> None:
+    """One service call: its refusal, or the success line made from its result, goes to the messages."""
+    try:
+        result = action()
+    except AccountsError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, success(result))
+
+
 def _team_or_404(request: HttpRequest, team_id: int) -> Team:
     return get_object_or_404(Team.objects.for_business(request.business).select_related("business"), pk=team_id)
 
@@ -31,12 +45,11 @@ def _team_or_404(request: HttpRequest, team_id: int) -> Team:
 @require_POST
 @business_admin_required
 def team_create(request: HttpRequest) -> HttpResponse:
-    try:
-        team = services.team_create(business=request.business, name=request.POST.get("name", ""), actor=request.user)
-    except AccountsError as exc:
-        messages.error(request, str(exc))
-    else:
-        messages.success(request, f"Team {team.name} created. Add its members below.")
+    _run(
+        request,
+        lambda: services.team_create(business=request.business, name=request.POST.get("name", ""), actor=request.user),
+        lambda team: f"Team {team.name} created. Add its members below.",
+    )
     return _back()
 
 
@@ -44,12 +57,11 @@ def team_create(request: HttpRequest) -> HttpResponse:
 @business_admin_required
 def team_rename(request: HttpRequest, team_id: int) -> HttpResponse:
     team = _team_or_404(request, team_id)
-    try:
-        services.team_rename(team=team, name=request.POST.get("name", ""), actor=request.user)
-    except AccountsError as exc:
-        messages.error(request, str(exc))
-    else:
-        messages.success(request, f"Team renamed to {team.name}.")
+    _run(
+        request,
+        lambda: services.team_rename(team=team, name=request.POST.get("name", ""), actor=request.user),
+        lambda renamed: f"Team renamed to {renamed.name}.",
+    )
     return _back()
 
 
@@ -61,12 +73,11 @@ def team_delete(request: HttpRequest, team_id: int) -> HttpResponse:
         messages.error(request, f"Team {team.name} was not deleted: confirm the deletion first.")
         return _back()
     name = team.name
-    try:
-        services.team_delete(team=team, actor=request.user)
-    except AccountsError as exc:
-        messages.error(request, str(exc))
-    else:
-        messages.success(request, f"Team {name} deleted; its conversations keep their assignees.")
+    _run(
+        request,
+        lambda: services.team_delete(team=team, actor=request.user),
+        lambda _: f"Team {name} deleted; its conversations keep their assignees.",
+    )
     return _back()
 
 
@@ -79,12 +90,11 @@ def team_members(request: HttpRequest, team_id: int) -> HttpResponse:
     except ValueError:
         messages.error(request, "Pick members from the list.")
         return _back()
-    try:
-        services.team_set_members(team=team, membership_ids=ids, actor=request.user)
-    except AccountsError as exc:
-        messages.error(request, str(exc))
-    else:
-        messages.success(request, f"Members of {team.name} saved.")
+    _run(
+        request,
+        lambda: services.team_set_members(team=team, membership_ids=ids, actor=request.user),
+        lambda _: f"Members of {team.name} saved.",
+    )
     return _back()
 
 
@@ -96,17 +106,16 @@ def assignment_settings(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, "Enter a limit of 0 (none) or more open conversations per agent.")
     else:
-        try:
-            services.business_assignment_settings_set(
+        _run(
+            request,
+            lambda: services.business_assignment_settings_set(
                 business=request.business,
                 auto_assign_on_reply=form.cleaned_data["auto_assign_on_reply"],
                 assign_capacity=form.cleaned_data["assign_capacity"],
                 actor=request.user,
-            )
-        except AccountsError as exc:
-            messages.error(request, str(exc))
-        else:
-            messages.success(request, "Assignment settings saved.")
+            ),
+            lambda _: "Assignment settings saved.",
+        )
     response = redirect("accounts:business_settings")
     response["Location"] += "#assignment"
     return response

@@ -16,7 +16,7 @@ from django.db.models import Q
 
 from inbox.facebook.events import Event
 from inbox.facebook.parsing import OBJECT_PLATFORMS, PayloadError, parse_body, parse_payload
-from inbox.ingest.meta_test_events import is_test_body, is_test_entry_id
+from inbox.ingest.meta_test_events import entry_id, is_test_body, is_test_entry_id
 from inbox.models import WebhookEvent
 from inbox.text import clean_text
 from social.models import SocialAccount
@@ -85,9 +85,7 @@ def accounts_for(parsed: Iterable[Parsed]) -> dict[tuple[str, str], SocialAccoun
 def _entry_ids(data: dict[str, Any]) -> tuple[str, ...]:
     ids: list[str] = []
     for entry in data.get("entry") or ():
-        value = entry.get("id") if isinstance(entry, dict) else None
-        if isinstance(value, int) and not isinstance(value, bool):
-            value = str(value)
-        if isinstance(value, str) and value and value not in ids:
+        value = entry_id(entry)
+        if value and value not in ids:
             ids.append(clean_text(value, max_length=64))
     return tuple(ids)
