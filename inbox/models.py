@@ -190,6 +190,16 @@ class Conversation(models.Model):
     def __str__(self) -> str:
         return f"Conversation {self.pk} with {self.contact_id}"
 
+    @property
+    def chip_labels(self) -> list[Label]:
+        """Its labels by name, as rows and headers show them: loaded for a whole page of conversations in
+        one query by `inbox.selectors.labels_prefetch`; on its own, one query."""
+        loaded: list[Label] | None = self.__dict__.get("_chip_labels")
+        if loaded is None:
+            loaded = list(self.labels.order_by(Lower("name"), "id"))
+            self.__dict__["_chip_labels"] = loaded
+        return loaded
+
 
 class ChatMessage(models.Model):
     """One message in a conversation, inbound from the customer or outbound from the page."""
