@@ -292,12 +292,15 @@ def test_the_thread_shows_who_wrote_replies_and_notes(conversation, member, agen
     assert "Private note" in html and "Packed it" in html
 
 
-def test_the_member_list_for_mentions_is_this_business_only(member, agent, business, other_member):
+def test_the_member_list_for_mentions_is_this_business_only_without_the_writer(member, agent, business, other_member):
     client = logged_in_client(member, business.pk)
     data = client.get(reverse("inbox:mention_members")).json()
     ids = {m["id"] for m in data["members"]}
-    assert ids == {member.pk, agent.pk}
+    assert ids == {agent.pk}  # not the other business's member, and not the writer: one does not @ oneself
     assert {"id": agent.pk, "name": "Giulia Rossi", "handle": "giulia"} in data["members"]
+
+    as_agent = logged_in_client(agent, business.pk).get(reverse("inbox:mention_members")).json()
+    assert {m["id"] for m in as_agent["members"]} == {member.pk}
 
 
 # --- the Mentions view ------------------------------------------------------------------------------------

@@ -59,9 +59,10 @@ def note_create(request: BusinessRequest, pk: int) -> HttpResponse:
 @require_GET
 @business_required
 def mention_members(request: BusinessRequest) -> JsonResponse:
-    """The business's members for the @mention list of the note composer."""
+    """The business's members for the @mention list of the note composer: everyone but the writer."""
     members = [
         {"id": pk, "name": name, "handle": email.split("@")[0]}
         for pk, name, email in member_choices(business=request.business)
+        if pk != request.user.pk
     ]
     return JsonResponse({"members": members})

@@ -190,6 +190,11 @@ class TeamInboxInTheBrowserTests(test_browser.InboxInTheBrowserTests):
         self._shot(paola, "team-assigned-mine-live")
         conversation.refresh_from_db()
         assert conversation.assignee_id == self.paola.pk
+        # "Assign to me" is offered to Sara, for whom it would change something, and not to Paola.
+        expect(header.locator(".assign-me button")).to_be_visible()
+        paola_header = self._detail(self.paola, conversation).locator(f"#conversation-header-{conversation.pk}")
+        expect(paola_header.locator(".assign-name")).to_have_text("Paola Verdi")
+        expect(paola_header.locator(".assign-me")).to_be_hidden()
         self._no_errors(paola, sara)
 
     # --- 2. private note with a mention ------------------------------------------------------------
