@@ -87,3 +87,29 @@ class AssignmentSettingsForm(forms.Form):
 
     auto_assign_on_reply = forms.BooleanField(required=False, label="Assign on first reply")
     assign_capacity = forms.IntegerField(min_value=0, max_value=1000, label="Open conversations per agent")
+
+
+class ActivityFilterForm(forms.Form):
+    """The activity log's filters: a kind of action, a member, a period of whole days (in the server's zone)."""
+
+    kind = forms.ChoiceField(required=False, label="Kind")
+    member = forms.TypedChoiceField(required=False, label="Member", coerce=int, empty_value=None)
+    since = forms.DateField(required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}))
+    until = forms.DateField(required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}))
+
+    def __init__(self, *args, kinds: list[tuple[str, str]], members: list[tuple[int, str]], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["kind"].choices = [("", "Every kind"), *kinds]
+        self.fields["member"].choices = [("", "Everyone"), *members]
+
+    def clean(self) -> dict:
+        data = super().clean()
+        since, until = data.get("since"), data.get("until")
+        if since and until and until < since:
+            self.add_error("until", "The period ends before it starts.")
+        return data
+
+
+class RetentionForm(forms.Form):
+    activity_retention_days = forms.IntegerField(min_value=30, max_value=3650, label="Keep staff actions for (days)")
+    graph_call_retention_days = forms.IntegerField(min_value=7, max_value=365, label="Keep Graph API calls for (days)")

@@ -5,6 +5,7 @@ from typing import ClassVar
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 from django.utils.text import slugify
@@ -68,6 +69,17 @@ class Business(models.Model):
     assign_capacity = models.PositiveIntegerField(
         default=0, verbose_name="Open conversations per agent",
         help_text="Automatic assignment skips agents holding this many open conversations (0: no limit).",
+    )
+
+    # How long the activity log keeps its rows (accounts.activity): staff and system actions, and the
+    # one-row-per-call record of Graph API calls, which is large and of short interest.
+    activity_retention_days = models.PositiveIntegerField(
+        default=730, validators=[MinValueValidator(30), MaxValueValidator(3650)],
+        verbose_name="Keep staff actions for (days)",
+    )
+    graph_call_retention_days = models.PositiveIntegerField(
+        default=90, validators=[MinValueValidator(7), MaxValueValidator(365)],
+        verbose_name="Keep Graph API calls for (days)",
     )
 
     class Meta:
@@ -203,6 +215,15 @@ class Invitation(models.Model):
 class AuditEventQuerySet(BusinessQuerySet):
     def update(self, **kwargs):
         raise TypeError("Audit events are append-only.")
+
+    def delete(self):
+        raise TypeError("Audit events are append-only: they leave only when retention expires them.")
+
+    def expire(self) -> int:
+        """Delete these rows because their business keeps them no longer (`accounts.activity`): the only
+        deletion of audit rows there is."""
+        deleted, _ = super().delete()
+        return deleted
 
 
 class AuditEvent(models.Model):

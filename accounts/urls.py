@@ -1,6 +1,6 @@
 from django.urls import path
 
-from accounts import team_views, views
+from accounts import activity_views, team_views, views
 
 app_name = "accounts"
 
@@ -18,6 +18,9 @@ urlpatterns = [
     path("team/<int:membership_id>/remove/", views.member_remove, name="member_remove"),
     path("team/<int:membership_id>/role/", views.member_role, name="member_role"),
     path("settings/assignment/", team_views.assignment_settings, name="assignment_settings"),
+    path("activity/", activity_views.activity_log, name="activity_log"),
+    path("activity/export.csv", activity_views.activity_export, name="activity_export"),
+    path("activity/retention/", activity_views.activity_retention, name="activity_retention"),
     path("team/teams/new/", team_views.team_create, name="team_create"),
     path("team/teams/<int:team_id>/rename/", team_views.team_rename, name="team_rename"),
     path("team/teams/<int:team_id>/delete/", team_views.team_delete, name="team_delete"),

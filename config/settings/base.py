@@ -277,6 +277,7 @@ CELERY_BEAT_SCHEDULE = {
     "wake-snoozed-conversations": {"task": "inbox.tasks.conversations_wake_snoozed", "schedule": 60.0},
     "check-token-health": {"task": "social.tasks.tokens_check_all", "schedule": 6 * 3600.0},
     "check-page-subscriptions": {"task": "social.tasks.subscriptions_check_all", "schedule": 6 * 3600.0},
+    "expire-activity-log": {"task": "accounts.tasks.audit_retention_enforce", "schedule": 24 * 3600.0},
 }
 
 # ALLAUTH
