@@ -7,6 +7,8 @@ from django.contrib import admin
 from django.shortcuts import redirect
 from django.urls import include, path
 
+from config import metrics
+
 
 def _admin_login_signed_in(request, extra_context=None):
     """/admin/login/ for signed-in staff: on to the admin (or its safe `next`), never the admin's own form."""
@@ -25,6 +27,8 @@ urlpatterns = [
     path("webhooks/", include("inbox.webhook_urls")),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
+    # Prometheus, for a bearer of METRICS_TOKEN only (config/metrics.py); /healthz and /readyz are middleware.
+    path("metrics", metrics.metrics, name="metrics"),
 ]
 
 if settings.SANDBOX:

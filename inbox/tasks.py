@@ -12,6 +12,7 @@ import logging
 
 from celery import shared_task
 
+from config.metrics import reply_outcome
 from config.tasks import DATABASE_UNAVAILABLE, RetryingTask
 
 logger = logging.getLogger(__name__)
@@ -142,12 +143,15 @@ def message_send(self, message_id: int) -> str:
     from inbox.services.replies import ReplyRetryLater, reply_deliver, reply_give_up
 
     try:
-        return reply_deliver(message_id=message_id)
+        outcome = reply_deliver(message_id=message_id)
     except ReplyRetryLater as exc:
         if self.will_retry(exc):
+            reply_outcome("retry")
             raise
         reply_give_up(message_id=message_id, error=str(exc))
-        return "failed"
+        outcome = "failed"
+    reply_outcome(outcome)
+    return outcome
 
 
 @shared_task(name="inbox.tasks.conversation_mark_seen", acks_late=True)

@@ -25,6 +25,7 @@ from typing import Any
 
 from django.conf import settings
 
+from config.metrics import webhook_answered
 from inbox.ingest import receive as steps
 from inbox.ingest.wake import webhook_events_awake
 
@@ -286,6 +287,7 @@ def _proxy_ssl_header() -> tuple[bytes, bytes] | None:
 
 
 async def _send(send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]] | None = None) -> None:
+    webhook_answered(status)
     await send({
         "type": "http.response.start",
         "status": status,

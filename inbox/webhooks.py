@@ -17,6 +17,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.utils.crypto import constant_time_compare
 from django.views.decorators.csrf import csrf_exempt
 
+from config.metrics import webhook_answered
 from inbox.ingest import receive
 from inbox.ingest.receive import webhook_event_store
 
@@ -58,6 +59,7 @@ def _receive(request: HttpRequest) -> HttpResponse:
 
 
 def _response(answer: receive.Answer) -> HttpResponse:
+    webhook_answered(answer.status)
     response = HttpResponse(answer.body, status=answer.status, content_type="text/plain")
     for name, value in answer.headers:
         response[name] = value

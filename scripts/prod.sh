@@ -93,6 +93,11 @@ secret_ensure DJANGO_SECRET_KEY "secrets.token_urlsafe(50)"
 secret_ensure FIELD_ENCRYPTION_KEYS "base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()"
 secret_ensure FACEBOOK_APP_SECRET "secrets.token_hex(16)"
 secret_ensure FACEBOOK_VERIFY_TOKEN "secrets.token_urlsafe(24)"
+secret_ensure METRICS_TOKEN "secrets.token_urlsafe(24)"
+# Every process counts into this directory and /metrics adds the counts up: emptied on each start,
+# as a boot empties /run in a real deployment (config/metrics.py).
+export PROMETHEUS_MULTIPROC_DIR=${PROMETHEUS_MULTIPROC_DIR:-$VAR/metrics}
+mkdir -p "$PROMETHEUS_MULTIPROC_DIR" && find "$PROMETHEUS_MULTIPROC_DIR" -maxdepth 1 -name '*.db' -delete
 
 # --- the production settings --------------------------------------------------------------------------
 export DJANGO_SETTINGS_MODULE=config.settings.production
@@ -239,6 +244,8 @@ fi
 wait_http "the web workers (through nginx)" "$SITE/accounts/login/" 200
 # The webhook endpoint answers a GET without the verify token with 403: the ASGI side is up.
 wait_http "the ASGI workers (through nginx)" "$SITE/webhooks/facebook/" 403 400
+# Ready as a load balancer would ask: the database, Redis and the broker answer the web workers.
+wait_http "the readiness probe" "$SITE/readyz" 200
 check_alive
 
 LOGIN_LINE="Log in as                   (create an account: .venv/bin/python manage.py createsuperuser, same environment)"

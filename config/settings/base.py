@@ -117,6 +117,8 @@ AUTH_PASSWORD_VALIDATORS = [
 # MIDDLEWARE
 # ------------------------------------------------------------------------------
 MIDDLEWARE = [
+    # First: load balancers' probes are answered whatever their Host, over plain HTTP (config/health.py).
+    "config.health.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Pages gzipped (static files are WhiteNoise's, above); why here and not in nginx: config/compression.py.
@@ -440,3 +442,9 @@ LOGGING = {
         "urllib3": {"level": "WARNING"},
     },
 }
+
+# OPERATIONS
+# ------------------------------------------------------------------------------
+# /metrics answers a Prometheus scraper presenting this as a bearer token; unset, it is off (404).
+# Several processes count into PROMETHEUS_MULTIPROC_DIR when it is set (config/metrics.py).
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
