@@ -289,6 +289,11 @@ class ChatMessage(models.Model):
             models.Index(fields=("conversation", "timestamp", "id"), name="msg_conversation_time"),
             models.Index(fields=("conversation", "direction", "status"), name="msg_conversation_dir_status"),
             models.Index(fields=("business", "timestamp"), name="msg_business_time"),
+            # Channel health lists a page's refused replies: a few rows, so a small index.
+            models.Index(
+                fields=("account", "-timestamp"), condition=Q(status="failed", direction="outbound"),
+                name="msg_failed_by_account",
+            ),
         ]
 
     def __str__(self) -> str:

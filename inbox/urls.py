@@ -2,7 +2,16 @@ from __future__ import annotations
 
 from django.urls import path
 
-from inbox.views import assignment, bulk, conversations, labels, notes, notifications, saved_replies
+from inbox.views import (
+    assignment,
+    bulk,
+    channel_health,
+    conversations,
+    labels,
+    notes,
+    notifications,
+    saved_replies,
+)
 
 app_name = "inbox"
 
@@ -50,6 +59,12 @@ urlpatterns = [
     path("attachments/<int:pk>/", conversations.attachment_download, name="attachment_download"),
     path("attachments/s/<str:token>/", conversations.attachment_public, name="attachment_public"),
     path("contacts/<int:pk>/picture/", conversations.contact_picture, name="contact_picture"),
+    path("pages/<int:pk>/health/", channel_health.channel_health, name="channel_health"),
+    path(
+        "pages/<int:pk>/health/events/<int:event_pk>/replay/", channel_health.channel_event_replay,
+        name="channel_event_replay",
+    ),
+    path("pages/<int:pk>/health/test-message/", channel_health.channel_test_message, name="channel_test_message"),
     path(
         "pages/<int:pk>/policy-notice/dismiss/", conversations.account_policy_notice_dismiss,
         name="account_policy_notice_dismiss",

@@ -1,0 +1,96 @@
+"""Channel health of one connected page (every member sees it; owners and admins replay and test)."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+from django.contrib import messages as flash
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
+
+from accounts.decorators import business_admin_required, business_required
+from accounts.services import audit_record
+from inbox import channel_health as health_selectors
+from inbox.ingest.replay import webhook_events_replay
+from inbox.models import WebhookEvent
+from inbox.services.sandbox_check import SandboxUnavailable, sandbox_base_url, test_message_send
+from social.models import SocialAccount
+
+if TYPE_CHECKING:
+    from accounts.requests import BusinessRequest
+
+
+def _account_or_404(request: BusinessRequest, pk: int) -> SocialAccount:
+    account = SocialAccount.objects.for_business(request.business).without_tokens().filter(pk=pk).first()
+    if account is None:
+        raise Http404("No such page.")
+    return account
+
+
+@never_cache
+@require_GET
+@business_required
+def channel_health(request: BusinessRequest, pk: int) -> HttpResponse:
+    account = _account_or_404(request, pk)
+    health = health_selectors.channel_health(account=account)
+    chart = {
+        "labels": [hour.hour.isoformat() for hour in health.hours],
+        "received": [hour.received for hour in health.hours],
+        "problems": [hour.problems for hour in health.hours],
+    }
+    return render(
+        request,
+        "inbox/channel_health.html",
+        {
+            "account": account,
+            "health": health,
+            "chart": json.dumps(chart),
+            "can_manage": request.membership.can_manage,
+            "can_test": request.membership.can_manage and sandbox_base_url() is not None,
+        },
+    )
+
+
+@require_POST
+@business_admin_required
+def channel_event_replay(request: BusinessRequest, pk: int, event_pk: int) -> HttpResponse:
+    """Process one failed or unroutable event of this page again (idempotent: nothing is stored twice)."""
+    account = _account_or_404(request, pk)
+    event = (
+        WebhookEvent.objects.filter(pk=event_pk, state__in=(WebhookEvent.State.FAILED, WebhookEvent.State.UNROUTABLE))
+        .defer("body")
+        .first()
+    )
+    # Another page's event (of this business or any other) is not this page's to replay.
+    if event is None or not health_selectors.event_names_account(event, account):
+        raise Http404("No such event for this page.")
+    webhook_events_replay(event_ids=[event.pk])
+    audit_record(
+        action="webhook_event.replayed",
+        business=request.business,
+        actor=request.user,
+        target=account,
+        metadata={"event": event.pk, "state": event.state},
+    )
+    flash.success(request, f"Event {event.pk} is being applied again; it shows below until it is processed.")
+    return redirect("inbox:channel_health", pk=account.pk)
+
+
+@require_POST
+@business_admin_required
+def channel_test_message(request: BusinessRequest, pk: int) -> HttpResponse:
+    """Development: the sandbox (standing in for Meta) sends this page a customer's message."""
+    account = _account_or_404(request, pk)
+    try:
+        test_message_send(account=account)
+    except SandboxUnavailable as exc:
+        flash.error(request, f"The test message was not sent: {exc}")
+    else:
+        flash.success(request, "The sandbox sent a test message as a customer: it appears in the inbox in a moment.")
+    return redirect("inbox:channel_health", pk=account.pk)
+
+
+__all__ = ["channel_event_replay", "channel_health", "channel_test_message"]
