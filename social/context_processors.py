@@ -1,11 +1,12 @@
-"""The reconnect banner: shown on every page while an account of the current business needs reconnecting."""
+"""The access banner on every page: accounts of the current business that need reconnecting, and those
+whose access ends within ten days (social.token_expiry)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
 from accounts.middleware import resolve_membership
-from social.selectors import accounts_needing_reconnect
+from social.token_expiry import banner_accounts
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
@@ -18,4 +19,5 @@ def reconnect_banner(request: HttpRequest) -> dict[str, Any]:
     membership = resolve_membership(request)  # cached per request: no extra query
     if membership is None:
         return {}
-    return {"reconnect_account_names": accounts_needing_reconnect(business=membership.business)}
+    reconnect, expiring = banner_accounts(business=membership.business)
+    return {"reconnect_account_names": reconnect, "expiring_accounts": expiring}

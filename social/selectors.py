@@ -26,16 +26,6 @@ def account_get(*, business: Business, pk: int) -> SocialAccount:
     return SocialAccount.objects.for_business(business).select_related("business", "page").get(pk=pk)
 
 
-def accounts_needing_reconnect(*, business: Business) -> list[str]:
-    """Names of the business's accounts whose token needs reconnecting (one indexed query)."""
-    return list(
-        SocialAccount.objects.for_business(business)
-        .filter(status=SocialAccount.Status.NEEDS_RECONNECT)
-        .order_by("account_name")
-        .values_list("account_name", flat=True)[:5]
-    )
-
-
 def accounts_for_health_check() -> QuerySet[SocialAccount]:
     """Active Facebook Pages with a token: the ones token and subscription checks look at."""
     return (

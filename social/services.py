@@ -525,19 +525,24 @@ def account_set_auto_assign(*, account: SocialAccount, enabled: bool, actor: Use
     return account
 
 
+def business_owner_emails(*, business) -> list[str]:
+    """The addresses of the business's active owners and admins: who hears about its pages' access."""
+    from accounts.models import Membership
+
+    return sorted(
+        Membership.objects.for_business(business)
+        .filter(role__in=[Membership.Role.OWNER, Membership.Role.ADMIN], user__is_active=True)
+        .values_list("user__email", flat=True)
+    )
+
+
 def business_notify_reconnect(*, account: SocialAccount) -> int:
     """Email the business's owners and admins that an account needs reconnecting; returns how many were sent."""
     from django.core.mail import send_mail
     from django.template.loader import render_to_string
     from django.urls import reverse
 
-    from accounts.models import Membership
-
-    recipients = sorted(
-        Membership.objects.for_business(account.business)
-        .filter(role__in=[Membership.Role.OWNER, Membership.Role.ADMIN], user__is_active=True)
-        .values_list("user__email", flat=True)
-    )
+    recipients = business_owner_emails(business=account.business)
     if not recipients:
         return 0
     context = {

@@ -81,3 +81,11 @@ def account_notify_reconnect(account_id: int) -> int:
     if account is None or account.status != SocialAccount.Status.NEEDS_RECONNECT:
         return 0
     return business_notify_reconnect(account=account)
+
+
+@shared_task
+def token_expiry_warn_all() -> int:
+    """Daily: email owners and admins of Pages whose access ends in 10, 3 or 1 days (once per line)."""
+    from social.token_expiry import token_expiry_warn_all as warn
+
+    return warn()

@@ -328,7 +328,7 @@ def test_banner_costs_one_query(banner, client_member, page, django_assert_num_q
     request.session = {}
     request._cached_membership = page.business.memberships.select_related("business").first()
     with django_assert_num_queries(1):
-        assert reconnect_banner(request) == {"reconnect_account_names": []}
+        assert reconnect_banner(request) == {"reconnect_account_names": [], "expiring_accounts": []}
 
 
 def test_instagram_reconnect_goes_through_its_page(sandbox_http, client_member, business, replay):
