@@ -555,6 +555,44 @@ def business_notify_reconnect(*, account: SocialAccount) -> int:
     return send_mail(subject, body, None, recipients, fail_silently=False)
 
 
+# PAGE DETAILS
+# ------------------------------------------------------------------------------
+def account_details_refresh(*, account: SocialAccount) -> bool:
+    """Fetch the page's (or Instagram account's) public details again, as at connect time: name,
+    category, followers, picture; daily, so the Pages screen and channel health are not frozen at the
+    day it was connected. False when the account cannot be asked (not active, no token, Meta refused)."""
+    send = account.send_account
+    if account.status != SocialAccount.Status.ACTIVE or not send.access_token:
+        return False
+    client = account_graph_client(account)
+    instagram = account.platform == Platform.INSTAGRAM
+    try:
+        details = client.get(account.account_id, params={"fields": INSTAGRAM_FIELDS if instagram else PAGE_FIELDS})
+    except GraphAPIError as exc:
+        # An invalid token is flagged by the client's hook (needs reconnecting); anything else waits a day.
+        logger.warning("Refreshing the details of account %s failed: %s", account.pk, exc)
+        return False
+    if instagram:
+        account.username = str(details.get("username") or account.username)[:255]
+        account.account_name = str(details.get("name") or account.account_name)[:255]
+        account.picture_url = str(details.get("profile_picture_url") or account.picture_url)[:1000]
+    else:
+        picture = ((details.get("picture") or {}).get("data") or {}).get("url")
+        account.account_name = str(details.get("name") or account.account_name)[:255]
+        account.username = str(details.get("username") or account.username)[:255]
+        account.category = str(details.get("category") or account.category)[:255]
+        account.category_list = list(details.get("category_list") or account.category_list)
+        account.fan_count = _as_count(details.get("fan_count"))
+        account.picture_url = str(picture or account.picture_url)[:1000]
+    account.followers_count = _as_count(details.get("followers_count"))
+    account.settings = {**(account.settings or {}), "details_refreshed_at": timezone.now().isoformat()}
+    account.save(update_fields=[
+        "account_name", "username", "category", "category_list", "fan_count", "followers_count", "picture_url",
+        "settings", "updated_at",
+    ])
+    return True
+
+
 # TOKEN HEALTH AND SUBSCRIPTIONS
 # ------------------------------------------------------------------------------
 def account_check_token(*, account: SocialAccount) -> str:

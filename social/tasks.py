@@ -89,3 +89,23 @@ def token_expiry_warn_all() -> int:
     from social.token_expiry import token_expiry_warn_all as warn
 
     return warn()
+
+
+@shared_task
+def details_refresh_all() -> int:
+    """Daily: refresh every active account's public details (one task each, so one slow Page holds up none)."""
+    from social.models import SocialAccount
+
+    ids = list(SocialAccount.objects.filter(status=SocialAccount.Status.ACTIVE).order_by("id").values_list("id", flat=True))
+    for account_id in ids:
+        account_details_refresh.delay(account_id)
+    return len(ids)
+
+
+@shared_task(base=RetryingTask, max_retries=MAX_RETRIES, retry_backoff=HEALTH_RETRY_BACKOFF,
+             retry_backoff_max=HEALTH_RETRY_BACKOFF_MAX)
+def account_details_refresh(account_id: int) -> bool:
+    from social.services import account_details_refresh as refresh
+
+    account = _account(account_id)
+    return account is not None and refresh(account=account)

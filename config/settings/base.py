@@ -281,6 +281,7 @@ CELERY_BEAT_SCHEDULE = {
     "check-page-subscriptions": {"task": "social.tasks.subscriptions_check_all", "schedule": 6 * 3600.0},
     "expire-activity-log": {"task": "accounts.tasks.audit_retention_enforce", "schedule": 24 * 3600.0},
     "warn-expiring-tokens": {"task": "social.tasks.token_expiry_warn_all", "schedule": 24 * 3600.0},
+    "refresh-page-details": {"task": "social.tasks.details_refresh_all", "schedule": 24 * 3600.0},
 }
 
 # ALLAUTH
