@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING
 
 from django.contrib import messages as flash
@@ -47,7 +46,7 @@ def channel_health(request: BusinessRequest, pk: int) -> HttpResponse:
         {
             "account": account,
             "health": health,
-            "chart": json.dumps(chart),
+            "chart": chart,
             "can_manage": request.membership.can_manage,
             "can_test": request.membership.can_manage and sandbox_base_url() is not None,
         },

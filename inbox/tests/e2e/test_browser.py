@@ -285,6 +285,15 @@ class InboxInTheBrowserTests(_StackTestCase if stack.EXTERNAL else ChannelsLiveS
     def _shot(self, page, name: str) -> None:
         page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
 
+    @staticmethod
+    def _wait_until(condition, message: str, *, seconds: float = TIMEOUT / 1000) -> None:
+        """Poll the database (or anything) until `condition()` holds: what a server process or a worker does
+        happens outside this process's view."""
+        deadline = time.monotonic() + seconds
+        while not condition():
+            assert time.monotonic() < deadline, message
+            time.sleep(0.05)
+
     def _customer_writes(self, text: str) -> None:
         from sandbox import payloads
 

@@ -16,7 +16,6 @@ process, whose database and channel layer are the server's (forked) or the stack
 from __future__ import annotations
 
 import re
-import time
 from datetime import timedelta
 
 import pytest
@@ -81,13 +80,6 @@ class TeamInboxInTheBrowserTests(test_browser.InboxInTheBrowserTests):
             "the sandbox customer's profile was never stored",
         )
         return conversation
-
-    @staticmethod
-    def _wait_until(condition, message: str, *, seconds: float = test_browser.TIMEOUT / 1000) -> None:
-        deadline = time.monotonic() + seconds
-        while not condition():
-            assert time.monotonic() < deadline, message
-            time.sleep(0.05)
 
     @staticmethod
     def _off_the_loop(function, *args, **kwargs):
