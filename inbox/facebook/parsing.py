@@ -564,14 +564,15 @@ def _build_event(item: object, entry: _Entry, *, is_standby: bool) -> tuple[Even
     handler = EVENT_FUNCTION_MAPPER.get(kind)
     user_ref = _user_ref(item)
     # Known kinds are routed to a contact / conversation, so both parties must be real ids; but a
-    # receipt names its message (Instagram's read has no sender), and the chat plugin's visitor may
-    # be known by user_ref only.
+    # receipt names its message (Instagram's read has no sender, and a real capture had no recipient
+    # either: the entry id says whose it is), and the chat plugin's visitor may be known by user_ref only.
     sender_required = handler is not None and kind not in _SENDERLESS_KINDS and not user_ref
+    recipient_required = handler is not None and kind not in _SENDERLESS_KINDS
     ctx = _Context(
         platform=entry.platform,
         account_id=entry.account_id,
         sender_id=_party_id(item, "sender", kind, required=sender_required),
-        recipient_id=_party_id(item, "recipient", kind, required=handler is not None),
+        recipient_id=_party_id(item, "recipient", kind, required=recipient_required),
         timestamp=parse_timestamp(item.get("timestamp")),
         is_standby=is_standby,
         raw=item,

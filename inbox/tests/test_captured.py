@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import tomllib
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from django.db.models import F
 from accounts.tests.factories import BusinessFactory
 from inbox.models import ChatMessage, Contact, Conversation, WebhookEvent
 from inbox.tests.helpers import FakeGraph, post_webhook
-from social.models import Platform
+from social.models import Platform, SocialAccount
 from social.tests.factories import SocialAccountFactory
 
 CAPTURED = Path(__file__).parent / "fixtures" / "captured"
@@ -50,6 +51,9 @@ SUBSCRIBED_KINDS = (
     "page:attachment:template",
     "page:attachment:fallback",
     "page:attachment:ig_reel",
+    "page:handover",
+    "page:optin",
+    "page:policy_enforcement",
     "instagram:message",
     "instagram:echo",
     "instagram:read",
@@ -64,12 +68,16 @@ SUBSCRIBED_KINDS = (
 ODD_SHAPES = (
     "numeric_ids",
     "seconds_timestamp",
+    "string_timestamp",
     "several_entries",
     "several_items",
     "no_sender",
     "changes",
     "not_json",
 )
+# Item keys that name a Handover change, and the two spellings of a policy enforcement.
+HANDOVER_KEYS = frozenset({"pass_thread_control", "take_thread_control", "request_thread_control"})
+POLICY_KEYS = frozenset({"policy_enforcement", "policy-enforcement"})
 
 
 def _sidecar(body_path: Path) -> dict[str, Any]:
@@ -125,6 +133,8 @@ def body_kinds(raw: bytes) -> set[str]:
     for entry in entries:
         if isinstance(entry.get("id"), int):
             kinds.add("numeric_ids")
+        if isinstance(entry.get("time"), str):
+            kinds.add("string_timestamp")
         items = list(_items(entry))
         if len(items) > 1:
             kinds.add("several_items")
@@ -146,6 +156,8 @@ def _item_kinds(obj: str, where: str, item: dict[str, Any]) -> set[str]:
     timestamp = item.get("timestamp")
     if isinstance(timestamp, int) and 0 < timestamp < 10**11:
         kinds.add("seconds_timestamp")
+    elif isinstance(timestamp, str):
+        kinds.add("string_timestamp")
     message = item.get("message")
     if isinstance(message, dict):
         if message.get("is_echo") in (True, "true"):
@@ -160,9 +172,14 @@ def _item_kinds(obj: str, where: str, item: dict[str, Any]) -> set[str]:
         for attachment in message.get("attachments") or ():
             if isinstance(attachment, dict) and isinstance(attachment.get("type"), str):
                 kinds.add(f"{obj}:attachment:{attachment['type']}")
-    for key in ("postback", "delivery", "read", "reaction", "referral", "message_edit"):
+    for key in ("postback", "delivery", "read", "reaction", "referral", "message_edit", "optin"):
         if key in item:
             kinds.add(f"{obj}:{key}")
+    if HANDOVER_KEYS & item.keys():
+        kinds.add(f"{obj}:handover")
+    # Meta has published the key with an underscore and with a hyphen.
+    if POLICY_KEYS & item.keys():
+        kinds.add(f"{obj}:policy_enforcement")
     return kinds
 
 
@@ -224,6 +241,23 @@ def test_body_kinds_names_what_a_body_holds():
         "instagram:read",
     }
     assert body_kinds(b"{not json") == {"not_json"}
+    string_times = (
+        b'{"object":"page","entry":[{"id":"1","time":"1472831064518","messaging":['
+        b'{"sender":{"id":"2"},"recipient":{"id":"1"},"timestamp":"2016-09-02T15:15:17+0000","read":{"watermark":1}}]}]}'
+    )
+    assert body_kinds(string_times) == {"string_timestamp", "page:read"}
+
+
+def test_body_kinds_names_page_notices_under_either_spelling():
+    body = (
+        b'{"object":"page","entry":[{"id":"1","time":1,"messaging":['
+        b'{"recipient":{"id":"1"},"timestamp":1458692752478,"policy-enforcement":{"action":"block"}},'
+        b'{"recipient":{"id":"1"},"timestamp":1458692752478,"policy_enforcement":{"action":"unblock"}},'
+        b'{"sender":{"id":"2"},"recipient":{"id":"1"},"timestamp":1458692752478,"optin":{"ref":"r"}},'
+        b'{"sender":{"id":"2"},"recipient":{"id":"1"},"timestamp":1458692752478,'
+        b'"take_thread_control":{"previous_owner_app_id":"3"}}]}]}'
+    )
+    assert body_kinds(body) == {"several_items", "no_sender", "page:policy_enforcement", "page:optin", "page:handover"}
 
 
 # --- each body through the endpoint and the drain -----------------------------------------------
@@ -263,3 +297,103 @@ def test_captured_body_is_stored_and_applied_as_expected(client, graph, body_pat
         assert Conversation.objects.count() == expect["conversations"]
     # Whatever the body's shape, a Page or Instagram account is never its own customer.
     assert not Contact.objects.filter(external_id=F("account__account_id")).exists()
+
+
+# --- what a sidecar's [expect] cannot say -------------------------------------------------------
+
+POLICY_UNBLOCK = CAPTURED / "messenger_policy_unblock__restfb.json"
+# Meta's example timestamp, 1458692752478 ms, as the published unblock carries it.
+POLICY_AT = datetime(2016, 3, 23, 0, 25, 52, 478000, tzinfo=UTC)
+
+
+@pytest.mark.django_db
+def test_captured_policy_unblock_lifts_an_older_block(client, graph):
+    raw = POLICY_UNBLOCK.read_bytes()
+    _connect_entry_ids(raw)
+    SocialAccount.objects.update(policy_action="block", policy_reason="Spam", policy_at=POLICY_AT - timedelta(days=1))
+
+    post_webhook(client, raw)
+
+    page = SocialAccount.objects.get()
+    # The published unblock still carries a reason (Meta's reference says it has none): cleared all the same.
+    assert (page.policy_action, page.policy_reason, page.policy_notice) == ("", "", "")
+    assert page.policy_at == POLICY_AT
+
+
+@pytest.mark.django_db
+def test_captured_policy_unblock_older_than_the_recorded_block_changes_nothing(client, graph):
+    raw = POLICY_UNBLOCK.read_bytes()
+    _connect_entry_ids(raw)
+    later = POLICY_AT + timedelta(days=1)
+    SocialAccount.objects.update(policy_action="block", policy_reason="Spam", policy_at=later)
+
+    post_webhook(client, raw)
+
+    page = SocialAccount.objects.get()
+    assert (page.policy_action, page.policy_reason, page.policy_at) == ("block", "Spam", later)
+
+
+# A real batch Meta delivered in 2016: the customer's read of earlier messages comes first, three
+# messages, two deliveries with timestamp 0, the Page's reply "hello", then its delivery and the read
+# that covers it, then one more message.
+BATCH = CAPTURED / "messenger_batch_echo_receipts__heroku-cbot.json"
+BATCH_REPLY_AT = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=1472884148102)
+
+
+@pytest.mark.django_db
+def test_captured_batch_applies_its_receipts_to_the_reply_they_cover(client, graph):
+    raw = BATCH.read_bytes()
+    _connect_entry_ids(raw)
+
+    post_webhook(client, raw)
+
+    reply = ChatMessage.objects.get(direction=ChatMessage.Direction.OUTBOUND)
+    assert (reply.content, reply.status, reply.timestamp) == ("hello", ChatMessage.Status.READ, BATCH_REPLY_AT)
+    conversation = Conversation.objects.get()
+    assert conversation.read_watermark == conversation.delivered_watermark == BATCH_REPLY_AT
+    # A customer's read receipt is about the Page's messages, never the customer's own.
+    statuses = set(ChatMessage.objects.filter(direction=ChatMessage.Direction.INBOUND).values_list("status", flat=True))
+    assert statuses == {ChatMessage.Status.RECEIVED}
+
+
+ANSWERED = CAPTURED / "messenger_text_answered__messenger-platform-go-sdk.json"
+REPLY = CAPTURED / "messenger_echo_template_reply__messenger-platform-go-sdk.json"
+
+
+# A real exchange of 2016: the customer wrote "test" (seq 414) and the Page answered 3.4 s later with
+# a template (seq 415). Meta does not promise delivery order, so the answer may come first.
+REPLY_AT = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=1468152706921)
+ANSWERED_AT = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=1468152703534)
+
+
+def _exchange_state() -> tuple[Any, ...]:
+    conversation = Conversation.objects.get()
+    thread = list(ChatMessage.objects.order_by("timestamp").values_list("direction", "content", "timestamp"))
+    return (
+        thread,
+        conversation.last_message_at,
+        conversation.last_message_direction,
+        conversation.unread_count,
+        conversation.last_inbound_at,
+    )
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("bodies", [(REPLY, ANSWERED), (ANSWERED, REPLY)], ids=["reply_first", "in_order"])
+def test_captured_reply_and_the_message_it_answers_give_one_thread_whatever_their_order(client, graph, bodies):
+    _connect_entry_ids(ANSWERED.read_bytes())
+
+    for body in bodies:
+        post_webhook(client, body.read_bytes())
+
+    assert list(WebhookEvent.objects.values_list("state", flat=True)) == ["processed", "processed"]
+    inbound, outbound = ChatMessage.Direction.INBOUND, ChatMessage.Direction.OUTBOUND
+    # The Page's answer stays the latest line and the answered message is not unread; the customer's
+    # message still opens the reply window.
+    assert _exchange_state() == (
+        [(inbound, "test", ANSWERED_AT), (outbound, "", REPLY_AT)],
+        REPLY_AT,
+        outbound,
+        0,
+        ANSWERED_AT,
+    )

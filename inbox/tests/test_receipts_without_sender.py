@@ -42,10 +42,12 @@ def ig_account(business):
     )
 
 
-def senderless_read(mid: str = "MESSAGE-ID") -> bytes:
+def senderless_read(mid: str = "MESSAGE-ID", *, recipient: bool = True) -> bytes:
     data = json.loads((CAPTURED / "instagram_seen__restfb.json").read_bytes())
     item = data["entry"][0]["messaging"][0]
     del item["sender"]
+    if not recipient:
+        del item["recipient"]
     item["read"]["mid"] = mid
     return json.dumps(data).encode()
 
@@ -84,6 +86,18 @@ def test_an_instagram_read_without_sender_marks_the_named_message_read(client, i
     conversation.refresh_from_db()
     assert conversation.read_watermark == seen.sent_at
     assert ChatMessage.objects.count() == 2  # a receipt adds no message
+
+
+def test_a_read_with_neither_sender_nor_recipient_is_applied_by_the_entry_and_the_mid(client, ig_account):
+    """A delivery captured from Meta (published in a debug script, not citable) had only timestamp and read.mid."""
+    seen = reply(ig_account, mid="MESSAGE-ID")
+
+    assert post_webhook(client, senderless_read(recipient=False)).status_code == 200
+
+    event = WebhookEvent.objects.get()
+    assert event.state == WebhookEvent.State.PROCESSED
+    seen.refresh_from_db()
+    assert seen.status == Status.READ and seen.seen_at == SEEN_AT
 
 
 def test_the_message_is_looked_up_only_in_the_account_the_entry_routed_to(client, ig_account, other_business):
