@@ -149,6 +149,9 @@ def _cases(*, business, small: bool) -> list[Case]:
         *([Case(f"list: label ({label.name})", f"{list_url}?label={label.pk}")] if label else []),
         Case("list: pending", f"{list_url}?status=pending"),
         Case("mentions", reverse("inbox:mention_list")),
+        # What owners read beside the inbox: a page's channel health, and the activity log.
+        Case(f"channel health ({account.account_name})", reverse("inbox:channel_health", args=[account.pk])),
+        Case("activity log", reverse("accounts:activity_log")),
     ]
     for label, text in (("rare word", gen.VERY_RARE_WORD), ("word", gen.RARE_WORD),
                         ("phrase past the switch-over", SWITCH_OVER_PHRASE), ("common word", COMMON_WORD),
