@@ -18,12 +18,15 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import connection
+from django.db.models import Count, Q
+from django.db.models.functions import TruncHour
 from django.utils import timezone
 
 from inbox.models import Attachment, ChatMessage, WebhookEvent
 from social.models import Platform, SocialAccount
 
 State = WebhookEvent.State
+PROBLEM_STATES = (State.FAILED, State.UNROUTABLE)
 # The hours the events chart covers, and how many problem rows each list shows.
 HOURS = 48
 LIST_LIMIT = 20
@@ -62,7 +65,7 @@ class ChannelHealth:
 
 def channel_health(*, account: SocialAccount, now: dt.datetime | None = None) -> ChannelHealth:
     now = now or timezone.now()
-    since = (now - dt.timedelta(hours=HOURS - 1)).replace(minute=0, second=0, microsecond=0)
+    since = (now - dt.timedelta(hours=HOURS - 1)).astimezone(dt.UTC).replace(minute=0, second=0, microsecond=0)
     health = ChannelHealth(account=account, since=since)
     health.hours, health.problem_events = _events(account=account, since=since)
     health.received = sum(hour.received for hour in health.hours)
@@ -90,29 +93,34 @@ def channel_health(*, account: SocialAccount, now: dt.datetime | None = None) ->
 def _events(*, account: SocialAccount, since: dt.datetime) -> tuple[list[HourCount], list[WebhookEvent]]:
     """The account's events since `since`, counted per hour, and the latest that failed or found no page."""
     # Every state listed, so PostgreSQL ranges over webhook_event_state_time (state first, then time).
-    recent = WebhookEvent.objects.filter(
-        state__in=list(State.values),
-        received_at__gte=since,
-        object_type=OBJECT_TYPES.get(Platform(account.platform), ""),
+    recent = _naming(
+        WebhookEvent.objects.filter(
+            state__in=list(State.values),
+            received_at__gte=since,
+            object_type=OBJECT_TYPES.get(Platform(account.platform), ""),
+        ),
+        account,
     )
-    rows = _naming(recent, account).values_list("pk", "received_at", "state")
-    counts: dict[dt.datetime, list[int]] = {}
-    problem_ids: list[int] = []
-    for pk, received_at, state in rows.iterator(chunk_size=5000):
-        hour = received_at.replace(minute=0, second=0, microsecond=0)
-        bucket = counts.setdefault(hour, [0, 0])
-        bucket[0] += 1
-        if state in (State.FAILED, State.UNROUTABLE):
-            bucket[1] += 1
-            problem_ids.append(pk)
+    counts: dict[dt.datetime, tuple[int, int]] = {}
+    if connection.features.supports_json_field_contains:
+        per_hour = (
+            recent.annotate(hour=TruncHour("received_at", tzinfo=dt.UTC))
+            .values("hour")
+            .annotate(received=Count("id"), problems=Count("id", filter=Q(state__in=PROBLEM_STATES)))
+            .order_by()
+        )
+        counts = {row["hour"]: (row["received"], row["problems"]) for row in per_hour}
+    else:
+        for received_at, state in recent.values_list("received_at", "state").iterator():
+            hour = received_at.astimezone(dt.UTC).replace(minute=0, second=0, microsecond=0)
+            so_far, failing = counts.get(hour, (0, 0))
+            counts[hour] = (so_far + 1, failing + (state in PROBLEM_STATES))
     hours = [
-        HourCount(hour=hour, received=counts.get(hour, [0, 0])[0], problems=counts.get(hour, [0, 0])[1])
+        HourCount(hour=hour, received=counts.get(hour, (0, 0))[0], problems=counts.get(hour, (0, 0))[1])
         for hour in (since + dt.timedelta(hours=n) for n in range(HOURS))
     ]
     # Problems of any age, not only of the chart's hours: a failure from last week still wants replaying.
-    older = _naming(WebhookEvent.objects.filter(state__in=(State.FAILED, State.UNROUTABLE)), account).order_by(
-        "-received_at", "-id"
-    )
+    older = _naming(WebhookEvent.objects.filter(state__in=PROBLEM_STATES), account).order_by("-received_at", "-id")
     problems = list(older.defer("body")[:LIST_LIMIT])
     return hours, problems
 
@@ -120,8 +128,6 @@ def _events(*, account: SocialAccount, since: dt.datetime) -> tuple[list[HourCou
 def _naming(events, account: SocialAccount):
     """The events whose entries name this account, routed (account_ids) or not (unroutable_account_ids)."""
     if connection.features.supports_json_field_contains:
-        from django.db.models import Q
-
         return events.filter(
             Q(account_ids__contains=[account.account_id]) | Q(unroutable_account_ids__contains=[account.account_id])
         )
