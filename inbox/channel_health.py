@@ -22,6 +22,7 @@ from django.db.models import Count, Q
 from django.db.models.functions import TruncHour
 from django.utils import timezone
 
+from inbox.latency import Summary, latency_summary
 from inbox.models import Attachment, ChatMessage, WebhookEvent
 from social.models import Platform, SocialAccount
 
@@ -61,6 +62,7 @@ class ChannelHealth:
     failed_downloads: list[Attachment] = field(default_factory=list)
     tokens: list[TokenForecast] = field(default_factory=list)
     webhook_fields: list[str] = field(default_factory=list)
+    latency: list[Summary] = field(default_factory=list)
 
 
 def channel_health(*, account: SocialAccount, now: dt.datetime | None = None) -> ChannelHealth:
@@ -82,6 +84,7 @@ def channel_health(*, account: SocialAccount, now: dt.datetime | None = None) ->
         .order_by("-created_at", "-id")[:LIST_LIMIT]
     )
     health.tokens = token_forecasts(account=account, now=now)
+    health.latency = latency_summary(account_pk=account.pk, now=now)
     health.webhook_fields = list(
         settings.FACEBOOK_WEBHOOK_FIELDS
         if account.platform == Platform.FACEBOOK

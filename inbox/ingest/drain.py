@@ -32,11 +32,12 @@ from django.db.models import F
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
-from inbox.facebook.events import Event
+from inbox.facebook.events import Event, MessageEvent
 from inbox.ingest.apply import apply
 from inbox.ingest.changes import Changes
 from inbox.ingest.routing import Parsed, accounts_for, parse
 from inbox.ingest.wake import drain_flag_clear, webhook_events_wake
+from inbox.latency import drain_samples_on_commit
 from inbox.models import WebhookEvent
 from inbox.realtime import publish_on_commit
 from inbox.text import clean_text
@@ -189,9 +190,19 @@ def _process(events: Sequence[Stored]) -> None:
                 message_ids=sorted(touched.message_ids),
                 pane_ids=sorted(touched.pane_ids),
             )
+    # After the pushes above (on_commit callbacks run in order): how long customers' messages took.
+    received_at = {event.pk: event.received_at for event in events}
+    drain_samples_on_commit(messages={
+        account.pk: [(e.timestamp, received_at[origin[id(e)]]) for e in routed if _is_customer_message(e)]
+        for account, routed in by_account.items()
+    })
     _record_outcomes(
         {event.pk: _outcome(event.pk, parsed[event.pk], accounts, errors.get(event.pk, [])) for event in events}
     )
+
+
+def _is_customer_message(event: Event) -> bool:
+    return isinstance(event, MessageEvent) and not event.is_echo
 
 
 def _parse(event: Stored) -> Parsed:
