@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 
 .PHONY: run prod test lint lock format venv worker beat bench bench-ingest bench-ingest-quick bench-floor bench-data \
-	bench-pages bench-browser bench-embedded bench-drain bench-tools clean
+	bench-pages bench-reports bench-browser bench-embedded bench-drain bench-tools clean
 
 # Development installs the dev lock (runtime + tests and tools); production installs requirements.txt only.
 $(VENV)/.installed: requirements.txt requirements-dev.txt
@@ -81,6 +81,9 @@ bench-data: venv
 
 bench-pages: venv
 	$(PY) bench/pages.py
+
+bench-reports: venv
+	$(PY) bench/reports.py
 
 bench-browser: venv bench-tools
 	$(PY) bench/browser_latency.py

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import zoneinfo
+from functools import cache
+
 from django import forms
 from django.contrib.auth import get_user_model, password_validation
 
@@ -68,17 +71,46 @@ class InvitationSignupForm(forms.Form):
         return cleaned
 
 
+@cache
+def _zone_names() -> list[str]:
+    """The IANA zones people live in (not the legacy aliases such as "US/Eastern" or "Etc/GMT+3")."""
+    return sorted(
+        name for name in zoneinfo.available_timezones()
+        if "/" in name and not name.startswith(("Etc/", "SystemV/", "US/", "posix/", "right/"))
+    ) + ["UTC"]
+
+
 class ProfileForm(forms.Form):
     name = forms.CharField(
         max_length=150, required=False, label="Display name",
         help_text="What colleagues see on your replies and notes, and type after @ to mention you. "
                   "Leave it empty to use the start of your email address.",
     )
+    time_zone = forms.ChoiceField(
+        required=False, label="Time zone",
+        choices=lambda: [("", "As my browser says"), *((name, name.replace("_", " ")) for name in _zone_names())],
+        help_text="The inbox shows every time in this zone. Left to your browser, times follow this computer's.",
+    )
+    clock = forms.ChoiceField(
+        required=False, label="Clock", choices=[("", "As my browser shows it"), ("12", "12-hour (2:05 PM)"),
+                                                ("24", "24-hour (14:05)")],
+    )
 
     def clean_name(self) -> str:
         name = " ".join(self.cleaned_data["name"].split())
         if "@" in name:
             raise forms.ValidationError("A display name cannot contain “@”.")
+        return name
+
+    def clean_time_zone(self) -> str:
+        name = self.cleaned_data["time_zone"]
+        if not name:
+            return ""
+        # The list comes from the system's zone files; loading the zone is what the browser will need.
+        try:
+            zoneinfo.ZoneInfo(name)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise forms.ValidationError("Pick a time zone from the list.") from None
         return name
 
 

@@ -23,6 +23,12 @@ class User(AbstractUser):
     last_name = None  # type: ignore[assignment]
     email = models.EmailField("email address", unique=True)
     name = models.CharField(max_length=150, blank=True)
+    # How the inbox shows times to this person: an IANA zone ("Europe/Rome") and a 12- or 24-hour
+    # clock; blank means whatever their browser says (the zone it runs in, the clock of its locale).
+    time_zone = models.CharField(max_length=64, blank=True)
+    clock = models.CharField(
+        max_length=2, blank=True, choices=[("", "As my browser shows it"), ("12", "12-hour"), ("24", "24-hour")]
+    )
 
     USERNAME_FIELD = "email"
     REQUIRED_FIELDS: ClassVar[list[str]] = []
@@ -70,7 +76,6 @@ class Business(models.Model):
         default=0, verbose_name="Open conversations per agent",
         help_text="Automatic assignment skips agents holding this many open conversations (0: no limit).",
     )
-
     # How long the activity log keeps its rows (accounts.activity): staff and system actions, and the
     # one-row-per-call record of Graph API calls, which is large and of short interest.
     activity_retention_days = models.PositiveIntegerField(
@@ -107,6 +112,11 @@ class Membership(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     # When the member last used this business's pages; written at most once a minute per member.
     last_seen_at = models.DateTimeField(null=True, blank=True)
+    # What the open inbox tells this member in this business (browser notifications, a sound).
+    notify_new_conversations = models.BooleanField(default=True)
+    notify_assigned_messages = models.BooleanField(default=True)
+    notify_mentions = models.BooleanField(default=True)
+    notify_sound = models.BooleanField(default=False)
 
     objects = BusinessQuerySet.as_manager()
 

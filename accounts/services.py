@@ -418,6 +418,16 @@ def user_display_name_set(*, user: User, name: str) -> User:
     return user
 
 
+def user_clock_set(*, user: User, time_zone: str, clock: str) -> User:
+    """How this person's inbox shows times: a zone (validated by the profile form) and a clock; blank = the browser's."""
+    if clock not in ("", "12", "24"):
+        raise AccountsError("Pick a 12-hour or a 24-hour clock.")
+    if (user.time_zone, user.clock) != (time_zone, clock):
+        get_user_model().objects.filter(pk=user.pk).update(time_zone=time_zone, clock=clock)
+        user.time_zone, user.clock = time_zone, clock
+    return user
+
+
 def membership_touch(*, membership: Membership, now=None) -> bool:
     """Record that the member is active now, unless that was recorded less than a minute ago."""
     now = now or timezone.now()

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from accounts import activity_views, team_views, views
+from accounts import activity_views, alert_views, team_views, views
 
 app_name = "accounts"
 
@@ -28,4 +28,5 @@ urlpatterns = [
     # The link mailed to an invitee (public: the token is the credential), then the page that accepts it.
     path("invitations/accept/", views.invitation_accept, name="invitation_accept"),
     path("invitations/<str:token>/", views.invitation_open, name="invitation_open"),
+    path("profile/notifications/", alert_views.alert_preferences, name="alert_preferences"),
 ]

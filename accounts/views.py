@@ -99,20 +99,23 @@ def business_settings(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def profile(request: HttpRequest) -> HttpResponse:
-    """The person's own display name (shown to colleagues on replies, notes and mentions)."""
+    """The person's own display name (shown to colleagues on replies, notes and mentions), time zone and clock."""
     user = request.user
     if request.method == "POST":
         form = ProfileForm(request.POST)
         if form.is_valid():
             try:
                 services.user_display_name_set(user=user, name=form.cleaned_data["name"])
+                services.user_clock_set(
+                    user=user, time_zone=form.cleaned_data["time_zone"], clock=form.cleaned_data["clock"]
+                )
             except AccountsError as exc:
                 form.add_error("name", str(exc))
             else:
                 messages.success(request, "Your profile was saved.")
                 return redirect("accounts:profile")
     else:
-        form = ProfileForm(initial={"name": user.name})
+        form = ProfileForm(initial={"name": user.name, "time_zone": user.time_zone, "clock": user.clock})
     return render(request, "accounts/profile.html", {"form": form})
 
 
@@ -204,11 +207,22 @@ def member_remove(request: HttpRequest, membership_id: int) -> HttpResponse:
 def member_role(request: HttpRequest, membership_id: int) -> HttpResponse:
     membership = get_object_or_404(Membership.objects.for_business(request.business), pk=membership_id)
     form = MemberRoleForm(request.POST)
-    if form.is_valid():
-        try:
-            services.membership_change_role(membership=membership, role=form.cleaned_data["role"], changed_by=request.user)
-        except AccountsError as exc:
-            messages.error(request, str(exc))
+    who = membership.user.display_name or membership.user.email
+    if not form.is_valid():
+        messages.error(request, f"The role of {who} was not changed: choose one of the roles in the list.")
+        return redirect("accounts:team")
+    old = membership.role
+    try:
+        changed = services.membership_change_role(
+            membership=membership, role=form.cleaned_data["role"], changed_by=request.user
+        )
+    except AccountsError as exc:
+        messages.error(request, f"The role of {who} was not changed: {exc}")
+    else:
+        if changed.role == old:
+            messages.info(request, f"The role of {who} was already {changed.get_role_display()}; nothing changed.")
+        else:
+            messages.success(request, f"The role of {who} is now {changed.get_role_display()}.")
     return redirect("accounts:team")
 
 

@@ -139,6 +139,9 @@ def _cases(*, business, small: bool) -> list[Case]:
         Case("list: later keyset page", f"{list_url}?cursor={cursor}"),
         Case("list: next rows (htmx scroll)", f"{list_url}?cursor={cursor}", headers=htmx),
         Case("list: unread", f"{list_url}?unread=1"),
+        # The reply window's views: unanswered customers, and those whose 24 hours end within 2 hours.
+        Case("list: needs reply", f"{list_url}?reply=needed"),
+        Case("list: expiring soon", f"{list_url}?reply=expiring"),
         Case("list: resolved", f"{list_url}?status=resolved"),
         Case(f"list: page filter ({account.account_name})", f"{list_url}?page={account.pk}"),
         Case(f"search: name ({surname})", f"{list_url}?q={quote_plus(surname)}"),

@@ -245,6 +245,11 @@ def runner_start(*, periodic: dict[str, dict] | None = None, **kwargs: Any) -> R
     global _runner
     with _lock:
         if _runner is None:
+            from celery import current_app
+
+            # As a worker does at start: import every app's `tasks` module (Celery's autodiscovery), so
+            # each periodic entry finds its task whatever the process happened to import before.
+            current_app.loader.import_default_modules()
             _runner = Runner(**kwargs).start()
             if periodic:
                 _runner.schedule_periodic(periodic)

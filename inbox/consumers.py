@@ -10,6 +10,14 @@ and on removal, sign-out, a new password or a business switch it sends one JSON 
 closes with an application code (4401, 4403, 4409). Should such an event be lost, the permission is
 checked again before a push once it is older than `access.RECHECK_SECONDS`: one or two queries per
 socket per second at most while pushes flow, none per push otherwise.
+
+Presence (`inbox.services.presence`) is the one thing the page sends: small JSON frames
+(``{"presence": "viewing", "conversation": 12}``), strictly parsed, at most a few per second, and
+only about a conversation of this business (one query per conversation id, then remembered). Each
+is stored and broadcast to the business's group; every other member's socket that speaks presence
+forwards it as JSON. A socket takes part from its first frame (it is then told who is there
+already); one that never sends any gets HTML pushes only. Leaving (disconnect, or access ending)
+takes the entry away for everyone at once.
 """
 
 from __future__ import annotations
@@ -23,9 +31,12 @@ from django.contrib.auth import HASH_SESSION_KEY
 from accounts.middleware import SESSION_KEY
 from inbox import access
 from inbox.realtime import business_group, member_group
+from inbox.services import presence
 
 _followed_business = database_sync_to_async(access.followed_business)
 _access_problem = database_sync_to_async(access.access_problem)
+_conversation_in_business = database_sync_to_async(presence.conversation_in_business)
+_member_ids = database_sync_to_async(presence.member_ids)
 
 
 class InboxConsumer(AsyncWebsocketConsumer):
@@ -33,6 +44,7 @@ class InboxConsumer(AsyncWebsocketConsumer):
     joined: tuple[str, ...] = ()
     ended = False
     checked_at = 0.0
+    presence_entry: dict | None = None
 
     async def connect(self) -> None:
         user = self.scope.get("user")
@@ -57,14 +69,44 @@ class InboxConsumer(AsyncWebsocketConsumer):
         await self._join(business_group(self.followed.business_id))
         # This member's own pushes (their bell): left with the others when access ends.
         await self._join(member_group(self.followed.business_id, user.pk))
+        self.user = user
+        self.frame_rate = presence.FrameRate()
+        self.allowed_conversations: set[int] = set()
         await self.accept()
 
     async def disconnect(self, code: int) -> None:
+        await self._presence_leave()
         await self._leave()
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        # The page only listens; anything it sends is ignored.
-        return
+        # Presence frames only; anything else (bytes, oversized, malformed, too many) is dropped.
+        if self.ended or self.followed is None:
+            return
+        frame = presence.frame_parse(text_data)
+        if frame is None or not self.frame_rate.allow():
+            return
+        if frame.conversation_id is not None and not await self._may_name(frame.conversation_id):
+            return
+        if time.monotonic() - self.checked_at >= access.RECHECK_SECONDS and not await self._still_allowed():
+            return
+        if self.presence_entry is None:
+            await self._presence_enter()
+        assert self.presence_entry is not None
+        self.presence_entry = await presence.presence_update(
+            business_id=self.followed.business_id, entry=self.presence_entry, frame=frame
+        )
+        await self.channel_layer.group_send(
+            business_group(self.followed.business_id),
+            {"type": "inbox.presence", "user": self.user_id, "text": presence.frame_entries([self.presence_entry])},
+        )
+
+    async def inbox_presence(self, event: dict) -> None:
+        # A member is not told about themself (their other tabs included), nor a socket that never spoke.
+        if self.ended or self.presence_entry is None or event.get("user") == self.user_id:
+            return
+        if time.monotonic() - self.checked_at >= access.RECHECK_SECONDS and not await self._still_allowed():
+            return
+        await self.send(text_data=event["text"])
 
     async def inbox_html(self, event: dict) -> None:
         if self.ended:
@@ -72,6 +114,50 @@ class InboxConsumer(AsyncWebsocketConsumer):
         if time.monotonic() - self.checked_at >= access.RECHECK_SECONDS and not await self._still_allowed():
             return
         await self.send(text_data=event["html"])
+
+    # --- presence ----------------------------------------------------------------------------------
+
+    async def _presence_enter(self) -> None:
+        """The socket's first frame: store its entry and tell it who is here already (current members only)."""
+        assert self.followed is not None
+        business_id = self.followed.business_id
+        members = await _member_ids(business_id=business_id)
+        others = [
+            entry
+            for entry in await presence.presence_entries(business_id=business_id, members=members)
+            if entry["user"] != self.user_id
+        ]
+        self.presence_entry = presence.entry_new(socket=presence.new_socket_id(), user=self.user)
+        await presence.presence_enter(business_id=business_id, entry=self.presence_entry)
+        if others:
+            await self.send(text_data=presence.frame_entries(others, snapshot=True))
+
+    async def _presence_leave(self) -> None:
+        entry, self.presence_entry = self.presence_entry, None
+        if entry is None or self.followed is None:
+            return
+        business_id = self.followed.business_id
+        await presence.presence_leave(business_id=business_id, socket=entry["socket"])
+        await self.channel_layer.group_send(
+            business_group(business_id),
+            {
+                "type": "inbox.presence",
+                "user": self.user_id,
+                "text": presence.frame_gone(socket=entry["socket"], user_id=self.user_id),
+            },
+        )
+
+    async def _may_name(self, conversation_id: int) -> bool:
+        """Whether the conversation is this business's: one query per id, then remembered."""
+        if conversation_id in self.allowed_conversations:
+            return True
+        assert self.followed is not None
+        if not await _conversation_in_business(business_id=self.followed.business_id, conversation_id=conversation_id):
+            return False
+        if len(self.allowed_conversations) >= presence.MAX_REMEMBERED_CONVERSATIONS:
+            self.allowed_conversations.clear()
+        self.allowed_conversations.add(conversation_id)
+        return True
 
     # --- access ------------------------------------------------------------------------------------
 
@@ -92,7 +178,9 @@ class InboxConsumer(AsyncWebsocketConsumer):
         if self.ended or self.followed is None:
             return False
         problem = await _access_problem(
-            user_id=self.user_id, business_id=self.followed.business_id, session_key=self.session_key,
+            user_id=self.user_id,
+            business_id=self.followed.business_id,
+            session_key=self.session_key,
             auth_hash=self.auth_hash,
         )
         self.checked_at = time.monotonic()
@@ -105,7 +193,8 @@ class InboxConsumer(AsyncWebsocketConsumer):
         if self.ended or self.followed is None:
             return
         self.ended = True
-        # Out of the groups first: nothing more is even queued for this socket.
+        # Gone from everyone's presence at once, then out of the groups: nothing more is queued here.
+        await self._presence_leave()
         await self._leave()
         await self.send(text_data=access.end_frame(reason=reason, business_name=self.followed.business_name))
         await self.close(code=access.CLOSE_CODES[reason])

@@ -71,6 +71,7 @@ class FilterForm(forms.Form):
     assignee = forms.ChoiceField(choices=[("me", "Mine"), ("none", "Unassigned")], required=False)
     team = forms.IntegerField(required=False, min_value=1)
     label = forms.IntegerField(required=False, min_value=1)
+    reply = forms.ChoiceField(choices=[("expiring", "Expiring soon"), ("needed", "Needs reply")], required=False)
 
     def filters(self, *, user_id: int | None = None) -> ConversationFilters:
         self.is_valid()  # cleaned_data keeps the fields that were valid
@@ -85,6 +86,7 @@ class FilterForm(forms.Form):
             team_id=data.get("team"),
             user_id=user_id,
             label_id=data.get("label"),
+            reply=data.get("reply") or "",
         )
 
     def cursor_value(self) -> str | None:

@@ -76,6 +76,15 @@ class Contact(models.Model):
     picture = models.FileField(upload_to="contacts/%Y/%m/", blank=True)
     profile_state = models.CharField(max_length=10, choices=ProfileState.choices, default=ProfileState.PENDING)
     profile_fetched_at = models.DateTimeField(null=True, blank=True)
+    # What staff know about the customer (the contact panel): free notes, and short "key: value" details
+    # (validated by inbox.services.contact_profile: at most 30 keys, keys and values short strings).
+    notes = models.TextField(blank=True)
+    attributes = models.JSONField(default=dict, blank=True)
+    # The person this identity belongs to, once staff merged it with another one (their Messenger and
+    # Instagram contacts); empty for a customer known by one identity only.
+    person = models.ForeignKey(
+        "Person", null=True, blank=True, on_delete=models.SET_NULL, related_name="contacts"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = BusinessQuerySet.as_manager()
@@ -98,6 +107,19 @@ class Contact(models.Model):
         if self.name or self.username:
             return self.name or f"@{self.username}"
         return "Website chat visitor" if self.external_id.startswith(self.USER_REF_PREFIX) else self.external_id
+
+
+class Person(models.Model):
+    """One customer known through several contacts of one business (e.g. their Messenger and Instagram
+    identities), joined by staff; `inbox.services.contact_profile` never lets it span businesses."""
+
+    business = models.ForeignKey("accounts.Business", on_delete=models.CASCADE, related_name="people")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = BusinessQuerySet.as_manager()
+
+    def __str__(self) -> str:
+        return f"Person {self.pk}"
 
 
 def conversation_participants(*, contact: Contact, account) -> tuple[list[str], list[str]]:
@@ -142,6 +164,10 @@ class Conversation(models.Model):
     snoozed_until = models.DateTimeField(null=True, blank=True)
     priority = models.CharField(max_length=10, choices=Priority.choices, default=Priority.NONE)
     last_inbound_at = models.DateTimeField(null=True, blank=True, help_text="Drives the 24-hour reply window.")
+    # A click-to-Messenger ad (docs/messenger-platform.md §6.7): when the customer last came from one,
+    # and their first message after that click, from which the standard window lasts 7 days.
+    ad_referral_at = models.DateTimeField(null=True, blank=True)
+    ad_window_opened_at = models.DateTimeField(null=True, blank=True)
     # Highest receipts seen from the customer; kept so a late or repeated receipt never moves back.
     delivered_watermark = models.DateTimeField(null=True, blank=True)
     read_watermark = models.DateTimeField(null=True, blank=True)
@@ -185,6 +211,13 @@ class Conversation(models.Model):
             ),
             # The wake-up task reads only snoozed rows, soonest first.
             models.Index(fields=("snoozed_until",), condition=Q(status="snoozed"), name="conv_snoozed_until"),
+            # The "Expiring soon" view reads open rows by when the customer last wrote (and the few
+            # rows with an ad's longer window by when it opened).
+            models.Index(fields=("business", "last_inbound_at"), condition=Q(status="open"), name="conv_open_last_inbound"),
+            models.Index(
+                fields=("business", "ad_window_opened_at"), condition=Q(ad_window_opened_at__isnull=False),
+                name="conv_ad_window_opened",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -293,6 +326,18 @@ class ChatMessage(models.Model):
             models.Index(
                 fields=("account", "-timestamp"), condition=Q(status="failed", direction="outbound"),
                 name="msg_failed_by_account",
+            ),
+            # The contact panel's "came from" (an ad or a link): the conversation's latest referral, on
+            # its own or carried by a message, without walking the whole thread.
+            models.Index(
+                fields=("conversation", "-timestamp", "-id"),
+                condition=Q(kind="referral") | Q(extra__has_key="referral"),
+                name="msg_conversation_referral",
+            ),
+            # "Needs reply": a conversation's customer messages no reply has answered yet.
+            models.Index(
+                fields=("conversation",), condition=Q(direction="inbound", is_replied=False) & ~Q(kind="notice"),
+                name="msg_conversation_unreplied",
             ),
         ]
 
@@ -512,3 +557,131 @@ class SavedReply(models.Model):
 
     def __str__(self) -> str:
         return f"/{self.code}"
+
+
+# --- reports ---
+
+
+class ReportCursor(models.Model):
+    """How far the report rollups have read a stream of rows (its high-water mark on their ids)."""
+
+    name = models.CharField(max_length=32, unique=True)
+    last_id = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "report_cursors"
+
+    def __str__(self) -> str:
+        return f"{self.name} at {self.last_id}"
+
+
+class BusinessHours(models.Model):
+    """When a business answers: reports can count first response and resolution times in these hours only."""
+
+    business = models.OneToOneField("accounts.Business", on_delete=models.CASCADE, related_name="business_hours")
+    time_zone = models.CharField(max_length=64, default="UTC")
+    # Weekday ("0" is Monday) -> ["09:00", "17:30"]; a day not named is closed.
+    week = models.JSONField(default=dict, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = BusinessQuerySet.as_manager()
+
+    class Meta:
+        db_table = "report_business_hours"
+        verbose_name_plural = "business hours"
+
+    def __str__(self) -> str:
+        return f"Business hours of {self.business_id}"
+
+
+class ConversationStats(models.Model):
+    """One episode of a conversation, as reports count it: opened by a customer message while no episode
+    was open, ended by a resolve. Kept by `inbox.reports.rollup`; reports read only these and HourlyStats.
+
+    Team and people are plain ids (0: none) rather than foreign keys: a report keeps counting a deleted
+    team's or member's past work, and the rows stay unique without NULLs in their keys.
+    """
+
+    business = models.ForeignKey("accounts.Business", on_delete=models.CASCADE, related_name="+")
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="+")
+    account = models.ForeignKey("social.SocialAccount", on_delete=models.CASCADE, related_name="+")
+    team_pk = models.IntegerField(default=0)
+    assignee_pk = models.IntegerField(default=0)
+    opened_at = models.DateTimeField()
+    first_response_at = models.DateTimeField(null=True, blank=True)
+    first_response_by_pk = models.IntegerField(default=0)
+    first_response_seconds = models.IntegerField(null=True, blank=True)
+    first_response_open_seconds = models.IntegerField(null=True, blank=True)  # within business hours
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by_pk = models.IntegerField(default=0)
+    resolution_seconds = models.IntegerField(null=True, blank=True)
+    resolution_open_seconds = models.IntegerField(null=True, blank=True)
+    last_inbound_at = models.DateTimeField()
+    last_outbound_at = models.DateTimeField(null=True, blank=True)
+    # The customer's latest message has no reply after it yet.
+    awaiting_reply = models.BooleanField(default=True)
+    # When the 24-hour window closed with the customer unanswered (the first time in the episode).
+    window_missed_at = models.DateTimeField(null=True, blank=True)
+
+    objects = BusinessQuerySet.as_manager()
+
+    class Meta:
+        db_table = "report_conversation_stats"
+        indexes = [
+            # Covering (PostgreSQL): a report's reads are index-only scans.
+            models.Index(
+                fields=("business", "opened_at"), name="report_conv_opened",
+                include=("account", "team_pk", "assignee_pk", "first_response_seconds", "first_response_open_seconds"),
+            ),
+            models.Index(
+                fields=("business", "resolved_at"), condition=Q(resolved_at__isnull=False), name="report_conv_resolved",
+                include=("account", "team_pk", "assignee_pk", "resolution_seconds", "resolution_open_seconds"),
+            ),
+            models.Index(fields=("business", "window_missed_at"), condition=Q(window_missed_at__isnull=False),
+                         name="report_conv_missed"),
+            models.Index(fields=("conversation", "-id"), name="report_conv_latest"),
+            # The sweep that finds windows that closed unanswered reads only these rows.
+            models.Index(
+                fields=("last_inbound_at",),
+                condition=Q(awaiting_reply=True, window_missed_at__isnull=True, resolved_at__isnull=True),
+                name="report_conv_awaiting",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Episode of conversation {self.conversation_id} from {self.opened_at:%Y-%m-%d %H:%M}"
+
+
+class HourlyStats(models.Model):
+    """Messages per hour (UTC) of a business, per page, team and member. ``messages_in``/``messages_out``
+    count under the conversation's assignee (``agent_pk``); ``replies`` under the member who sent them."""
+
+    business = models.ForeignKey("accounts.Business", on_delete=models.CASCADE, related_name="+")
+    hour = models.DateTimeField()
+    account = models.ForeignKey("social.SocialAccount", on_delete=models.CASCADE, related_name="+")
+    team_pk = models.IntegerField(default=0)
+    agent_pk = models.IntegerField(default=0)
+    messages_in = models.PositiveIntegerField(default=0)
+    messages_out = models.PositiveIntegerField(default=0)
+    replies = models.PositiveIntegerField(default=0)
+
+    objects = BusinessQuerySet.as_manager()
+
+    class Meta:
+        db_table = "report_hourly_stats"
+        constraints = [
+            models.UniqueConstraint(
+                fields=("business", "hour", "account", "team_pk", "agent_pk"), name="uniq_report_hour_key"
+            ),
+        ]
+        indexes = [
+            # Covering (PostgreSQL): a report's reads are index-only scans.
+            models.Index(
+                fields=("business", "hour"), name="report_hour_covering",
+                include=("account", "team_pk", "agent_pk", "messages_in", "messages_out", "replies"),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Hour {self.hour:%Y-%m-%d %H}:00 of {self.business_id}"

@@ -11,13 +11,14 @@ conversation finds no target for these messages and only its list changes.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 from django.template.loader import render_to_string
 
+from config.metrics import push_timer
 from inbox.reply_window import reply_window
 
 logger = logging.getLogger(__name__)
@@ -110,10 +111,12 @@ def publish(
     if layer is None:
         return
     try:
-        html = render_live(
-            business_id=business_id, conversation_ids=conversation_ids, message_ids=message_ids, pane_ids=pane_ids
-        )
-        async_to_sync(layer.group_send)(business_group(business_id), {"type": "inbox.html", "html": html})
+        with push_timer():
+            html = render_live(
+                business_id=business_id, conversation_ids=conversation_ids, message_ids=message_ids,
+                pane_ids=pane_ids,
+            )
+            async_to_sync(layer.group_send)(business_group(business_id), {"type": "inbox.html", "html": html})
     except Exception:
         # A broadcast is best effort: the rows are committed and pages catch up on reconnect.
         logger.exception("Broadcast to business %s failed", business_id)
@@ -147,3 +150,24 @@ def publish_to_user(*, business_id: int, user_id: int, html: str | None = None) 
 
 def publish_to_user_on_commit(*, business_id: int, user_id: int) -> None:
     transaction.on_commit(lambda: publish_to_user(business_id=business_id, user_id=user_id))
+
+
+# --- fragments a feature renders itself (the contact panel) -------------------------------------------
+
+
+def publish_html_on_commit(*, business_id: int, render: Callable[[], str]) -> None:
+    """After commit, send the fragments ``render()`` returns then (each with an id the page places) to every
+    open screen of the business: rendered after the commit, they show the committed rows."""
+
+    def send() -> None:
+        layer = get_channel_layer()
+        if layer is None:
+            return
+        try:
+            html = render()
+            if html:
+                async_to_sync(layer.group_send)(business_group(business_id), {"type": "inbox.html", "html": html})
+        except Exception:
+            logger.exception("Broadcast to business %s failed", business_id)
+
+    transaction.on_commit(send)

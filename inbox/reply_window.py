@@ -1,8 +1,10 @@
 """Messaging windows (docs/messenger-platform.md §6.7): how staff may reply to a conversation now.
 
-Inside 24 h of the customer's last message a reply is a RESPONSE; after that, only a human may
-reply, with MESSAGE_TAG + HUMAN_AGENT, up to 7 days, and only when the account is approved for it.
-Otherwise the composer is locked and says why.
+The standard window is 24 h after the customer's last message, or 7 days after their first message
+following a click-to-Messenger ad, whichever ends later; inside it a reply is a RESPONSE. After it,
+only a person typing in the inbox may reply, with MESSAGE_TAG + HUMAN_AGENT, up to 7 days after the
+customer's last message, and only when the account is approved for it. Anything sent without a
+person behind it (``human=False``) never carries the tag. Otherwise the composer is locked and says why.
 
 A pure function of the conversation and its account, low in the inbox's layers: the live push
 (inbox.realtime), replies, ingest and the views all read it.
@@ -20,6 +22,8 @@ from social.models import SocialAccount
 
 RESPONSE_WINDOW = timedelta(hours=24)
 HUMAN_AGENT_WINDOW = timedelta(days=7)
+# From the customer's first message after clicking a click-to-Messenger ad (Conversation.ad_window_opened_at).
+AD_WINDOW = timedelta(days=7)
 
 
 @dataclass(frozen=True)
@@ -31,14 +35,32 @@ class ReplyWindow:
     # When the current way of replying ends (open / human_agent), or when replying stopped (locked).
     until: datetime | None = None
     closed_at: datetime | None = None
+    # Open past the 24 hours because the customer came from a click-to-Messenger ad.
+    from_ad: bool = False
 
     @property
     def allowed(self) -> bool:
         return self.state != "locked"
 
 
-def reply_window(*, conversation: Conversation, now: datetime | None = None) -> ReplyWindow:
-    """How staff may reply to this conversation now, or why they cannot."""
+def standard_window_end(conversation: Conversation) -> datetime | None:
+    """When the standard messaging window closes; None before the customer has written."""
+    last = conversation.last_inbound_at
+    if last is None:
+        return None
+    end = last + RESPONSE_WINDOW
+    opened = conversation.ad_window_opened_at
+    if opened is not None and opened + AD_WINDOW > end:
+        end = opened + AD_WINDOW
+    return end
+
+
+def reply_window(*, conversation: Conversation, now: datetime | None = None, human: bool = True) -> ReplyWindow:
+    """How staff may reply to this conversation now, or why they cannot.
+
+    ``human``: the reply was written by a person in the inbox (a retry of it too). A send without one
+    never gets the HUMAN_AGENT tag: after the standard window it is refused instead.
+    """
     now = now or timezone.now()
     account = conversation.account
     if account.status != SocialAccount.Status.ACTIVE:
@@ -52,23 +74,41 @@ def reply_window(*, conversation: Conversation, now: datetime | None = None) -> 
             reason="This visitor wrote from the chat plugin on your website; you can reply once they write in Messenger.",
         )
     last = conversation.last_inbound_at
-    if last is None:
+    end = standard_window_end(conversation)
+    if last is None or end is None:
         return ReplyWindow(
             state="locked", reason="Meta only allows replies after the customer has written to the page."
         )
-    if now < last + RESPONSE_WINDOW:
-        return ReplyWindow(state="open", messaging_type="RESPONSE", until=last + RESPONSE_WINDOW)
+    if now < end:
+        return ReplyWindow(state="open", messaging_type="RESPONSE", until=end, from_ad=end > last + RESPONSE_WINDOW)
+    if not human:
+        return ReplyWindow(
+            state="locked",
+            closed_at=end,
+            reason="Only replies written by a person may be sent after the standard messaging window.",
+        )
     if account.human_agent_enabled and now < last + HUMAN_AGENT_WINDOW:
         return ReplyWindow(
-            state="human_agent", messaging_type="MESSAGE_TAG", tag="HUMAN_AGENT", until=last + HUMAN_AGENT_WINDOW,
-            closed_at=last + RESPONSE_WINDOW,
+            state="human_agent",
+            messaging_type="MESSAGE_TAG",
+            tag="HUMAN_AGENT",
+            until=last + HUMAN_AGENT_WINDOW,
+            closed_at=end,
         )
     if account.human_agent_enabled:
         return ReplyWindow(
-            state="locked", closed_at=last + HUMAN_AGENT_WINDOW,
+            state="locked",
+            closed_at=max(end, last + HUMAN_AGENT_WINDOW),
             reason="Meta allows human replies only within 7 days of the customer's last message.",
         )
+    if end > last + RESPONSE_WINDOW:
+        return ReplyWindow(
+            state="locked",
+            closed_at=end,
+            reason="Meta allows replies only within 7 days of the customer's first message after an ad.",
+        )
     return ReplyWindow(
-        state="locked", closed_at=last + RESPONSE_WINDOW,
+        state="locked",
+        closed_at=end,
         reason="Meta allows replies only within 24 hours of the customer's last message.",
     )

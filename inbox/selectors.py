@@ -75,6 +75,8 @@ class ConversationFilters:
     team_id: int | None = None
     user_id: int | None = None
     label_id: int | None = None
+    # "" = any, or one of REPLY_VIEWS: "expiring" (the reply window closes soon) or "needed" (needs reply).
+    reply: str = ""
 
     @property
     def is_search(self) -> bool:
@@ -97,6 +99,8 @@ class ConversationFilters:
             query["team"] = str(self.team_id)
         if self.label_id:
             query["label"] = str(self.label_id)
+        if self.reply:
+            query["reply"] = self.reply
         if self.q:
             query["q"] = self.q
         return query
@@ -230,6 +234,10 @@ def conversation_list(
         qs = qs.filter(team_id=filters.team_id)
     if filters.label_id:
         qs = qs.filter(label_links__label_id=filters.label_id)
+    if filters.reply == "needed":
+        qs = qs.filter(needs_reply_condition())
+    elif filters.reply == "expiring":
+        qs = qs.filter(expiring_soon_condition(now=timezone.now()))
     qs = _keyset_before(qs, time_field="last_message_at", cursor=cursor_decode(cursor))
     rows = None
     if filters.q:
@@ -240,6 +248,8 @@ def conversation_list(
             qs = qs.filter(_search_by_row(business=business, q=filters.q))
         else:
             qs = qs.filter(_search_condition(business=business, q=filters.q))
+    if rows is None and filters.reply == "expiring":
+        rows = _few_old_rows(qs, limit=limit)
     if rows is None:
         rows = list(qs.order_by("-last_message_at", "-id")[: limit + 1])
     next_cursor = None
@@ -248,6 +258,49 @@ def conversation_list(
         next_cursor = cursor_encode(rows[-1].last_message_at, rows[-1].pk)
     labels_prefetch(rows)
     return ConversationPage(conversations=rows, next_cursor=next_cursor)
+
+
+# --- reply window views ---
+REPLY_VIEWS = ("expiring", "needed")
+# "Expiring soon": the standard reply window closes within this long. The windows themselves are
+# Meta's (inbox.reply_window, which this layer does not import): 24 h after the customer's last
+# message, 7 days after their first message following an ad (docs/messenger-platform.md §6.7).
+EXPIRING_SOON = dt.timedelta(hours=2)
+_RESPONSE_WINDOW = dt.timedelta(hours=24)
+_AD_WINDOW = dt.timedelta(days=7)
+
+
+def needs_reply_condition() -> Q:
+    """Conversations with a customer's message no reply has answered (``ChatMessage.is_replied``, kept
+    by ingest and by sent replies): a probe of the partial index msg_conversation_unreplied per row."""
+    unreplied = ChatMessage.objects.filter(
+        conversation=OuterRef("pk"), direction=ChatMessage.Direction.INBOUND, is_replied=False
+    ).exclude(kind=ChatMessage.Kind.NOTICE)
+    return Q(Exists(unreplied))
+
+
+def expiring_soon_condition(*, now: dt.datetime) -> Q:
+    """Open conversations whose standard window is still open and closes within EXPIRING_SOON, not
+    answered since the customer's last message. The window ends at the later of last inbound + 24 h and
+    ad window opened + 7 days; each half is a range on its own partial index (conv_open_last_inbound,
+    conv_ad_window_opened)."""
+    last_closing = Q(last_inbound_at__gt=now - _RESPONSE_WINDOW, last_inbound_at__lte=now - _RESPONSE_WINDOW + EXPIRING_SOON)
+    ad_over_by_then = Q(ad_window_opened_at__isnull=True) | Q(ad_window_opened_at__lte=now - _AD_WINDOW + EXPIRING_SOON)
+    ad_closing = Q(
+        ad_window_opened_at__gt=now - _AD_WINDOW, ad_window_opened_at__lte=now - _AD_WINDOW + EXPIRING_SOON,
+        last_inbound_at__lte=now - _RESPONSE_WINDOW + EXPIRING_SOON,
+    )
+    return Q(status=Conversation.Status.OPEN) & ((last_closing & ad_over_by_then) | ad_closing) & needs_reply_condition()
+
+
+def _few_old_rows(qs: QuerySet[Conversation], *, limit: int) -> list[Conversation]:
+    """The page of a view whose rows are few and not the newest ("Expiring soon": customers who wrote
+    22–24 h ago), in two queries: every match's (time, id) through the view's own indexes, sorted
+    here, then the page's rows by id. Walking the list newest first would pass every conversation of
+    the last 22 hours before the first match (~12,000 rows, 12 ms, with the bench data)."""
+    keys = sorted(qs.order_by().values_list("last_message_at", "pk"), reverse=True)[: limit + 1]
+    found = {c.pk: c for c in qs.filter(pk__in=[pk for _, pk in keys])}
+    return [found[pk] for _, pk in keys if pk in found]
 
 
 # How many matches a search collects through the trigram indexes (migration inbox 0003) before it
@@ -645,3 +698,227 @@ def saved_reply_list(*, business: Business, q: str = "") -> list[SavedReply]:
 
 def saved_reply_get(*, business: Business, pk: int) -> SavedReply:
     return SavedReply.objects.for_business(business).select_related("business").get(pk=pk)
+
+
+# --- thread search ---------------------------------------------------------------------------------------
+
+# Of a page opened at a search match, about this share shows what came after the match (the rest leads
+# up to it), so the match sits in the upper half of the screen with its answer below it.
+MATCH_PAGE_NEWER_SHARE = 3
+
+
+@dataclass(frozen=True)
+class MatchPage(MessagePage):
+    """Messages around `match_id`, oldest first; `newer_cursor` is set when newer messages exist."""
+
+    newer_cursor: str | None = None
+    match_id: int | None = None
+
+
+def _keyset_after(qs: QuerySet, *, cursor: Cursor) -> QuerySet:
+    when, pk = cursor
+    # The mirror of _keyset_before: the `gte` bound starts the index scan at the cursor.
+    return qs.filter(Q(timestamp__gt=when) | Q(timestamp=when, id__gt=pk), timestamp__gte=when)
+
+
+def message_match_newest(*, conversation: Conversation, q: str) -> ChatMessage | None:
+    """The conversation's newest message that the list's search found it by (same matching: any case,
+    not deleted), or None when only the customer's name matched."""
+    if not q:
+        return None
+    return (
+        ChatMessage.objects.filter(business_id=conversation.business_id, conversation=conversation)
+        .filter(content__icontains=q, is_deleted=False)
+        .only("pk", "timestamp").order_by("-timestamp", "-id").first()
+    )
+
+
+def message_list_around(*, conversation: Conversation, q: str, limit: int = 50) -> MatchPage | None:
+    """A page of the conversation's messages around its newest match of `q` (None without a match).
+
+    The match and the messages before it come with the usual older cursor; the few after it with a
+    newer cursor (message_list_newer), so scrolling either way continues the thread. Five queries
+    however long the conversation.
+    """
+    match = message_match_newest(conversation=conversation, q=q)
+    if match is None:
+        return None
+    qs = _message_queryset().filter(business_id=conversation.business_id, conversation=conversation)
+    newer_limit = max(limit // MATCH_PAGE_NEWER_SHARE, 1)
+    newer = list(_keyset_after(qs, cursor=(match.timestamp, match.pk)).order_by("timestamp", "id")[: newer_limit + 1])
+    newer_cursor = None
+    if len(newer) > newer_limit:
+        newer = newer[:newer_limit]
+        newer_cursor = cursor_encode(newer[-1].timestamp, newer[-1].pk)
+    older_limit = max(limit - len(newer), 1)
+    # Up to and including the match: before the cursor of a moment just after it.
+    up_to = qs.filter(Q(timestamp__lt=match.timestamp) | Q(timestamp=match.timestamp, id__lte=match.pk),
+                      timestamp__lte=match.timestamp)
+    rows = list(up_to.order_by("-timestamp", "-id")[: older_limit + 1])
+    older = None
+    if len(rows) > older_limit:
+        rows = rows[:older_limit]
+        older = cursor_encode(rows[-1].timestamp, rows[-1].pk)
+    rows.reverse()
+    return MatchPage(messages=rows + newer, older_cursor=older, newer_cursor=newer_cursor, match_id=match.pk)
+
+
+def message_list_newer(*, conversation: Conversation, cursor: Cursor, limit: int = 50) -> MatchPage:
+    """The oldest `limit` messages newer than the cursor, oldest first (scrolling down from a match)."""
+    qs = _message_queryset().filter(business_id=conversation.business_id, conversation=conversation)
+    rows = list(_keyset_after(qs, cursor=cursor).order_by("timestamp", "id")[: limit + 1])
+    newer = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        newer = cursor_encode(rows[-1].timestamp, rows[-1].pk)
+    return MatchPage(messages=rows, newer_cursor=newer)
+
+
+# --- contact panel ---------------------------------------------------------------------------------------
+
+# The panel lists this many of the customer's other conversations, newest first.
+PANEL_OTHER_CONVERSATIONS = 10
+# A contact found by the "same person as…" search: this many at most.
+CONTACT_SEARCH_LIMIT = 8
+_PANEL_CONVERSATION_FIELDS = (
+    "platform", "account_id", "contact_id", "last_message_at", "last_message_preview", "last_message_direction",
+    "unread_count", "status", "business_id",
+    "contact__name", "contact__username", "contact__external_id", "contact__picture", "contact__picture_url",
+    "account__account_name", "account__account_id", "account__platform",
+)
+# What Meta's referral `source` means, in staff's words.
+_REFERRAL_SOURCES = {
+    "ADS": "an ad",
+    "SHORTLINK": "an m.me link",
+    "CUSTOMER_CHAT_PLUGIN": "the website chat",
+    "MESSENGER_CODE": "a Messenger code",
+    "DISCOVER_TAB": "Messenger's Discover tab",
+}
+
+
+@dataclass(frozen=True)
+class ReferralSource:
+    """Where the customer came from into this conversation, from Meta's latest referral in it."""
+
+    source: str  # Meta's `source` (ADS, SHORTLINK …), "" when Meta gave none
+    source_label: str  # in words: "an ad", "an m.me link" …
+    ad_title: str
+    ad_id: str
+    ref: str  # the link's or ad's `ref` parameter
+    at: dt.datetime
+
+
+@dataclass(frozen=True)
+class ContactPanel:
+    conversation: Conversation
+    contact: Contact
+    # The other identities staff joined to this customer (Messenger, Instagram …), not this one.
+    person_contacts: list[Contact]
+    # The customer's other conversations in this business (through every identity), newest first.
+    other_conversations: list[Conversation]
+    first_seen: dt.datetime
+    referral: ReferralSource | None
+    labels: list[Label]
+
+
+def _referral_of(message: ChatMessage | None) -> ReferralSource | None:
+    if message is None:
+        return None
+    # A referral event stores Meta's referral object as it is; a message sent from an ad carries it.
+    data = message.extra if message.kind == ChatMessage.Kind.REFERRAL else message.extra.get("referral")
+    if not isinstance(data, dict):
+        return None
+    ads = data.get("ads_context_data")
+    ad_title = ads.get("ad_title") if isinstance(ads, dict) else None
+    source = str(data.get("source") or "").upper()
+    return ReferralSource(
+        source=source,
+        source_label=_REFERRAL_SOURCES.get(source, "a link"),
+        ad_title=str(ad_title or "")[:200],
+        ad_id=str(data.get("ad_id") or "")[:64],
+        ref=str(data.get("ref") or "")[:200],
+        at=message.timestamp,
+    )
+
+
+def contact_panel(*, business: Business, conversation: Conversation) -> ContactPanel:
+    """What the contact panel beside a thread shows. A fixed number of queries whatever the data: two
+    for a customer known by one identity (referral, labels), four once staff joined identities into one
+    person (their contacts, their other conversations). `conversation` comes from `conversation_get`
+    (its contact and page loaded)."""
+    contact = conversation.contact
+    person_contacts: list[Contact] = []
+    others: list[Conversation] = []
+    if contact.person_id is not None:
+        person_contacts = list(
+            Contact.objects.for_business(business).filter(person_id=contact.person_id).exclude(pk=contact.pk)
+            .select_related("account").defer(*ACCOUNT_SECRETS).order_by("created_at", "id")
+        )
+        others = list(
+            Conversation.objects.for_business(business).filter(contact__person_id=contact.person_id)
+            .exclude(pk=conversation.pk).select_related("contact", "account").only(*_PANEL_CONVERSATION_FIELDS)
+            .order_by("-last_message_at", "-id")[:PANEL_OTHER_CONVERSATIONS]
+        )
+    latest_referral = (
+        ChatMessage.objects.for_business(business).filter(conversation=conversation)
+        .filter(Q(kind=ChatMessage.Kind.REFERRAL) | Q(extra__has_key="referral"))
+        .only("kind", "extra", "timestamp").order_by("-timestamp", "-id").first()
+    )
+    labels = list(Label.objects.for_business(business).filter(links__conversation=conversation))
+    return ContactPanel(
+        conversation=conversation,
+        contact=contact,
+        person_contacts=person_contacts,
+        other_conversations=others,
+        # The person was first seen by whichever identity wrote first.
+        first_seen=min([contact.created_at, *(c.created_at for c in person_contacts)]),
+        referral=_referral_of(latest_referral),
+        labels=labels,
+    )
+
+
+def contact_search(*, business: Business, q: str, conversation: Conversation) -> list[Contact]:
+    """The business's contacts that could be the same person as this conversation's customer: by name,
+    @username or exact id, not this contact nor those already joined to it."""
+    q = " ".join(q.split())[:100]
+    if not q:
+        return []
+    contact = conversation.contact
+    qs = (
+        Contact.objects.for_business(business)
+        .filter(Q(name__icontains=q) | Q(username__icontains=q.lstrip("@")) | Q(external_id=q))
+        .exclude(pk=contact.pk).select_related("account").defer(*ACCOUNT_SECRETS)
+    )
+    if contact.person_id is not None:
+        qs = qs.exclude(person_id=contact.person_id)
+    return list(qs.order_by(Lower("name"), "id")[:CONTACT_SEARCH_LIMIT])
+
+
+@dataclass(frozen=True)
+class BusinessUnread:
+    """One of the member's businesses in the top bar's switcher, with its unread conversations."""
+
+    business_id: int
+    name: str
+    unread_conversations: int
+
+    @property
+    def capped(self) -> bool:
+        return self.unread_conversations >= UNREAD_COUNT_CAP
+
+
+def business_unread_list(*, user_id: int) -> list[BusinessUnread]:
+    """The businesses this person is a member of (and only those), each with its unread open
+    conversations counted up to UNREAD_COUNT_CAP: one query, whatever the number of businesses."""
+    capped_unread = RawSQL(
+        "SELECT COUNT(*) FROM (SELECT 1 FROM conversations c WHERE c.business_id = accounts_membership.business_id"
+        " AND c.unread_count > 0 AND c.status = %s LIMIT %s) capped",
+        (Conversation.Status.OPEN.value, UNREAD_COUNT_CAP),
+    )
+    rows = (
+        Membership.objects.filter(user_id=user_id)
+        .annotate(unread_capped=capped_unread)
+        .order_by(Lower("business__name"), "business_id")
+        .values_list("business_id", "business__name", "unread_capped")
+    )
+    return [BusinessUnread(business_id=pk, name=name, unread_conversations=unread) for pk, name, unread in rows]

@@ -6,10 +6,12 @@ from inbox.views import (
     assignment,
     bulk,
     channel_health,
+    contacts,
     conversations,
     labels,
     notes,
     notifications,
+    reports,
     saved_replies,
 )
 
@@ -18,6 +20,9 @@ app_name = "inbox"
 urlpatterns = [
     path("", conversations.conversation_list, name="conversation_list"),
     path("dashboard/", conversations.dashboard, name="dashboard"),
+    path("reports/", reports.report_page, name="reports"),
+    path("reports/export/", reports.report_export, name="report_export"),
+    path("reports/hours/", reports.business_hours_save, name="business_hours_save"),
     path("c/<int:pk>/", conversations.conversation_detail, name="conversation_detail"),
     path("c/<int:pk>/messages/", conversations.message_list, name="message_list"),
     path("c/<int:pk>/reply/", conversations.reply, name="reply"),
@@ -69,4 +74,9 @@ urlpatterns = [
         "pages/<int:pk>/policy-notice/dismiss/", conversations.account_policy_notice_dismiss,
         name="account_policy_notice_dismiss",
     ),
+    path("c/<int:pk>/contact/", contacts.contact_panel, name="contact_panel"),
+    path("c/<int:pk>/contact/edit/", contacts.contact_profile_edit, name="contact_profile_edit"),
+    path("c/<int:pk>/contact/search/", contacts.contact_search, name="contact_search"),
+    path("c/<int:pk>/contact/merge/", contacts.contact_merge, name="contact_merge"),
+    path("c/<int:pk>/contact/split/", contacts.contact_split, name="contact_split"),
 ]

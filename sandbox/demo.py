@@ -24,6 +24,7 @@ from accounts.services import (
 from inbox.ingest.drain import webhook_event_process
 from inbox.models import Conversation, Label, WebhookEvent
 from inbox.services.assignment import conversation_assign
+from inbox.services.contact_profile import contact_profile_update
 from inbox.services.labels import label_create, labels_add
 from inbox.services.notes import note_create
 from inbox.services.saved_replies import saved_reply_create
@@ -172,6 +173,11 @@ def _team(business: Business, owner: User) -> None:
     note_create(
         conversation=giulia, user=owner,
         text=f"@{DEMO_COLLEAGUE_NAME} she orders for her whole office: offer the box of twelve.",
+    )
+    contact_profile_update(
+        business=business, user=owner, contact=giulia.contact,
+        notes="Orders for her office most Fridays; pays by invoice. Allergic to hazelnuts.",
+        attributes={"Company": "Studio Verdi", "Usual order": "Box of twelve cornetti"},
     )
 
 

@@ -21,6 +21,7 @@ from django.utils import timezone
 from django.utils.crypto import constant_time_compare, get_random_string
 
 from sandbox import payloads
+from sandbox.customers import customer_name
 from sandbox.models import (
     AuthCode,
     Config,
@@ -601,27 +602,46 @@ def _receipts_start(*, url: str, object_type: str, account_id: str, psid: str, m
 
 # HELPERS FOR THE SIMULATOR AND TESTS
 # ------------------------------------------------------------------------------
+class PsidOfAnotherPage(ValueError):
+    """The PSID is already a customer of another Page: Meta's ids are page-scoped, so it can't also
+    write to this one (that Page's profile lookups and sends would be refused)."""
+
+
 def customer_message_received(*, psid: str, at: Any = None, page_id: str | None = None, name: str = "") -> None:
     """Note that the customer just wrote (opens the 24-hour window for replies).
 
     With `page_id` (a Page id or its Instagram account id) an unknown customer is created, so the
-    Send API and profile lookups know them as Meta would.
+    Send API and profile lookups know them as Meta would, with a name of their own derived from the
+    PSID; a PSID already known on another Page raises `PsidOfAnotherPage`.
     """
     when = at or timezone.now()
-    if Customer.objects.filter(psid=psid).update(last_message_at=when) or not page_id:
+    page, platform = _page_and_platform(page_id) if page_id else (None, Customer.Platform.FACEBOOK)
+    existing = Customer.objects.filter(psid=psid).values_list("page_id", flat=True).first()
+    if existing is not None:
+        if page is not None and existing != page.pk:
+            raise PsidOfAnotherPage(f"PSID {psid} is a customer of another Page in the sandbox.")
+        Customer.objects.filter(psid=psid).update(last_message_at=when)
         return
-    page = Page.objects.filter(page_id=page_id).first()
-    platform = Customer.Platform.FACEBOOK
-    if page is None:
-        page = Page.objects.filter(ig_id=page_id).first()
-        platform = Customer.Platform.INSTAGRAM
     if page is None:
         return
-    first, _, last = (name or f"Customer {psid[-4:]}").partition(" ")
+    if name:
+        first, _, last = name.partition(" ")
+    else:
+        taken = {c.name for c in Customer.objects.filter(page=page).only("first_name", "last_name", "username")}
+        first, last = customer_name(psid, taken=taken)
+    username = f"{first}.{last.split(' ')[0]}".lower() if platform == Customer.Platform.INSTAGRAM else ""
     Customer.objects.get_or_create(psid=psid, defaults={
         "page": page, "platform": platform, "first_name": first, "last_name": last, "last_message_at": when,
-        "username": f"customer{psid[-4:]}" if platform == Customer.Platform.INSTAGRAM else "",
+        "username": username,
     })
+
+
+def _page_and_platform(account_id: str) -> tuple[Page | None, str]:
+    """The sandbox Page of a Page id or of its Instagram account id, and which platform that id is."""
+    page = Page.objects.filter(page_id=account_id).first()
+    if page is not None:
+        return page, Customer.Platform.FACEBOOK
+    return Page.objects.filter(ig_id=account_id).first(), Customer.Platform.INSTAGRAM
 
 
 def dialog_code_create(*, user: FacebookUser, redirect_uri: str, scopes: list[str], page_ids: list[str]) -> AuthCode:

@@ -22,5 +22,6 @@ urlpatterns = [
     path("control/config", views.control_config, name="control_config"),
     path("control/unsubscribe", views.control_unsubscribe, name="control_unsubscribe"),
     path("control/customers", views.control_customers, name="control_customers"),
+    path("control/message", views.control_message, name="control_message"),
     path("control/reset", views.control_reset, name="control_reset"),
 ]

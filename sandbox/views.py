@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
-import struct
 import time
-import zlib
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
@@ -22,6 +20,8 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from sandbox import graph
+from sandbox.customers import customer_name
+from sandbox.images import picture_png
 from sandbox.models import Config, Customer, FacebookUser, Fault, GraphCall, Page, SentMessage, Subscription, Token
 
 if TYPE_CHECKING:
@@ -76,7 +76,7 @@ def dialog(request: HttpRequest) -> HttpResponse:
             return back(code=code.code)
 
     user = FacebookUser.objects.filter(fb_id=params.get("user", "")).first()
-    return render(request, "sandbox/dialog.html", {
+    response = render(request, "sandbox/dialog.html", {
         "users": FacebookUser.objects.all(),
         "chosen": user,
         "roles": user.roles.select_related("page").order_by("page__name") if user else [],
@@ -84,6 +84,11 @@ def dialog(request: HttpRequest) -> HttpResponse:
         "hidden": {k: params.get(k, "") for k in ("client_id", "redirect_uri", "state", "scope", "response_type",
                                                   "auth_type")},
     })
+    # The dialog's form goes back to the product by a redirect: a browser holds that redirect to the
+    # page's form-action, so the product's origin is allowed (another port beside the production stack).
+    target = urlsplit(redirect_uri)
+    response._csp_update = {"form-action": [f"{target.scheme}://{target.netloc}"]}  # type: ignore[attr-defined]
+    return response
 
 
 # GRAPH API
@@ -127,18 +132,6 @@ def _maybe_json(value: str) -> Any:
 
 # FAKE CDN
 # ------------------------------------------------------------------------------
-def _png(seed: str) -> bytes:
-    """A 4×4 PNG in a colour derived from the name, so avatars differ."""
-    colour = bytes(zlib.crc32(seed.encode()).to_bytes(4, "big")[:3])
-    raw = b"".join(b"\x00" + colour * 4 for _ in range(4))
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    header = struct.pack(">IIBBBBB", 4, 4, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
-
-
 _MP3 = base64.b64decode("//uQxAAAAAAAAAAAAAAAAAAAAAAASW5mbwAAAA8AAAACAAACcQCAgICAgICAgICAgICAgICAgICAgICAgICAgICA")
 _PDF = (b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj 2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj "
         b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 200 100]>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n")
@@ -168,7 +161,7 @@ def cdn(request: HttpRequest, name: str) -> HttpResponse:
     if request.GET.get("bytes", "").isdigit():
         content = b"\x00" * min(int(request.GET["bytes"]), 64 * 1024 * 1024)
     elif content_type.startswith("image/"):
-        content = _png(name)
+        content = picture_png(name)
         content_type = "image/png"
     elif extension == "mp3":
         content = _MP3
@@ -319,6 +312,11 @@ def control_customers(request: HttpRequest) -> JsonResponse:
         minutes = data["last_message_minutes_ago"]
         defaults["last_message_at"] = None if minutes is None else timezone.now() - timedelta(minutes=float(minutes))
     customer, created = Customer.objects.update_or_create(psid=str(data["psid"]), defaults=defaults)
+    if created and not customer.name:
+        # A customer of its own name, as the simulator's (sandbox.customers), not a blank profile.
+        taken = {c.name for c in Customer.objects.filter(page=page).exclude(pk=customer.pk)}
+        customer.first_name, customer.last_name = customer_name(customer.psid, taken=taken)
+        customer.save(update_fields=["first_name", "last_name"])
     return JsonResponse({"psid": customer.psid, "created": created})
 
 
@@ -332,3 +330,49 @@ def control_reset(request: HttpRequest) -> JsonResponse:
     Config.objects.all().delete()
     Token.objects.filter(invalid_subcode__isnull=False).update(invalid_subcode=None)
     return JsonResponse({"reset": True})
+
+
+@csrf_exempt
+@require_http_methods(["POST"])
+def control_message(request: HttpRequest) -> JsonResponse:
+    """A customer writes to a page, as Meta delivers it: {page_id (a Page or its Instagram account), text?}.
+
+    The page's first customer on that platform writes (one is made when it has none); the signed webhook
+    goes where the sandbox sends every webhook. Answers the receiver's status (the product's channel
+    health "send a test message" check uses it).
+    """
+    from sandbox import payloads
+    from sandbox.customers import default_psid
+
+    data = _json(request)
+    account_id = str(data.get("page_id") or "")
+    page = Page.objects.filter(page_id=account_id).first() if account_id else None
+    instagram = False
+    if page is None and account_id:
+        page = Page.objects.filter(ig_id=account_id).first()
+        instagram = page is not None
+    if page is None:
+        return JsonResponse({"error": "page_id of a sandbox page or Instagram account is required"}, status=400)
+    platform = Customer.Platform.INSTAGRAM if instagram else Customer.Platform.FACEBOOK
+    customer = page.customers.filter(platform=platform).order_by("pk").first()
+    if customer is None:
+        psid = default_psid(account_id, instagram=instagram)
+        customer, _ = Customer.objects.get_or_create(psid=psid, defaults={"page": page, "platform": platform})
+        if not customer.first_name:
+            customer.first_name, customer.last_name = customer_name(customer.psid)
+            customer.save(update_fields=["first_name", "last_name"])
+    customer.last_message_at = timezone.now()
+    customer.save(update_fields=["last_message_at"])
+    text = str(data.get("text") or "A test message from the sandbox")[:2000]
+    body = payloads.encode(payloads.envelope(
+        object_type="instagram" if instagram else "page",
+        entries=[payloads.entry(account_id=account_id, events=[
+            payloads.text_message(page_id=account_id, psid=customer.psid, text=text),
+        ])],
+    ))
+    url = Config.get().webhook_url or settings.SANDBOX_WEBHOOK_URL
+    try:
+        status = payloads.post_webhook(url, body, settings.FACEBOOK_APP_SECRET)
+    except Exception as exc:  # the receiver is down or unreachable: say so to the caller
+        return JsonResponse({"error": f"the webhook could not be delivered ({type(exc).__name__})"}, status=502)
+    return JsonResponse({"status": status, "psid": customer.psid}, status=200 if status == 200 else 502)

@@ -150,9 +150,19 @@ def connect_pages(request: BusinessRequest) -> HttpResponse:
         messages.error(request, f"Facebook didn't list your Pages: {exc.message}. Please try again.")
         return redirect("social:account_list")
     return render(request, "social/connect_pages.html", {
-        "form": form, "options": options, "facebook_name": info["name"],
+        "form": form, "options": options, "facebook_name": info["name"], "checked": _checked(request, options),
         "connect_permissions": oauth.connect_permissions(),
     })
+
+
+def _checked(request: HttpRequest, options: list[services.PageOption]) -> set[str]:
+    """The ids ticked in the picker: what was sent when a choice is shown again, else every Page (and
+    Instagram account) that can be connected: the person just allowed them in Facebook's dialog."""
+    if request.method == "POST":
+        return set(request.POST.getlist("pages")) | set(request.POST.getlist("instagram"))
+    pages = {option.id for option in options if not option.problem}
+    instagram = {option.instagram_id for option in options if option.instagram_id and not option.instagram_problem}
+    return pages | instagram
 
 
 @require_POST

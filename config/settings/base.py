@@ -167,6 +167,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "accounts.context_processors.current_business",
                 "social.context_processors.reconnect_banner",
+                "config.navigation.nav_section",
             ],
         },
     },
@@ -282,6 +283,7 @@ CELERY_BEAT_SCHEDULE = {
     "expire-activity-log": {"task": "accounts.tasks.audit_retention_enforce", "schedule": 24 * 3600.0},
     "warn-expiring-tokens": {"task": "social.tasks.token_expiry_warn_all", "schedule": 24 * 3600.0},
     "refresh-page-details": {"task": "social.tasks.details_refresh_all", "schedule": 24 * 3600.0},
+    "reports-rollup": {"task": "inbox.report_tasks.reports_rollup", "schedule": 60.0},
 }
 
 # ALLAUTH

@@ -17,6 +17,11 @@ DATABASES = {"default": env.db("SANDBOX_DATABASE_URL", default=f"sqlite:///{BASE
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Several request threads write (Graph calls, webhook threads).
     DATABASES["default"]["OPTIONS"] = dict(SQLITE_OPTIONS)
+# Cookies ignore ports, and browsers treat http://127.0.0.1 as secure: under the product's cookie
+# names, a visit to the dialog would send the product's session cookie here, where no such session
+# exists, and Django would delete it: the person returns to the product signed out.
+SESSION_COOKIE_NAME = "sandbox_sessionid"
+CSRF_COOKIE_NAME = "sandbox_csrftoken"
 # Nothing of the product's shared state: no Redis cache, channel layer or broker.
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}

@@ -299,3 +299,9 @@ def test_database_connections_are_closed_around_every_task(runner, monkeypatch):
     wrapper = runs["db"][0]
     if not getattr(wrapper, "is_in_memory_db", lambda: False)():  # SQLite's shared in-memory test database is never closed
         assert wrapper.connection is None
+
+
+def test_every_periodic_entry_names_a_task_the_runner_knows(runner, settings):
+    """runserver imports no `tasks` module by itself: starting the runner registers them all, as a worker does."""
+    for entry in settings.CELERY_BEAT_SCHEDULE.values():
+        assert entry["task"] in app.tasks, f"{entry['task']} is not registered where the in-process runner looks"

@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PROD = ROOT / "scripts" / "prod.sh"
 RENDER = ROOT / "deploy" / "nginx" / "render-local"
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
-SECRETS = ("DJANGO_SECRET_KEY", "FIELD_ENCRYPTION_KEYS", "FACEBOOK_APP_SECRET", "FACEBOOK_VERIFY_TOKEN")
+SECRETS = ("DJANGO_SECRET_KEY", "FIELD_ENCRYPTION_KEYS", "FACEBOOK_APP_SECRET", "FACEBOOK_VERIFY_TOKEN", "METRICS_TOKEN")
 
 
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:

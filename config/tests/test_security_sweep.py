@@ -29,7 +29,7 @@ from accounts.models import Invitation, Membership, Team
 from accounts.tests.factories import BusinessFactory, InvitationFactory, MembershipFactory, UserFactory
 from config.logging import RedactTokensFilter, redact
 from config.tests.log_guard import find_secret
-from inbox.models import Attachment, ChatMessage, Label, SavedReply
+from inbox.models import Attachment, ChatMessage, Label, SavedReply, WebhookEvent
 from inbox.tests.factories import AttachmentFactory, ChatMessageFactory, ContactFactory, ConversationFactory
 from social.tests.factories import SocialAccountFactory
 
@@ -78,7 +78,15 @@ ROUTE_OBJECTS: dict[str, dict[str, str]] = {
     "inbox:saved_reply_delete": {"pk": "saved_reply"},
     "inbox:attachment_download": {"pk": "attachment"},
     "inbox:contact_picture": {"pk": "contact"},
+    "inbox:contact_panel": {"pk": "conversation"},
+    "inbox:contact_profile_edit": {"pk": "conversation"},
+    "inbox:contact_search": {"pk": "conversation"},
+    "inbox:contact_merge": {"pk": "conversation"},
+    "inbox:contact_split": {"pk": "conversation"},
     "inbox:account_policy_notice_dismiss": {"pk": "account"},
+    "inbox:channel_health": {"pk": "account"},
+    "inbox:channel_event_replay": {"pk": "account", "event_pk": "webhook_event"},
+    "inbox:channel_test_message": {"pk": "account"},
     "social:account_reconnect": {"pk": "account"},
     "social:account_disconnect": {"pk": "account"},
     "social:account_human_agent": {"pk": "account"},
@@ -97,6 +105,7 @@ PAGES_WITHOUT_CONVERSATIONS = {
     "inbox:dashboard", "inbox:mention_list", "inbox:mention_members", "inbox:notification_list",
     "inbox:notification_bell", "inbox:notifications_read",
     "inbox:label_list", "inbox:saved_reply_list", "inbox:bulk_assignees",
+    "inbox:reports", "inbox:report_export",
 }
 # Actions whose objects come in the POST (the selected conversations' ids), not in the URL: business A's
 # ids posted by a member of B change nothing of A (test_bulk_actions_ignore_another_business_ids).
@@ -200,7 +209,7 @@ class TenantA:
     """Business A with one of everything a URL can name, and the intruder: a member of business B."""
 
     OBJECTS = ("business", "membership", "invitation", "account", "contact", "conversation", "message", "outbound",
-               "attachment", "team", "label", "saved_reply")
+               "attachment", "team", "label", "saved_reply", "webhook_event")
 
     business: Any
     owner: Any
@@ -216,6 +225,7 @@ class TenantA:
     team: Any  # a team of A's members
     label: Any
     saved_reply: Any
+    webhook_event: Any  # a failed webhook event naming A's page (what channel health replays)
     other_business: Any
     other_member: Any
 
@@ -258,6 +268,10 @@ def tenants(db) -> TenantA:
         team=Team.objects.create(business=business, name="Alpha Support"),
         label=Label.objects.create(business=business, name="Alpha Label"),
         saved_reply=SavedReply.objects.create(business=business, code="alpha", text="alpha-secret-content-8841"),
+        webhook_event=WebhookEvent.objects.create(
+            body=b"{}", state=WebhookEvent.State.FAILED, object_type="page", account_ids=[account.account_id],
+            last_error="alpha-secret-content-8841",
+        ),
     )
 
 

@@ -9,7 +9,8 @@ harmless live with each step, which this module calls in order for each account'
 2. ``drafts`` → ``messages``: customers' messages (and postbacks, referrals) are collected while
    they follow one another and stored together, once per ``(account, mid)``; a mid already stored
    changes nothing else;
-3. ``bumps``: their conversations' counters and "latest" fields, moved forward in SQL;
+3. ``bumps``: their conversations' counters and "latest" fields, moved forward in SQL; and
+   ``ad_referrals``: a click-to-Messenger ad's click and the first message after it (the 7-day window);
 4. ``updates``: reactions, edits and deletes that waited for these messages;
 5. every other event in its turn, once the messages before it are stored: echoes (``echoes``),
    reactions, edits and deletes (``updates``), platform notices (``notices``: policy enforcement,
@@ -43,6 +44,7 @@ from inbox.facebook.events import (
     ThreadControl,
     Unknown,
 )
+from inbox.ingest.ad_referrals import ad_referrals_apply
 from inbox.ingest.bumps import conversation_bumps_apply
 from inbox.ingest.changes import Changes, Failure, Touched
 from inbox.ingest.conversations import conversations_for
@@ -132,6 +134,7 @@ def _store(
     """Store messages, then what follows them: their conversations' bumps and their waiting updates."""
     stored = messages_store(account, drafts, conversations)
     conversation_bumps_apply(stored)
+    ad_referrals_apply(stored)  # a click-to-Messenger ad's 7-day window (docs/messenger-platform.md §6.7)
     changes = messages_changes(stored)
     changes.update(updates_waiting_apply(account, stored))
     return stored, changes

@@ -40,6 +40,7 @@ from inbox.ingest.wake import drain_flag_clear, webhook_events_wake
 from inbox.latency import drain_samples_on_commit
 from inbox.models import WebhookEvent
 from inbox.realtime import publish_on_commit
+from inbox.services.alerts import alerts_publish_on_commit
 from inbox.text import clean_text
 from social.models import SocialAccount
 
@@ -190,6 +191,8 @@ def _process(events: Sequence[Stored]) -> None:
                 message_ids=sorted(touched.message_ids),
                 pane_ids=sorted(touched.pane_ids),
             )
+            # Browser notifications for new customer messages, to the members who asked for them.
+            alerts_publish_on_commit(business_id=business_id, message_ids=sorted(touched.message_ids))
     # After the pushes above (on_commit callbacks run in order): how long customers' messages took.
     received_at = {event.pk: event.received_at for event in events}
     drain_samples_on_commit(messages={

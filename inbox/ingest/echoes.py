@@ -12,14 +12,15 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import Count, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from inbox.facebook.events import MessageEvent
 from inbox.ingest import drafts
 from inbox.ingest.changes import Touched, touched
 from inbox.ingest.messages import StoredMessage
-from inbox.models import ChatMessage
+from inbox.models import ChatMessage, Conversation
 from inbox.text import clean_text
 
 if TYPE_CHECKING:
@@ -66,12 +67,32 @@ def echo_confirm(message: ChatMessage, event: MessageEvent) -> Touched:
 
 def echo_answered(stored: StoredMessage) -> None:
     """A reply typed in Meta's apps answers what the customer wrote before it, by Meta's times: an
-    echo arriving late answers nothing written after it. (A customer's message arriving after the
-    reply that answers it is marked when it is stored, ``bumps.answered_late``.)"""
-    ChatMessage.objects.filter(
-        conversation_id=stored.conversation.pk, direction=ChatMessage.Direction.INBOUND, is_replied=False,
-        timestamp__lte=stored.draft.timestamp,
-    ).update(is_replied=True)
+    echo arriving late answers nothing written after it. The page has answered, so those messages
+    are read too, and the conversation's unread count keeps only what the customer wrote after the
+    reply. (A customer's message arriving after the reply that answers it is marked when it is
+    stored, ``bumps.answered_late``.) The count is recomputed only when something was answered."""
+    conversation_id = stored.conversation.pk
+    inbound = ChatMessage.objects.filter(conversation_id=conversation_id, direction=ChatMessage.Direction.INBOUND)
+    answered = inbound.filter(timestamp__lte=stored.draft.timestamp).filter(
+        Q(is_replied=False) | Q(is_read=False)
+    ).update(is_replied=True, is_read=True)
+    if answered:
+        Conversation.objects.filter(pk=conversation_id).update(unread_count=_unread_count(conversation_id))
+
+
+def _unread_count(conversation_id: int) -> Coalesce:
+    """The conversation's unread customer messages, counted in SQL (notices never count)."""
+    unread = (
+        ChatMessage.objects.filter(
+            conversation_id=conversation_id, direction=ChatMessage.Direction.INBOUND, is_read=False
+        )
+        .exclude(kind=ChatMessage.Kind.NOTICE)
+        .order_by()
+        .values("conversation_id")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return Coalesce(Subquery(unread), 0)
 
 
 def _sent_at(timestamp: datetime | None) -> datetime:

@@ -16,6 +16,7 @@ from django.utils import timezone
 from accounts.models import Membership
 from inbox.models import Notification
 from inbox.realtime import publish_to_user_on_commit
+from inbox.services.alerts import mention_alert_on_commit
 from inbox.text import clean_text, truncate
 
 if TYPE_CHECKING:
@@ -43,7 +44,11 @@ def notification_create(
         return None
     if conversation is not None and conversation.business_id != business.pk:
         raise ValueError("The conversation belongs to another business.")
-    if not Membership.objects.filter(business=business, user=recipient).exists():
+    # The membership's alert choices come with the check that the recipient is a member (one query).
+    choices = (
+        Membership.objects.filter(business=business, user=recipient).values_list("notify_mentions", "notify_sound").first()
+    )
+    if choices is None:
         return None
     with transaction.atomic():
         notification = Notification.objects.create(
@@ -55,6 +60,11 @@ def notification_create(
             text=truncate(clean_text(text).strip(), 255),
         )
         publish_to_user_on_commit(business_id=business.pk, user_id=recipient.pk)
+        if kind == Notification.Kind.MENTIONED and conversation is not None and choices[0]:
+            mention_alert_on_commit(
+                business_id=business.pk, user_id=recipient.pk, conversation_id=conversation.pk,
+                notification_id=notification.pk, text=notification.text, sound=choices[1],
+            )
     return notification
 
 

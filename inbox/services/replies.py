@@ -291,12 +291,11 @@ def reply_deliver(*, message_id: int) -> str:
     try:
         conversation = message.conversation
         conversation.account = message.account
-        window = reply_window(conversation=conversation)
+        # HUMAN_AGENT is for a person's reply only (§6.7): a row nobody in the inbox wrote is refused
+        # after the standard window rather than tagged.
+        window = reply_window(conversation=conversation, human=message.sent_by_id is not None)
         if not window.allowed:
             reply_fail(message_id=message.pk, error=window.reason)
-            return "failed"
-        if window.tag == "HUMAN_AGENT" and message.sent_by_id is None:
-            reply_fail(message_id=message.pk, error="Only replies written by staff may be sent after 24 hours.")
             return "failed"
         ChatMessage.objects.filter(pk=message.pk).update(
             send_attempts=F("send_attempts") + 1, messaging_type=window.messaging_type

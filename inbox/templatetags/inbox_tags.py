@@ -227,8 +227,11 @@ def snooze_presets() -> list[tuple[str, str]]:
 
 @register.filter
 def short_time(value: datetime | None) -> str:
-    """The server's fallback text for a <time> until the script localises it (cheaper than |date)."""
-    return f"{value.day} {value:%b %H:%M}" if value else ""
+    """The server's fallback text for a <time> until the script localises it (cheaper than |date).
+
+    No leading zero on the hour ("5 Dec 9:05"), like the script's own.
+    """
+    return f"{value.day} {value:%b} {value.hour}:{value:%M}" if value else ""
 
 
 # A bubble (and its live push) shows this much of a message; an 8 MB message rendered whole froze

@@ -24,6 +24,7 @@ from inbox import selectors
 from inbox.forms import FilterForm, PriorityForm, ReplyForm, SnoozeForm
 from inbox.models import Attachment, ChatMessage, Contact, Conversation
 from inbox.realtime import MAX_MESSAGES_PER_PUSH, render_live
+from inbox.services import collisions as collision_services
 from inbox.services import conversations as conversation_services
 from inbox.services import notices as notice_services
 from inbox.services import replies as reply_services
@@ -96,9 +97,14 @@ def conversation_detail(request: BusinessRequest, pk: int) -> HttpResponse:
     conversation = _conversation_or_404(request, pk)
     was_unread = conversation.unread_count > 0
     conversation_services.conversation_mark_read(conversation=conversation, user=request.user)
+    # Opened from search results (`q`): at the newest message that matched, which the page highlights.
+    q = FilterForm(request.GET).filters().q
+    match_page = selectors.message_list_around(conversation=conversation, q=q, limit=MESSAGE_PAGE_SIZE) if q else None
     context = {
         "conversation": conversation,
-        "message_page": selectors.message_list(conversation=conversation, limit=MESSAGE_PAGE_SIZE),
+        "message_page": match_page or selectors.message_list(conversation=conversation, limit=MESSAGE_PAGE_SIZE),
+        "match_id": match_page.match_id if match_page else None,
+        "match_q": q,
         "window": reply_services.reply_window(conversation=conversation),
         "form": ReplyForm(),
     }
@@ -118,7 +124,8 @@ def conversation_detail(request: BusinessRequest, pk: int) -> HttpResponse:
 @require_GET
 @business_required
 def message_list(request: BusinessRequest, pk: int) -> HttpResponse:
-    """Older messages (`?before=<cursor>`, on scroll) or, after a reconnect, what came since (`?after=<id>`)."""
+    """Older messages (`?before=<cursor>`, on scroll), newer ones below a search match (`?newer=<cursor>`) or,
+    after a reconnect, what came since (`?after=<id>`)."""
     conversation = _conversation_or_404(request, pk)
     after = request.GET.get("after")
     if after is not None:
@@ -138,6 +145,16 @@ def message_list(request: BusinessRequest, pk: int) -> HttpResponse:
             message_ids=[*list(recent), *(m.pk for m in newer)],
         )
         return HttpResponse(html)
+    newer_than = request.GET.get("newer")
+    if newer_than is not None:
+        # Scrolling down from a search match (conversation_detail with `q`) towards the newest message.
+        cursor = selectors.cursor_decode(newer_than)
+        if cursor is None:
+            raise Http404("Bad position.")
+        newer_page = selectors.message_list_newer(conversation=conversation, cursor=cursor, limit=MESSAGE_PAGE_SIZE)
+        return render(
+            request, DETAIL_TEMPLATE + "#newer-messages", {"conversation": conversation, "message_page": newer_page}
+        )
     page = selectors.message_list(
         conversation=conversation, cursor=request.GET.get("before"), limit=MESSAGE_PAGE_SIZE
     )
@@ -158,7 +175,14 @@ def reply(request: BusinessRequest, pk: int) -> HttpResponse:
     conversation = _conversation_or_404(request, pk)
     form = ReplyForm(request.POST, request.FILES)
     error = ""
-    if form.is_valid():
+    # Someone else replied since this page was loaded: held, with a "Send anyway" (confirm_collision=1).
+    seen = collision_services.seen_message_id(request.POST.get("seen"))
+    collision = None
+    if form.is_valid() and request.POST.get("confirm_collision") != "1":
+        collision = collision_services.reply_collision(conversation=conversation, user=request.user, seen_id=seen)
+    if collision is not None:
+        error = collision.warning()
+    elif form.is_valid():
         try:
             sent = reply_services.reply_send_all(
                 conversation=conversation, user=request.user, text=form.cleaned_data["text"],
@@ -179,6 +203,8 @@ def reply(request: BusinessRequest, pk: int) -> HttpResponse:
         "error": error,
         "text": request.POST.get("text", ""),
         "live": True,
+        "collision": collision,
+        "seen_message_id": collision.message_id if collision is not None else seen,
     }
     # 422 keeps htmx from swapping; the page script shows this composer with the error and the text kept.
     return render(request, DETAIL_TEMPLATE + "#composer", context, status=422)

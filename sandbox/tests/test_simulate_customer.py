@@ -10,6 +10,7 @@ from django.core.management import CommandError, call_command
 
 from inbox.models import Attachment, ChatMessage, WebhookEvent
 from inbox.tests.helpers import IG_ACCOUNT_ID, FakeGraph
+from sandbox.customers import default_psid
 from social.models import Platform, SocialAccount
 from social.tests.factories import SocialAccountFactory
 
@@ -66,7 +67,8 @@ def test_text_messages_reach_the_live_server_and_are_stored(hook_url):
     assert "HTTP statuses: 200: 3." in output
     messages = ChatMessage.objects.filter(account=page).order_by("timestamp")
     assert [m.content for m in messages] == ["Bonjour \u00e0 tous @shop"] * 3
-    assert messages[0].conversation.contact.external_id == "7000000000000001"
+    # The default customer is the page's own (Meta's ids are page-scoped).
+    assert messages[0].conversation.contact.external_id == default_psid("104857600123456", instagram=False)
     assert messages[0].conversation.unread_count == 3
 
 

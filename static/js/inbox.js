@@ -23,35 +23,75 @@
 
   /* ---------------------------------------------------------------- times */
 
-  var timeFormats = {
-    time: new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' }),
-    day: new Intl.DateTimeFormat(undefined, { day: 'numeric', month: 'short' }),
-    dayYear: new Intl.DateTimeFormat(undefined, { day: 'numeric', month: 'short', year: 'numeric' }),
-    weekday: new Intl.DateTimeFormat(undefined, { weekday: 'short' }),
-    full: new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' })
-  };
-
-  function sameDay(a, b) {
-    return a.getFullYear() === b.getFullYear() && a.getMonth() === b.getMonth() && a.getDate() === b.getDate();
+  // Times follow the member's own setting (profile: <body data-time-zone data-clock>); blank is the
+  // browser's zone and its locale's clock. "numeric" hours: 9:05, never 09:05.
+  function clockOptions(extra) {
+    var body = document.body;
+    var opts = {};
+    var zone = body ? body.dataset.timeZone : '';
+    var clock = body ? body.dataset.clock : '';
+    if (zone) { opts.timeZone = zone; }
+    if (clock === '12' || clock === '24') { opts.hour12 = clock === '12'; }
+    Object.keys(extra).forEach(function (key) { opts[key] = extra[key]; });
+    return opts;
   }
+
+  function makeFormat(extra) {
+    try { return new Intl.DateTimeFormat(undefined, clockOptions(extra)); }
+    catch (e) { return new Intl.DateTimeFormat(undefined, extra); }  // a zone this browser does not know
+  }
+
+  var timeFormats = null;
+  function formats() {
+    if (!timeFormats) {
+      timeFormats = {
+        time: makeFormat({ hour: 'numeric', minute: '2-digit' }),
+        day: makeFormat({ day: 'numeric', month: 'short' }),
+        dayYear: makeFormat({ day: 'numeric', month: 'short', year: 'numeric' }),
+        weekday: makeFormat({ weekday: 'short' }),
+        full: makeFormat({ dateStyle: 'medium', timeStyle: 'short' }),
+        key: makeFormat({ year: 'numeric', month: '2-digit', day: '2-digit' })
+      };
+    }
+    return timeFormats;
+  }
+
+  // The calendar day of a moment in the member's zone, as "YYYY-MM-DD" (also for thread.js's separators).
+  function dayKey(when) {
+    var parts = {};
+    formats().key.formatToParts(when).forEach(function (p) { parts[p.type] = p.value; });
+    return parts.year + '-' + parts.month + '-' + parts.day;
+  }
+
+  // Some locales pad the hour of a 24-hour clock even when asked for "numeric" (en-US: "09:05").
+  function clockTime(when) {
+    return formats().time.formatToParts(when).map(function (p) {
+      return p.type === 'hour' ? String(parseInt(p.value, 10)) : p.value;
+    }).join('');
+  }
+
+  function sameDay(a, b) { return dayKey(a) === dayKey(b); }
+
+  function sameYear(a, b) { return dayKey(a).slice(0, 4) === dayKey(b).slice(0, 4); }
 
   function formatTime(el) {
     var when = new Date(el.getAttribute('datetime'));
     if (isNaN(when)) { return; }
     var now = new Date();
     var text;
+    var f = formats();
     if (el.dataset.format === 'short') {
-      if (sameDay(when, now)) { text = timeFormats.time.format(when); }
-      else if (now - when < 6 * 864e5) { text = timeFormats.weekday.format(when); }
-      else if (when.getFullYear() === now.getFullYear()) { text = timeFormats.day.format(when); }
-      else { text = timeFormats.dayYear.format(when); }
+      if (sameDay(when, now)) { text = clockTime(when); }
+      else if (now - when < 6 * 864e5) { text = f.weekday.format(when); }
+      else if (sameYear(when, now)) { text = f.day.format(when); }
+      else { text = f.dayYear.format(when); }
     } else {
-      text = sameDay(when, now) ? timeFormats.time.format(when)
-        : (when.getFullYear() === now.getFullYear() ? timeFormats.day.format(when) : timeFormats.dayYear.format(when))
-          + ', ' + timeFormats.time.format(when);
+      text = sameDay(when, now) ? clockTime(when)
+        : (sameYear(when, now) ? f.day.format(when) : f.dayYear.format(when))
+          + ', ' + clockTime(when);
     }
     el.textContent = text;
-    el.title = timeFormats.full.format(when);
+    el.title = f.full.format(when);
   }
 
   function formatTimes(root) {
@@ -254,6 +294,12 @@
     if (!after && container.querySelector(':scope > [data-older]')) {
       return; // older than what is loaded: it arrives with the older page
     }
+    if (after && after === items[items.length - 1] && container.querySelector(':scope > [data-newer]')) {
+      // Opened at a search match: newer than what is loaded, it arrives with the newer page.
+      var waitingPill = document.querySelector('[data-jump]');
+      if (waitingPill) { waitingPill.hidden = false; }
+      return;
+    }
     var box2 = scroller(container);
     var stick2 = (box2 && box2.stick !== false) || msg.classList.contains('msg-outbound');
     var start = container.querySelector(':scope > .history-start');
@@ -354,6 +400,8 @@
   function catchUpMessages() {
     var container = currentMessages();
     if (!container) { return; }
+    // Opened at a search match: what came after it arrives, current, with the newer pages.
+    if (container.querySelector(':scope > [data-newer]')) { return; }
     var url = container.dataset.messagesUrl + '?after=' + lastMessageId(container);
     fetch(url, { credentials: 'same-origin', headers: { 'HX-Request': 'true' } })
       .then(function (r) { return r.ok ? r.text() : ''; })
@@ -839,5 +887,6 @@
     body.addEventListener('htmx:sendError', onNoticeSendError);
   }
 
-  window.socialInbox = { applyLive: applyLive, catchUpMessages: catchUpMessages, refreshList: refreshList, toast: toast };
+  window.socialInbox = { applyLive: applyLive, catchUpMessages: catchUpMessages, refreshList: refreshList, toast: toast,
+    dayKey: dayKey, dateFormat: makeFormat };
 })();

@@ -110,9 +110,3 @@ class AccessEndsLiveTests(test_browser.InboxInTheBrowserTests):
         late = [f for f in page.frames_in[frames_before:] if text in (f if isinstance(f, str) else f.decode())]
         assert late == [], "a push reached a socket whose access ended"
         assert text not in page.locator("body").inner_text()
-
-
-# Only this file's tests run here; the inherited ones run in test_browser.py.
-for _name in dir(test_browser.InboxInTheBrowserTests):
-    if _name.startswith("test_") and _name not in AccessEndsLiveTests.__dict__:
-        setattr(AccessEndsLiveTests, _name, None)

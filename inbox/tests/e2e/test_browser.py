@@ -117,8 +117,10 @@ class _SocketLink:
         self.online = True
 
 
-@pytest.mark.e2e
 class InboxInTheBrowserTests(_StackTestCase if stack.EXTERNAL else ChannelsLiveServerTestCase):
+    """The harness: a live server (or the production stack), the sandbox as Meta, two businesses with their
+    staff and pages, and helpers to open a signed-in browser page. Feature tests inherit it."""
+
     host = "127.0.0.1"
     serve_static = True
 
@@ -327,6 +329,14 @@ class InboxInTheBrowserTests(_StackTestCase if stack.EXTERNAL else ChannelsLiveS
                 return found[0]
             time.sleep(0.2)
         raise AssertionError(f"The sandbox never received {text!r}")
+
+
+
+@pytest.mark.e2e
+class CoreLoopInTheBrowserTests(InboxInTheBrowserTests):
+    """The core loop: a customer writes, staff see it live, reply, and see the receipts; triage, scrolling,
+    catching up after a lost socket, and the screens on a laptop and a phone. The harness above has no
+    tests of its own, so every feature's browser tests inherit it without running these again."""
 
     # --- the flow --------------------------------------------------------------------------------------
 

@@ -254,9 +254,3 @@ class DraftsAndBadgesInTheBrowserTests(harness.InboxInTheBrowserTests):
         expect(quiet.locator("#unread-filter-count")).to_have_text("1")
         expect(quiet).to_have_title(re.compile(r"^\(1\) "))
         assert page.errors == [] and quiet.errors == [], (page.errors, quiet.errors)
-
-
-# The harness's own tests run in test_browser.py, not a second time here.
-for _name in dir(harness.InboxInTheBrowserTests):
-    if _name.startswith("test_") and _name not in DraftsAndBadgesInTheBrowserTests.__dict__:
-        setattr(DraftsAndBadgesInTheBrowserTests, _name, None)

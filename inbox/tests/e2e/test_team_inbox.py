@@ -454,9 +454,3 @@ class TeamInboxInTheBrowserTests(test_browser.InboxInTheBrowserTests):
             conversation=main, user=self.staff_a, text="@Sara Refund approved, please send the voucher code."
         )
         return main
-
-
-# Only this file's tests run here; the inherited ones run in test_browser.py.
-for _name in dir(test_browser.InboxInTheBrowserTests):
-    if _name.startswith("test_") and _name not in TeamInboxInTheBrowserTests.__dict__:
-        setattr(TeamInboxInTheBrowserTests, _name, None)

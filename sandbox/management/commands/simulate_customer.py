@@ -23,6 +23,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from config.served_url import current_urls
 from sandbox import payloads as p
+from sandbox.customers import default_psid
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +34,6 @@ KINDS = (
 # Events the customer makes: they open the messaging window on Meta's (the sandbox's) side.
 CUSTOMER_KINDS = frozenset(KINDS) - {"echo", "delivery", "read"}
 MEDIA_EXTENSIONS = {"image": "jpg", "video": "mp4", "audio": "mp4", "file": "pdf"}
-DEFAULT_PSID = {"page": "7000000000000001", "instagram": "9870000000000001"}
 # Printing every POST of a load run would drown the summary.
 MAX_LINES = 50
 
@@ -79,7 +79,8 @@ class Command(BaseCommand):
         if not url:
             raise CommandError("No --url and no settings.SANDBOX_WEBHOOK_URL.")
         account_id = options["page"] or self._default_account(instagram=options["instagram"])
-        psid = options["psid"] or DEFAULT_PSID[object_type]
+        # Meta's ids are page-scoped: the default customer has one of its own on each Page.
+        psid = options["psid"] or default_psid(account_id, instagram=options["instagram"])
         media_base = options["media_url"] or f"{urls['SITE_URL'].rstrip('/')}/sandbox/media/"
         builder = _Builder(account_id=account_id, psid=psid, text=options["text"], media_base=media_base,
                            instagram=options["instagram"])
@@ -147,10 +148,15 @@ def _register_customer(*, psid: str, account_id: str) -> None:
     """Tell the sandbox's Meta side that this customer wrote, as Meta knows: it opens the 24-hour
     window for replies and makes the profile lookup answer. Best effort: the server may use another
     database than this process."""
-    try:
-        from sandbox.graph import customer_message_received
+    from sandbox.graph import PsidOfAnotherPage, customer_message_received
 
+    try:
         customer_message_received(psid=psid, page_id=account_id)
+    except PsidOfAnotherPage as exc:
+        raise CommandError(
+            f"{exc} A person has a different id on every Page: leave out --psid (each Page has a default "
+            "customer) or pass an id not used on another Page."
+        ) from exc
     except Exception as exc:  # the webhooks are still worth sending
         logger.warning("The sandbox could not record customer %s: %s", psid, exc)
 
