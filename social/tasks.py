@@ -27,24 +27,26 @@ def _account(account_id: int):
     return SocialAccount.objects.select_related("business", "page").filter(pk=account_id).first()
 
 
+def _fan_out(task, account_ids) -> int:
+    """One task per account, so one slow or failing Page never holds up the rest."""
+    ids = list(account_ids)
+    for account_id in ids:
+        task.delay(account_id)
+    return len(ids)
+
+
 @shared_task
 def tokens_check_all() -> int:
     from social.selectors import accounts_for_health_check
 
-    ids = list(accounts_for_health_check().values_list("id", flat=True))
-    for account_id in ids:
-        account_token_check.delay(account_id)
-    return len(ids)
+    return _fan_out(account_token_check, accounts_for_health_check().values_list("id", flat=True))
 
 
 @shared_task
 def subscriptions_check_all() -> int:
     from social.selectors import accounts_for_health_check
 
-    ids = list(accounts_for_health_check().values_list("id", flat=True))
-    for account_id in ids:
-        account_subscription_check.delay(account_id)
-    return len(ids)
+    return _fan_out(account_subscription_check, accounts_for_health_check().values_list("id", flat=True))
 
 
 @shared_task(base=RetryingTask, max_retries=MAX_RETRIES, retry_backoff=HEALTH_RETRY_BACKOFF,
@@ -93,13 +95,11 @@ def token_expiry_warn_all() -> int:
 
 @shared_task
 def details_refresh_all() -> int:
-    """Daily: refresh every active account's public details (one task each, so one slow Page holds up none)."""
+    """Daily: refresh every active account's public details."""
     from social.models import SocialAccount
 
-    ids = list(SocialAccount.objects.filter(status=SocialAccount.Status.ACTIVE).order_by("id").values_list("id", flat=True))
-    for account_id in ids:
-        account_details_refresh.delay(account_id)
-    return len(ids)
+    active = SocialAccount.objects.filter(status=SocialAccount.Status.ACTIVE).order_by("id")
+    return _fan_out(account_details_refresh, active.values_list("id", flat=True))
 
 
 @shared_task(base=RetryingTask, max_retries=MAX_RETRIES, retry_backoff=HEALTH_RETRY_BACKOFF,

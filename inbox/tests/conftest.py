@@ -1,8 +1,9 @@
-"""Fixtures shared by the inbox's socket tests."""
+"""Fixtures shared by the inbox's socket and push tests."""
 
 from __future__ import annotations
 
 import pytest
+from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
 
@@ -15,3 +16,12 @@ async def clean_layer():
     yield layer
     if hasattr(layer, "flush"):
         await layer.flush()
+
+
+@pytest.fixture
+def layer():
+    """The channel layer, emptied, for synchronous tests (the in-memory one keeps groups between tests)."""
+    layer = get_channel_layer()
+    if hasattr(layer, "flush"):
+        async_to_sync(layer.flush)()
+    return layer

@@ -159,3 +159,34 @@ def logged_in_client(user, business_id: int | None = None):
         session[SESSION_KEY] = business_id
         session.save()
     return client
+
+
+# --- the channel layer, as a page's socket would see it ------------------------------------------------------
+
+
+def layer_listen(layer: Any, business_id: int) -> str:
+    """A new channel in the business's group: what an open inbox page of that business receives."""
+    from asgiref.sync import async_to_sync
+
+    from inbox.realtime import business_group
+
+    channel = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)(business_group(business_id), channel)
+    return channel
+
+
+def layer_nothing(layer: Any, channel: str) -> bool:
+    """Nothing arrives on `channel` within 0.3 s. On the Redis layer, a receive given up on binds the
+    channel's queue to that call's event loop: check a channel this way only when nothing else reads it."""
+    import asyncio
+
+    from asgiref.sync import async_to_sync
+
+    async def attempt() -> bool:
+        try:
+            await asyncio.wait_for(layer.receive(channel), timeout=0.3)
+        except TimeoutError:
+            return True
+        return False
+
+    return async_to_sync(attempt)()

@@ -3,13 +3,11 @@ and its fixed number of queries, the views (another business's member gets a 404
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 from unittest import mock
 
 import pytest
 from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -17,10 +15,10 @@ from django.utils import timezone
 from accounts.models import AuditEvent
 from inbox import selectors
 from inbox.models import ChatMessage, Contact, ConversationLabel, Label, Person
-from inbox.realtime import business_group
 from inbox.services import contact_profile
 from inbox.services.contact_profile import ContactProfileError
 from inbox.tests.factories import ChatMessageFactory, ContactFactory, ConversationFactory
+from inbox.tests.helpers import layer_listen, layer_nothing
 from social.models import Platform
 from social.tests.factories import SocialAccountFactory
 
@@ -423,36 +421,13 @@ def test_the_search_shows_no_other_business_contact(client_member, giulia, other
 # --- the live push ------------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def layer():
-    layer = get_channel_layer()
-    if hasattr(layer, "flush"):
-        async_to_sync(layer.flush)()
-    return layer
-
-
-def _listen(layer, business_id: int) -> str:
-    channel = async_to_sync(layer.new_channel)()
-    async_to_sync(layer.group_add)(business_group(business_id), channel)
-    return channel
-
-
-def _nothing(layer, channel: str) -> bool:
-    async def attempt() -> bool:
-        try:
-            await asyncio.wait_for(layer.receive(channel), timeout=0.3)
-        except TimeoutError:
-            return True
-        return False
-
-    return async_to_sync(attempt)()
 
 
 def test_saved_notes_are_pushed_to_the_business_only_after_commit(
     layer, business, other_business, member, giulia, giulia_ig, django_capture_on_commit_callbacks
 ):
     _pair(business, member, giulia, giulia_ig)
-    ours, theirs = _listen(layer, business.pk), _listen(layer, other_business.pk)
+    ours, theirs = layer_listen(layer, business.pk), layer_listen(layer, other_business.pk)
     # Nothing is sent before the commit. (Asserted on group_send: a receive given up on would leave the
     # Redis layer's queue bound to that call's event loop, and the next receive would fail.)
     with mock.patch.object(layer, "group_send", wraps=layer.group_send) as group_send:
@@ -467,13 +442,13 @@ def test_saved_notes_are_pushed_to_the_business_only_after_commit(
     assert f'id="contact-card-{giulia.pk}"' in html and "Call before delivery" in html
     # Her Instagram conversation's panel shows her Instagram contact's notes: not pushed for this change.
     assert f'id="contact-card-{giulia_ig.pk}"' not in html
-    assert _nothing(layer, theirs)
+    assert layer_nothing(layer, theirs)
 
 
 def test_a_merge_pushes_the_panels_of_both_conversations(
     layer, business, member, giulia, giulia_ig, django_capture_on_commit_callbacks
 ):
-    channel = _listen(layer, business.pk)
+    channel = layer_listen(layer, business.pk)
     with django_capture_on_commit_callbacks(execute=True):
         _pair(business, member, giulia, giulia_ig)
     html = async_to_sync(layer.receive)(channel)["html"]
@@ -481,12 +456,12 @@ def test_a_merge_pushes_the_panels_of_both_conversations(
 
 
 def test_a_rolled_back_change_pushes_nothing(layer, business, member, giulia, django_capture_on_commit_callbacks):
-    channel = _listen(layer, business.pk)
+    channel = layer_listen(layer, business.pk)
     with django_capture_on_commit_callbacks(execute=True), pytest.raises(ContactProfileError):
         contact_profile.contact_profile_update(
             business=business, user=member, contact=giulia.contact, notes="\x00", attributes={}
         )
-    assert _nothing(layer, channel)
+    assert layer_nothing(layer, channel)
 
 
 def test_a_search_with_a_nul_byte_finds_nothing_and_does_not_fail(client_member, giulia, giulia_ig):

@@ -4,45 +4,20 @@ from unittest import mock
 
 import pytest
 from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.db import transaction
 
 from inbox import realtime
-from inbox.realtime import business_group, publish_on_commit, render_live
+from inbox.realtime import publish_on_commit, render_live
 from inbox.tests.factories import AttachmentFactory, ChatMessageFactory, ContactFactory, ConversationFactory
+from inbox.tests.helpers import layer_listen, layer_nothing
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def layer():
-    layer = get_channel_layer()
-    if hasattr(layer, "flush"):
-        async_to_sync(layer.flush)()
-    return layer
-
-
-def _listen(layer, business_id: int) -> str:
-    channel = async_to_sync(layer.new_channel)()
-    async_to_sync(layer.group_add)(business_group(business_id), channel)
-    return channel
 
 
 def _receive(layer, channel: str) -> dict:
     return async_to_sync(layer.receive)(channel)
 
 
-def _nothing(layer, channel: str) -> bool:
-    import asyncio
-
-    async def attempt() -> bool:
-        try:
-            await asyncio.wait_for(layer.receive(channel), timeout=0.3)
-        except TimeoutError:
-            return True
-        return False
-
-    return async_to_sync(attempt)()
 
 
 def test_publish_sends_the_page_partials_in_one_group_message(layer, page, other_page,
@@ -50,8 +25,8 @@ def test_publish_sends_the_page_partials_in_one_group_message(layer, page, other
     conversation = ConversationFactory(contact=ContactFactory(account=page, name="Giulia"), unread_count=1)
     message = ChatMessageFactory(conversation=conversation, content="Is the cake ready?")
     AttachmentFactory(message=message, type="image", state="stored")
-    ours = _listen(layer, page.business_id)
-    theirs = _listen(layer, other_page.business_id)
+    ours = layer_listen(layer, page.business_id)
+    theirs = layer_listen(layer, other_page.business_id)
     with mock.patch.object(layer, "group_send", wraps=layer.group_send) as group_send:
         with django_capture_on_commit_callbacks(execute=True):
             publish_on_commit(business_id=page.business_id, conversation_ids=[conversation.pk],
@@ -67,7 +42,7 @@ def test_publish_sends_the_page_partials_in_one_group_message(layer, page, other
     assert f'id="composer-{conversation.pk}"' in html
     assert 'id="unread-total"' in html and f'id="unread-account-{page.pk}"' in html
     assert "Is the cake ready?" in html and "Giulia" in html
-    assert _nothing(layer, theirs)
+    assert layer_nothing(layer, theirs)
 
 
 def test_publish_of_another_business_ids_renders_nothing_of_theirs(page, other_page):
@@ -80,11 +55,11 @@ def test_publish_of_another_business_ids_renders_nothing_of_theirs(page, other_p
 
 def test_nothing_is_sent_for_a_rolled_back_transaction(layer, page, django_capture_on_commit_callbacks):
     conversation = ConversationFactory(contact=ContactFactory(account=page))
-    channel = _listen(layer, page.business_id)
+    channel = layer_listen(layer, page.business_id)
     with django_capture_on_commit_callbacks(execute=True), pytest.raises(RuntimeError), transaction.atomic():
         publish_on_commit(business_id=page.business_id, conversation_ids=[conversation.pk])
         raise RuntimeError("rolled back")
-    assert _nothing(layer, channel)
+    assert layer_nothing(layer, channel)
 
 
 def test_a_big_batch_tells_pages_to_fetch_instead(page, settings):
