@@ -29,7 +29,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.contrib.auth import HASH_SESSION_KEY
 
 from accounts.middleware import SESSION_KEY
-from inbox import access
+from inbox import access, latency
 from inbox.realtime import business_group, member_group
 from inbox.services import presence
 
@@ -37,6 +37,7 @@ _followed_business = database_sync_to_async(access.followed_business)
 _access_problem = database_sync_to_async(access.access_problem)
 _conversation_in_business = database_sync_to_async(presence.conversation_in_business)
 _member_ids = database_sync_to_async(presence.member_ids)
+_screen_samples = database_sync_to_async(latency.screen_samples_record)
 
 
 class InboxConsumer(AsyncWebsocketConsumer):
@@ -81,6 +82,12 @@ class InboxConsumer(AsyncWebsocketConsumer):
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         # Presence frames only; anything else (bytes, oversized, malformed, too many) is dropped.
         if self.ended or self.followed is None:
+            return
+        acked = latency.ack_parse(text_data)
+        if acked is not None:
+            # The page placed these messages of a push: how long they took to reach a screen (inbox.latency).
+            if self.frame_rate.allow():
+                await _screen_samples(business_id=self.followed.business_id, message_ids=acked)
             return
         frame = presence.frame_parse(text_data)
         if frame is None or not self.frame_rate.allow():

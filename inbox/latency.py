@@ -5,7 +5,10 @@ Two delays are measured for customers' messages (not receipts, which Meta sends 
 - ``meta_to_stored``: from Meta's timestamp on the message to its row being applied (Meta's delivery,
   our webhook answer and the drain together);
 - ``webhook_to_pushed``: from the webhook's arrival to the live push handed to every open screen of
-  the business (the drain's wait and work, and rendering the push).
+  the business (the drain's wait and work, and rendering the push);
+- ``webhook_to_screen``: from the webhook's arrival to an open inbox page showing the message: each
+  page acknowledges the customers' messages a push placed (`ack_parse`, over its socket), and the
+  delay is taken from the message's own `received_at` stamp when the acknowledgement arrives.
 
 The drain records them per account and hour in Django's cache (Redis in production; one process's
 memory on the embedded default), at most SAMPLES_PER_HOUR of each per hour, kept a day. A bucket is
@@ -29,7 +32,8 @@ logger = logging.getLogger(__name__)
 
 META_TO_STORED = "meta_to_stored"
 WEBHOOK_TO_PUSHED = "webhook_to_pushed"
-KINDS = (META_TO_STORED, WEBHOOK_TO_PUSHED)
+WEBHOOK_TO_SCREEN = "webhook_to_screen"
+KINDS = (META_TO_STORED, WEBHOOK_TO_PUSHED, WEBHOOK_TO_SCREEN)
 SAMPLES_PER_HOUR = 500
 KEEP_HOURS = 25
 SUMMARY_HOURS = 24
@@ -132,3 +136,50 @@ def drain_samples_on_commit(*, messages: dict[int, list[tuple[dt.datetime | None
         }, now=pushed)
 
     transaction.on_commit(record)
+
+
+# An acknowledgement frame from a page: {"ack": [message ids]}, at most this many ids (a push carries at
+# most 50 messages), sent at most once a second by the page.
+MAX_ACK_IDS = 50
+MAX_ACK_CHARS = 600
+MAX_ID = 2**63 - 1
+
+
+def ack_parse(text: object) -> list[int] | None:
+    """The message ids of a page's acknowledgement frame, or None when the text is not one."""
+    import json
+
+    if not isinstance(text, str) or len(text) > MAX_ACK_CHARS or '"ack"' not in text:
+        return None
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(data, dict) or set(data) != {"ack"} or not isinstance(data["ack"], list):
+        return None
+    ids = data["ack"]
+    if not ids or len(ids) > MAX_ACK_IDS:
+        return None
+    if not all(type(pk) is int and 0 < pk <= MAX_ID for pk in ids):
+        return None
+    return sorted(set(ids))
+
+
+def screen_samples_record(*, business_id: int, message_ids: list[int], now: dt.datetime | None = None) -> int:
+    """Record how long these customers' messages took from the webhook to this page (one query, the
+    business's own live messages only: an id of another business or a replay counts for nothing)."""
+    from inbox.models import ChatMessage
+
+    now = now or timezone.now()
+    rows = ChatMessage.objects.filter(
+        business_id=business_id, pk__in=message_ids, direction=ChatMessage.Direction.INBOUND,
+        received_at__gte=now - dt.timedelta(seconds=LIVE_SECONDS),
+    ).values_list("account_id", "received_at")
+    samples: dict[int, dict[str, list[float]]] = {}
+    for account_pk, received_at in rows:
+        if received_at is not None:
+            samples.setdefault(account_pk, {WEBHOOK_TO_SCREEN: []})[WEBHOOK_TO_SCREEN].append(
+                (now - received_at).total_seconds()
+            )
+    samples_record(samples, now=now)
+    return sum(len(kinds[WEBHOOK_TO_SCREEN]) for kinds in samples.values())

@@ -308,6 +308,11 @@ class ChatMessage(models.Model):
     sent_at = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
     seen_at = models.DateTimeField(null=True, blank=True)
+    # How it travelled (channel health, support): Meta's `timestamp` above, when the webhook carrying it
+    # was stored (received_at; empty for replies sent from here) and when it was applied (created_at).
+    # Pushing it to screens and a browser showing it are sampled per page instead (inbox.latency):
+    # stamping them on the row would write every message twice.
+    received_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -72,6 +72,8 @@ class BaseEvent:
     # by a reference instead of, or next to, their PSID (§4.16); "" when there is none.
     user_ref: str = ""
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    # When our endpoint stored the webhook that carried it (set by the drain, not by Meta's payload).
+    received_at: datetime | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -47,6 +47,7 @@ class MessageDraft:
     attachments: tuple[Attachment, ...] = ()
     reply_to_mid: str = ""
     preview: str = ""
+    received_at: datetime | None = None  # when the webhook that carried it was stored
 
     @property
     def inbound(self) -> bool:
@@ -171,6 +172,7 @@ def _draft(
         attachments=attachments,
         reply_to_mid=clean_text(reply_to_mid, max_length=MID_LENGTH) if reply_to_mid else "",
         preview=clean_text(preview or _preview(text=content, attachments=attachments)),
+        received_at=event.received_at,
     )
 
 

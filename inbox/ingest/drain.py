@@ -170,6 +170,7 @@ def _process(events: Sequence[Stored]) -> None:
         for routed in item.events if item.platform is not None else ():
             account = accounts.get((platform, routed.account_id))
             if account is not None:
+                routed = replace(routed, received_at=event.received_at)  # each message is stamped with it
                 by_account.setdefault(account, []).append(routed)
                 origin[id(routed)] = event.pk
         for account_id in item.account_ids:
@@ -194,9 +195,8 @@ def _process(events: Sequence[Stored]) -> None:
             # Browser notifications for new customer messages, to the members who asked for them.
             alerts_publish_on_commit(business_id=business_id, message_ids=sorted(touched.message_ids))
     # After the pushes above (on_commit callbacks run in order): how long customers' messages took.
-    received_at = {event.pk: event.received_at for event in events}
     drain_samples_on_commit(messages={
-        account.pk: [(e.timestamp, received_at[origin[id(e)]]) for e in routed if _is_customer_message(e)]
+        account.pk: [(e.timestamp, e.received_at) for e in routed if _is_customer_message(e) and e.received_at]
         for account, routed in by_account.items()
     })
     _record_outcomes(

@@ -142,6 +142,7 @@ def _row(
         "content": draft.content,
         "media_urls": [clean_text(a.url) for a in draft.attachments if a.url],
         "timestamp": draft.timestamp,
+        "received_at": draft.received_at,
         "status": Status.RECEIVED if inbound else Status.SENT,
         "sent_at": None if inbound else draft.timestamp,
         "extra": draft.extra,

@@ -229,3 +229,26 @@ def test_typing_runs_out_into_viewing():
 def test_frame_rate_window():
     rate = presence.FrameRate(per_second=2)
     assert [rate.allow(0.0), rate.allow(0.1), rate.allow(0.2), rate.allow(1.05)] == [True, True, False, True]
+
+
+async def test_an_acknowledgement_records_screen_latency_and_is_never_broadcast(
+    member, sara, business, conversation, clean_layer
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from inbox import latency
+    from inbox.tests.factories import ChatMessageFactory
+
+    message = await sync_to_async(ChatMessageFactory)(
+        conversation=conversation, received_at=timezone.now() - timedelta(seconds=0.5)
+    )
+    marco_ws, sara_ws = await _pair(member, sara, business)
+    await sara_ws.send_to(text_data=json.dumps({"ack": [message.pk]}))
+    assert await marco_ws.receive_nothing(timeout=0.3)  # an acknowledgement is nobody else's business
+    summary = await sync_to_async(latency.latency_summary)(account_pk=conversation.account_id)
+    assert summary[2].kind == latency.WEBHOOK_TO_SCREEN and summary[2].samples == 1
+    assert 400 <= summary[2].p50_ms < 30_000
+    await marco_ws.disconnect()
+    await sara_ws.disconnect()

@@ -5,6 +5,7 @@ test_browser.py's, inherited; run like the rest of the tier (see test_team_inbox
 from __future__ import annotations
 
 import re
+import time
 import uuid
 
 import pytest
@@ -57,6 +58,27 @@ class ChannelHealthInTheBrowserTests(test_browser.InboxInTheBrowserTests):
         expect(inbox.locator("#conversation-list")).to_contain_text(text[:20])
         assert ChatMessage.objects.filter(account=self.page_a, content=text).count() == 1
         self._no_errors(page, inbox)
+
+    def test_a_message_shown_live_counts_towards_the_pages_speed(self) -> None:
+        from playwright.sync_api import expect
+
+        inbox = self._open(self.staff_a, self.business_a)
+        text = f"How long did this take? {uuid.uuid4().hex[:6]}"
+        self._customer_writes(text)
+        expect(inbox.locator("#conversation-list")).to_contain_text(text[:20])
+        inbox.locator("#conversation-list .conv-link").first.click()
+        expect(inbox.locator(".messages")).to_contain_text(text)
+        # The page acknowledged the pushed message (at most a second later): the health page shows a figure.
+        health = self._open(self.staff_a, self.business_a, path=f"/inbox/pages/{self.page_a.pk}/health/", live=False)
+        screen = health.locator(".health-latency dd").nth(2)
+        deadline = time.monotonic() + 10
+        while "median" not in screen.inner_text() and time.monotonic() < deadline:
+            time.sleep(0.5)
+            health.reload()
+            screen = health.locator(".health-latency dd").nth(2)
+        expect(screen).to_contain_text("median")
+        expect(health.locator(".health-latency dd").nth(0)).to_contain_text("median")
+        self._no_errors(inbox, health)
 
     def test_another_business_never_sees_this_page(self) -> None:
         from playwright.sync_api import expect
