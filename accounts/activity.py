@@ -22,6 +22,7 @@ from django.db.models import Count, Max, Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import AuditEvent, Business
+from accounts.services import audit_record
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -274,8 +275,6 @@ def _csv_safe(value: str) -> str:
 
 
 def business_retention_set(*, business: Business, actor: User, activity_days: int, graph_call_days: int) -> None:
-    from accounts.services import audit_record
-
     old = (business.activity_retention_days, business.graph_call_retention_days)
     if old == (activity_days, graph_call_days):
         return

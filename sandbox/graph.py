@@ -615,7 +615,7 @@ def customer_message_received(*, psid: str, at: Any = None, page_id: str | None 
     PSID; a PSID already known on another Page raises `PsidOfAnotherPage`.
     """
     when = at or timezone.now()
-    page, platform = _page_and_platform(page_id) if page_id else (None, Customer.Platform.FACEBOOK)
+    page, platform = page_and_platform(page_id) if page_id else (None, Customer.Platform.FACEBOOK)
     existing = Customer.objects.filter(psid=psid).values_list("page_id", flat=True).first()
     if existing is not None:
         if page is not None and existing != page.pk:
@@ -636,7 +636,7 @@ def customer_message_received(*, psid: str, at: Any = None, page_id: str | None 
     })
 
 
-def _page_and_platform(account_id: str) -> tuple[Page | None, str]:
+def page_and_platform(account_id: str) -> tuple[Page | None, str]:
     """The sandbox Page of a Page id or of its Instagram account id, and which platform that id is."""
     page = Page.objects.filter(page_id=account_id).first()
     if page is not None:

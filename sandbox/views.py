@@ -346,28 +346,19 @@ def control_message(request: HttpRequest) -> JsonResponse:
 
     data = _json(request)
     account_id = str(data.get("page_id") or "")
-    page = Page.objects.filter(page_id=account_id).first() if account_id else None
-    instagram = False
-    if page is None and account_id:
-        page = Page.objects.filter(ig_id=account_id).first()
-        instagram = page is not None
+    page, platform = graph.page_and_platform(account_id) if account_id else (None, "")
     if page is None:
         return JsonResponse({"error": "page_id of a sandbox page or Instagram account is required"}, status=400)
-    platform = Customer.Platform.INSTAGRAM if instagram else Customer.Platform.FACEBOOK
-    customer = page.customers.filter(platform=platform).order_by("pk").first()
-    if customer is None:
-        psid = default_psid(account_id, instagram=instagram)
-        customer, _ = Customer.objects.get_or_create(psid=psid, defaults={"page": page, "platform": platform})
-        if not customer.first_name:
-            customer.first_name, customer.last_name = customer_name(customer.psid)
-            customer.save(update_fields=["first_name", "last_name"])
-    customer.last_message_at = timezone.now()
-    customer.save(update_fields=["last_message_at"])
+    instagram = platform == Customer.Platform.INSTAGRAM
+    # The page's first customer on that platform writes; a page without one gets the simulator's own.
+    first = page.customers.filter(platform=platform).order_by("pk").values_list("psid", flat=True).first()
+    psid = first or default_psid(account_id, instagram=instagram)
+    graph.customer_message_received(psid=psid, page_id=account_id)  # the window opens, a new customer is named
     text = str(data.get("text") or "A test message from the sandbox")[:2000]
     body = payloads.encode(payloads.envelope(
         object_type="instagram" if instagram else "page",
         entries=[payloads.entry(account_id=account_id, events=[
-            payloads.text_message(page_id=account_id, psid=customer.psid, text=text),
+            payloads.text_message(page_id=account_id, psid=psid, text=text),
         ])],
     ))
     url = Config.get().webhook_url or settings.SANDBOX_WEBHOOK_URL
@@ -375,4 +366,4 @@ def control_message(request: HttpRequest) -> JsonResponse:
         status = payloads.post_webhook(url, body, settings.FACEBOOK_APP_SECRET)
     except Exception as exc:  # the receiver is down or unreachable: say so to the caller
         return JsonResponse({"error": f"the webhook could not be delivered ({type(exc).__name__})"}, status=502)
-    return JsonResponse({"status": status, "psid": customer.psid}, status=200 if status == 200 else 502)
+    return JsonResponse({"status": status, "psid": psid}, status=200 if status == 200 else 502)

@@ -11,28 +11,12 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.timesince import timesince
 
+from accounts.avatars import staff_colour, staff_initials
 from accounts.selectors import member_display_name
 
 register = template.Library()
 
-# The colour slots of app.css (.avatar-c0 … .avatar-c7), shared with the customers' avatars.
-AVATAR_COLOURS = 8
 ACTIVE_NOW = timedelta(minutes=2)
-
-
-def staff_initials(name: str) -> str:
-    words = [w for w in name.replace(".", " ").replace("_", " ").replace("-", " ").split() if w[:1].isalnum()]
-    if not words:
-        return "?"
-    letters = words[0][:1] + (words[-1][:1] if len(words) > 1 else "")
-    return letters.upper()
-
-
-def staff_colour(user_id: Any) -> int:
-    try:
-        return (int(user_id) * 5 + 3) % AVATAR_COLOURS
-    except (TypeError, ValueError):
-        return 0
 
 
 @register.filter

@@ -9,10 +9,10 @@ from django.template import Context, Template
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.avatars import staff_colour, staff_initials
 from accounts.models import AuditEvent, Membership
 from accounts.selectors import member_choices, member_display_name
 from accounts.services import membership_touch, user_display_name_set
-from accounts.templatetags.staff_tags import staff_colour, staff_initials
 from accounts.tests.factories import InvitationFactory, MembershipFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

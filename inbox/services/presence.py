@@ -25,9 +25,9 @@ from typing import Any
 
 from django.core.cache import cache
 
+from accounts.avatars import staff_colour, staff_initials
 from accounts.models import Membership
 from accounts.selectors import member_display_name
-from accounts.templatetags.staff_tags import staff_colour, staff_initials
 from inbox.models import Conversation
 
 ONLINE_SECONDS = 45

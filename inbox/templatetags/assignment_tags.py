@@ -8,7 +8,7 @@ from django import template
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
-from accounts.templatetags.staff_tags import staff_colour, staff_initials
+from accounts.avatars import staff_colour, staff_initials
 
 register = template.Library()
 

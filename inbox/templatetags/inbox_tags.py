@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
+from accounts.avatars import AVATAR_COLOURS
 from inbox.selectors import sort_key as _sort_key
 from inbox.services.conversations import SNOOZE_PRESETS
 from inbox.services.media import THUMBS_UP_STICKER_IDS, link_expiry
@@ -24,7 +25,6 @@ if TYPE_CHECKING:
 
 register = template.Library()
 
-AVATAR_COLOURS = 8
 
 
 @register.filter

@@ -288,6 +288,23 @@ class InboxInTheBrowserTests(_StackTestCase if stack.EXTERNAL else ChannelsLiveS
         page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
 
     @staticmethod
+    def _off_the_loop(function, *args, **kwargs):
+        """Run a service as a worker would: in a thread of its own, since Playwright's event loop runs in
+        this one and a service's push (`async_to_sync`) refuses to run inside an event loop."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        from django.db import connections
+
+        def run():
+            try:
+                return function(*args, **kwargs)
+            finally:
+                connections.close_all()
+
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            return pool.submit(run).result()
+
+    @staticmethod
     def _wait_until(condition, message: str, *, seconds: float = TIMEOUT / 1000) -> None:
         """Poll the database (or anything) until `condition()` holds: what a server process or a worker does
         happens outside this process's view."""

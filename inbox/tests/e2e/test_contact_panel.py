@@ -94,22 +94,6 @@ class ContactPanelInTheBrowserTests(test_browser.InboxInTheBrowserTests):
         page.wait_for_load_state("networkidle")
         return page
 
-    @staticmethod
-    def _off_the_loop(function, *args, **kwargs):
-        """Run a service in a thread of its own: its push (`async_to_sync`) refuses Playwright's event loop."""
-        from concurrent.futures import ThreadPoolExecutor
-
-        from django.db import connections
-
-        def run():
-            try:
-                return function(*args, **kwargs)
-            finally:
-                connections.close_all()
-
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            return pool.submit(run).result()
-
     def _merge(self) -> None:
         from inbox.services.contact_profile import contacts_merge
 

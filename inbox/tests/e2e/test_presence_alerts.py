@@ -85,22 +85,6 @@ class PresenceAndAlertsInTheBrowserTests(test_browser.InboxInTheBrowserTests):
         page.screenshot(path=str(test_browser.SCREENSHOTS / f"presence-{name}.png"))
 
     @staticmethod
-    def _off_the_loop(function, *args, **kwargs):
-        """Run a service in a thread of its own: Playwright's event loop runs in this one."""
-        from concurrent.futures import ThreadPoolExecutor
-
-        from django.db import connections
-
-        def run():
-            try:
-                return function(*args, **kwargs)
-            finally:
-                connections.close_all()
-
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            return pool.submit(run).result()
-
-    @staticmethod
     def _notifications(page) -> list[dict]:
         return page.evaluate("window.__notifications")
 

@@ -81,23 +81,6 @@ class TeamInboxInTheBrowserTests(test_browser.InboxInTheBrowserTests):
         )
         return conversation
 
-    @staticmethod
-    def _off_the_loop(function, *args, **kwargs):
-        """Run a service as a worker would: in a thread of its own, since Playwright's event loop runs in
-        this one and a service's push (`async_to_sync`) refuses to run inside an event loop."""
-        from concurrent.futures import ThreadPoolExecutor
-
-        from django.db import connections
-
-        def run():
-            try:
-                return function(*args, **kwargs)
-            finally:
-                connections.close_all()
-
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            return pool.submit(run).result()
-
     def _sent_calls(self, after_id: int = 0) -> list[dict]:
         """The Send API calls the sandbox accepted for Bakery Rossi's page after the call `after_id` (its
         log answers a page at a time). On the stack that log outlives the tests: compare from a mark."""
