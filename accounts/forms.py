@@ -145,3 +145,16 @@ class ActivityFilterForm(forms.Form):
 class RetentionForm(forms.Form):
     activity_retention_days = forms.IntegerField(min_value=30, max_value=3650, label="Keep staff actions for (days)")
     graph_call_retention_days = forms.IntegerField(min_value=7, max_value=365, label="Keep Graph API calls for (days)")
+
+
+class DataRetentionForm(forms.Form):
+    """How long customers' raw data is kept (inbox.services.retention); 0 keeps it forever."""
+
+    webhook_body_retention_days = forms.IntegerField(
+        min_value=0, max_value=3650, label="Keep raw webhook bodies for (days)",
+        help_text="Meta's messages as they arrived, kept for replaying them. 0: keep forever.",
+    )
+    media_retention_days = forms.IntegerField(
+        min_value=0, max_value=3650, label="Keep media files for (days)",
+        help_text="Photos, videos, voice messages and files copied from Meta. 0: keep forever.",
+    )

@@ -86,6 +86,18 @@ class Business(models.Model):
         default=90, validators=[MinValueValidator(7), MaxValueValidator(365)],
         verbose_name="Keep Graph API calls for (days)",
     )
+    # What is kept of customers' data (inbox.services.retention, daily): the raw webhook bodies Meta
+    # sent once they were processed, and the media files copied into storage. 0 keeps them forever.
+    webhook_body_retention_days = models.PositiveIntegerField(
+        default=30, validators=[MaxValueValidator(3650)],
+        verbose_name="Keep raw webhook bodies for (days)",
+        help_text="Processed webhook bodies older than this are deleted (0: keep forever).",
+    )
+    media_retention_days = models.PositiveIntegerField(
+        default=365, validators=[MaxValueValidator(3650)],
+        verbose_name="Keep media files for (days)",
+        help_text="Stored photos, videos and files older than this are deleted (0: keep forever).",
+    )
 
     class Meta:
         ordering = ("name",)

@@ -21,11 +21,12 @@ SECTIONS: dict[str, str] = {
     "activity_log": "settings",
     "label_list": "settings",
     "saved_reply_list": "settings",
+    "api_key_list": "settings",
     "notification_list": "",
     "mention_list": "inbox",
     "profile": "",
 }
-APPS: dict[str, str] = {"inbox": "inbox", "social": "pages"}
+APPS: dict[str, str] = {"inbox": "inbox", "social": "pages", "outbound": "settings"}
 
 
 def nav_section(request: HttpRequest) -> dict[str, Any]:

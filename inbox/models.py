@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -131,6 +133,20 @@ def conversation_participants(*, contact: Contact, account) -> tuple[list[str], 
     )
 
 
+# Meta's own Page Inbox (Meta Business Suite), as the Handover Protocol names it.
+PAGE_INBOX_APP_ID = "263902037430900"
+# A thread's owner when we know only that it is not us (a standby message, a take by an app Meta
+# did not name).
+UNKNOWN_APP = "other"
+
+
+def handover_app_name(app_id: str | None) -> str:
+    """An app of the Handover Protocol, for people (Meta sends ids only)."""
+    if app_id == PAGE_INBOX_APP_ID:
+        return "Page Inbox"
+    return f"app {app_id}" if app_id and app_id != UNKNOWN_APP else "another app"
+
+
 class Conversation(models.Model):
     """The thread between one connected account and one customer."""
 
@@ -148,6 +164,8 @@ class Conversation(models.Model):
         URGENT = "urgent", "Urgent"
 
     business = models.ForeignKey("accounts.Business", on_delete=models.CASCADE, related_name="conversations")
+    # The id the REST API and outbound webhooks use: integer keys never leave the app.
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     platform = models.CharField(max_length=10, choices=Platform.choices)
     account = models.ForeignKey("social.SocialAccount", on_delete=models.CASCADE, related_name="conversations")
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="conversations")
@@ -171,6 +189,10 @@ class Conversation(models.Model):
     # Highest receipts seen from the customer; kept so a late or repeated receipt never moves back.
     delivered_watermark = models.DateTimeField(null=True, blank=True)
     read_watermark = models.DateTimeField(null=True, blank=True)
+    # Handover Protocol: the app that owns the thread; "" is ours (the Primary Receiver). Kept from
+    # the handover webhooks and Meta's thread_owner answer, at ``thread_owner_at`` (Meta's time).
+    thread_owner_app_id = models.CharField(max_length=32, blank=True)
+    thread_owner_at = models.DateTimeField(null=True, blank=True)
     # Who answers it (a member of the business) and the team it belongs to; either may be empty.
     assignee = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="assigned_conversations"
@@ -224,6 +246,11 @@ class Conversation(models.Model):
         return f"Conversation {self.pk} with {self.contact_id}"
 
     @property
+    def thread_owner_name(self) -> str:
+        """Who owns the thread, for people: "" while it is ours."""
+        return handover_app_name(self.thread_owner_app_id) if self.thread_owner_app_id else ""
+
+    @property
     def chip_labels(self) -> list[Label]:
         """Its labels by name, as rows and headers show them: loaded for a whole page of conversations in
         one query by `inbox.selectors.labels_prefetch`; on its own, one query."""
@@ -268,6 +295,8 @@ class ChatMessage(models.Model):
         META = "meta", "Sent from Meta's apps"
 
     business = models.ForeignKey("accounts.Business", on_delete=models.CASCADE, related_name="messages")
+    # The id the REST API and outbound webhooks use: integer keys never leave the app.
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     platform = models.CharField(max_length=10, choices=Platform.choices)
     account = models.ForeignKey("social.SocialAccount", on_delete=models.CASCADE, related_name="messages")
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
@@ -360,6 +389,8 @@ class Attachment(models.Model):
         SKIPPED = "skipped", "Not stored"
         # Instagram media by default (Meta's rules): shown from Meta's link while it lives, never copied.
         LINK = "link", "Link only"
+        # Deleted from storage when the business's media retention ran out (the row and its type stay).
+        EXPIRED = "expired", "Expired (retention)"
 
     business = models.ForeignKey("accounts.Business", on_delete=models.CASCADE, related_name="attachments")
     message = models.ForeignKey(ChatMessage, on_delete=models.CASCADE, related_name="attachments")
@@ -690,3 +721,99 @@ class HourlyStats(models.Model):
 
     def __str__(self) -> str:
         return f"Hour {self.hour:%Y-%m-%d %H}:00 of {self.business_id}"
+
+
+class DataDeletionRequest(models.Model):
+    """A person's request, through Meta, that their data be deleted (docs/compliance.md).
+
+    Meta names the person by their app-scoped id only. It is kept in clear while the deletion runs (the
+    task needs it to find their rows) and emptied once it is done; ``user_hash`` (a keyed hash of the id)
+    stays so a second request for the same person finds this one. Belongs to no business: the person may
+    touch several, and the status page is public behind its unguessable confirmation code.
+    """
+
+    class Status(models.TextChoices):
+        RECEIVED = "received", "Received"
+        IN_PROGRESS = "in_progress", "In progress"
+        DONE = "done", "Done"
+
+    confirmation_code = models.CharField(max_length=40, unique=True)
+    user_hash = models.CharField(max_length=64, unique=True)
+    user_id = models.CharField(max_length=64, blank=True)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.RECEIVED)
+    # How many rows of each kind were deleted or emptied, summed over every run; never what they held.
+    counts = models.JSONField(default=dict, blank=True)
+    received_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"Data deletion {self.confirmation_code[:6]}… ({self.status})"
+
+
+class HistoryImport(models.Model):
+    """One walk through a page's earlier conversations on Meta (the Conversations API), page by page.
+
+    ``kind``: the import of the last days' history (on connect or on demand), or the daily
+    reconciliation of the last two days (messages whose webhook never came). Progress is stored
+    after each page of conversations, with Meta's cursor of the next one, so a task that died
+    or failed carries on from there (``inbox.ingest.history``).
+    """
+
+    class Kind(models.TextChoices):
+        IMPORT = "import", "History import"
+        RECONCILE = "reconcile", "Reconciliation"
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    business = models.ForeignKey("accounts.Business", on_delete=models.CASCADE, related_name="+")
+    account = models.ForeignKey("social.SocialAccount", on_delete=models.CASCADE, related_name="history_imports")
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.IMPORT)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
+    # Conversations updated before this are not read (the cut-off of "the last N days").
+    since = models.DateTimeField()
+    # Meta's `after` cursor of the next page of conversations; empty: from the newest.
+    cursor = models.TextField(blank=True)
+    pages_done = models.PositiveIntegerField(default=0)
+    conversations_done = models.PositiveIntegerField(default=0)
+    messages_imported = models.PositiveIntegerField(default=0)
+    # The oldest `updated_time` walked so far: how far back between now and `since` the walk is.
+    reached = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = BusinessQuerySet.as_manager()
+
+    class Meta:
+        db_table = "history_imports"
+        indexes = [models.Index(fields=("account", "kind", "-created_at"), name="history_account_kind_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} of account {self.account_id} ({self.state})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.state in (self.State.QUEUED, self.State.RUNNING)
+
+    @property
+    def percent(self) -> int:
+        """How far back the walk is between when it began and the cut-off (99 until it is done)."""
+        if self.state == self.State.DONE:
+            return 100
+        if self.reached is None:
+            return 0
+        start = self.started_at or self.created_at
+        window = (start - self.since).total_seconds()
+        if window <= 0:
+            return 99
+        return max(1, min(99, int(100 * (start - self.reached).total_seconds() / window)))

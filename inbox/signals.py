@@ -106,3 +106,14 @@ def account_connected_replay(sender, account, **kwargs) -> None:
     from inbox.ingest.replay import webhook_events_replay_for_account
 
     webhook_events_replay_for_account(account)
+
+
+@receiver(account_connected, dispatch_uid="inbox.history.import_on_connect")
+def account_connected_import_history(sender, account, **kwargs) -> None:
+    """A newly connected page (or Instagram account) brings its earlier conversations (sent after commit)."""
+    from django.conf import settings
+
+    from inbox.services.history_import import history_import_start
+
+    if settings.INBOX_HISTORY_IMPORT_ON_CONNECT:
+        history_import_start(account=account)

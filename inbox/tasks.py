@@ -160,3 +160,60 @@ def conversation_mark_seen(conversation_id: int) -> bool:
     from inbox.services.conversations import conversation_send_seen
 
     return conversation_send_seen(conversation_id=conversation_id)
+
+
+# --- history (earlier conversations from Meta's Conversations API) ---------------------------------
+
+
+@shared_task(bind=True, base=RetryingTask, name="inbox.tasks.history_import_page", max_retries=8)
+def history_import_page(self, import_id: int) -> None:
+    """Import one page of a page's earlier conversations and queue the next (see the ingest module).
+
+    A transient error or a rate limit retries the same page (after Meta's wait); any other failure,
+    or the last retry, marks the walk failed with its cursor kept, to be resumed.
+    """
+    from inbox.ingest.history import history_page_import
+    from inbox.services.history_import import history_import_fail
+    from social.graph import GraphAPIError
+
+    try:
+        history_page_import(import_id=import_id)
+    except Exception as exc:
+        if self.will_retry(exc):
+            raise
+        if not isinstance(exc, GraphAPIError):
+            logger.exception("History import %s failed", import_id)
+        history_import_fail(import_id=import_id, error=_describe(exc))
+
+
+@shared_task(name="inbox.tasks.history_reconcile_all")
+def history_reconcile_all() -> int:
+    """Daily: fetch every active page's threads of the last two days and store what webhooks missed."""
+    from inbox.services.history_import import history_reconcile_all as reconcile
+
+    return reconcile()
+
+
+# --- compliance (Meta's data-deletion callback, retention) ------------------------------------------------
+
+
+@shared_task(bind=True, base=RetryingTask, name="inbox.tasks.data_deletion_run", max_retries=8)
+def data_deletion_run(self, request_id: int) -> str:
+    """Delete what is stored about the person of one data-deletion request (idempotent)."""
+    from inbox.services.compliance import data_deletion_run as run
+
+    request = run(request_id=request_id)
+    return request.status if request is not None else "missing"
+
+
+@shared_task(name="inbox.tasks.data_retention_enforce")
+def data_retention_enforce() -> dict[str, int]:
+    """Daily: empty old raw webhook bodies, delete old media files, queue lost deletion requests again."""
+    from inbox.services.compliance import data_deletion_requeue_stale
+    from inbox.services.retention import data_retention_enforce as enforce
+
+    counts = enforce()
+    counts["deletion_requests_requeued"] = data_deletion_requeue_stale()
+    if any(counts.values()):
+        logger.info("Data retention: %s", counts)
+    return counts

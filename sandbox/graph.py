@@ -156,8 +156,21 @@ def _route(request: GraphRequest) -> dict:
         return node(request, auth, parts[0])
     if len(parts) == 2 and parts[1] == "subscribed_apps":
         return subscribed_apps(request, auth, parts[0])
+    from sandbox import graph_handover, graph_profile  # they build on this module
+
+    if len(parts) == 2 and parts[1] in graph_handover.PATHS:
+        return graph_handover.handle(request, auth, parts[0], parts[1])
+    if len(parts) == 2 and parts[1] == "messenger_profile":
+        return graph_profile.handle(request, auth, parts[0])
     if len(parts) == 2 and parts[1] == "messages" and request.method == "POST":
+        graph_handover.send_allowed(request, parts[0])
         return send(request, auth, parts[0])
+    if len(parts) == 2 and parts[1] in ("conversations", "messages") and request.method == "GET":
+        from sandbox import graph_conversations  # imports this module
+
+        if parts[1] == "conversations":
+            return graph_conversations.page_conversations(request, auth, parts[0])
+        return graph_conversations.conversation_messages(request, auth, parts[0])
     raise MetaError(f"Unknown path components: /{'/'.join(parts[1:])}", code=2500)
 
 

@@ -224,3 +224,51 @@ class Config(models.Model):
     def get(cls) -> Config:
         config, _ = cls.objects.get_or_create(pk=1)
         return config
+
+
+class ThreadControl(models.Model):
+    """Which app owns one customer's thread on a Page (Handover Protocol); no row: the Primary
+    Receiver (our app) does."""
+
+    page = models.ForeignKey(Page, on_delete=models.CASCADE, related_name="thread_controls")
+    psid = models.CharField(max_length=32)
+    owner_app_id = models.CharField(max_length=32)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=("page", "psid"), name="sandbox_uniq_thread_control")]
+
+    def __str__(self) -> str:
+        return f"{self.psid} on {self.page}: app {self.owner_app_id}"
+
+
+class MessengerProfile(models.Model):
+    """A Page's Messenger profile properties as last set (greeting, ice_breakers, persistent_menu …)."""
+
+    page = models.OneToOneField(Page, on_delete=models.CASCADE, related_name="messenger_profile")
+    properties = models.JSONField(default=dict)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"Messenger profile of {self.page}"
+
+
+class ThreadMessage(models.Model):
+    """A message of a Page's earlier conversation with a customer, as the Conversations API lists it
+    (sandbox/history.py seeds them; the page's replies the Send API accepted are `SentMessage`s)."""
+
+    page = models.ForeignKey(Page, on_delete=models.CASCADE, related_name="thread_messages")
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="thread_messages")
+    mid = models.CharField(max_length=100, unique=True)
+    from_page = models.BooleanField(default=False)
+    text = models.TextField(blank=True)
+    # Conversations API attachment entries, as Meta lists them ({"mime_type", "name", "image_data": {...}}).
+    attachments = models.JSONField(default=list, blank=True)
+    created_time = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ("-created_time", "-id")
+        indexes = [models.Index(fields=("customer", "-created_time"), name="sandbox_thread_customer_time")]
+
+    def __str__(self) -> str:
+        return f"{'Page' if self.from_page else 'Customer'} message {self.mid}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path, re_path
 
-from sandbox import views
+from sandbox import compliance, graph_handover, history, views
 
 app_name = "sandbox"
 
@@ -24,4 +24,9 @@ urlpatterns = [
     path("control/customers", views.control_customers, name="control_customers"),
     path("control/message", views.control_message, name="control_message"),
     path("control/reset", views.control_reset, name="control_reset"),
+    path("control/thread", graph_handover.control_thread, name="control_thread"),
+    # Meta's compliance callbacks, as Meta sends them, for a sandbox Facebook user (sandbox/compliance.py).
+    path("control/data-deletion", compliance.control_data_deletion, name="control_data_deletion"),
+    path("control/deauthorize", compliance.control_deauthorize, name="control_deauthorize"),
+    path("control/history", history.control_history, name="control_history"),
 ]

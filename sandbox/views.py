@@ -341,7 +341,7 @@ def control_message(request: HttpRequest) -> JsonResponse:
     goes where the sandbox sends every webhook. Answers the receiver's status (the product's channel
     health "send a test message" check uses it).
     """
-    from sandbox import payloads
+    from sandbox import graph_handover, payloads
     from sandbox.customers import default_psid
 
     data = _json(request)
@@ -357,7 +357,7 @@ def control_message(request: HttpRequest) -> JsonResponse:
     text = str(data.get("text") or "A test message from the sandbox")[:2000]
     body = payloads.encode(payloads.envelope(
         object_type="instagram" if instagram else "page",
-        entries=[payloads.entry(account_id=account_id, events=[
+        entries=[payloads.entry(account_id=account_id, field=graph_handover.webhook_field(account_id, psid), events=[
             payloads.text_message(page_id=account_id, psid=psid, text=text),
         ])],
     ))

@@ -40,12 +40,15 @@ USAGE_STOP_PERCENT = 95
 USAGE_WARN_PERCENT = 80
 DEFAULT_RETRY_AFTER_SECONDS = 60
 MAX_PAGES = 50
+# What the history import reads of each message (Conversations API).
+HISTORY_MESSAGE_FIELDS = "id,created_time,from,to,message,attachments,sticker"
 
 TRANSIENT_CODES = frozenset({1, 2, 1200})
 RATE_LIMIT_CODES = frozenset({4, 17, 32, 613, 80001, 80002, 80003, 80004, 80005, 80006, 80008, 80009, 80014})
 OUTSIDE_WINDOW = frozenset({(10, 2018278), (10, 2534022)})
 RECIPIENT_UNAVAILABLE = frozenset({(100, 2018001), (200, 1545041), (200, 2018028), (200, 2018027), (200, 2018021)})
 PERMISSION_SUBCODES = frozenset({2018065, 2018108, 2018344})
+THREAD_OWNED_ELSEWHERE = (10, 2018300)
 
 
 # ERRORS
@@ -122,6 +125,10 @@ class InvalidParameterError(GraphAPIError):
     """Code 100: the request itself is wrong."""
 
 
+class ThreadOwnedElsewhereError(GraphPermissionError):
+    """10/2018300: another app owns the customer's thread (Handover Protocol); take control first."""
+
+
 class DownloadRefused(GraphAPIError):
     """Our media fetch policy refused a URL (origin, address, redirects, size or time): never retried."""
 
@@ -133,6 +140,8 @@ def _error_class(*, code: int | None, subcode: int | None, http_status: int | No
         return RateLimitError
     if (code, subcode) in OUTSIDE_WINDOW:
         return OutsideWindowError
+    if (code, subcode) == THREAD_OWNED_ELSEWHERE:
+        return ThreadOwnedElsewhereError
     if code == 551 or (code, subcode) in RECIPIENT_UNAVAILABLE:
         return RecipientUnavailableError
     if subcode in PERMISSION_SUBCODES or code in (3, 10) or (code is not None and 200 <= code <= 299):
@@ -388,9 +397,56 @@ class GraphClient:
         body = {"recipient": {"id": recipient_id}, "sender_action": action}
         return self.post(f"{self.page_id}/messages", json=body)
 
+    # Handover Protocol and Messenger profile (docs/messenger-platform.md) ------------
+    def thread_owner(self, *, recipient_id: str) -> dict:
+        """{"data": [{"thread_owner": {"app_id": "..."}}]}: the app that owns the customer's thread."""
+        return self.get(f"{self.page_id}/thread_owner", {"recipient": recipient_id})
+
+    def take_thread_control(self, *, recipient_id: str, metadata: str = "") -> dict:
+        body: dict[str, Any] = {"recipient": {"id": recipient_id}}
+        if metadata:
+            body["metadata"] = metadata
+        return self.post(f"{self.page_id}/take_thread_control", json=body)
+
+    def pass_thread_control(self, *, recipient_id: str, target_app_id: str, metadata: str = "") -> dict:
+        body: dict[str, Any] = {"recipient": {"id": recipient_id}, "target_app_id": target_app_id}
+        if metadata:
+            body["metadata"] = metadata
+        return self.post(f"{self.page_id}/pass_thread_control", json=body)
+
+    def messenger_profile_get(self, *, fields: str) -> dict:
+        return self.get(f"{self.page_id}/messenger_profile", {"fields": fields})
+
+    def messenger_profile_set(self, *, properties: dict) -> dict:
+        """{"result": "success"}; ``properties`` in Meta's shapes (greeting, ice_breakers, persistent_menu)."""
+        return self.post(f"{self.page_id}/messenger_profile", json=properties)
+
+    def messenger_profile_delete(self, *, fields: list[str]) -> dict:
+        return self._request("DELETE", f"{self.page_id}/messenger_profile", json={"fields": list(fields)})
+
     def user_profile(self, *, user_id: str, platform: str) -> dict:
         fields = "name,username,profile_pic" if platform == "INSTAGRAM" else "first_name,last_name,profile_pic"
         return self.get(str(user_id), {"fields": fields})
+
+    # Conversations API (history; docs/messenger-platform.md "History import") ----------
+    def conversations(self, *, platform: str, after: str = "", limit: int = 25, message_limit: int = 25) -> dict:
+        """One page of the Page's conversations, most recently updated first, each with its newest
+        messages; ``platform`` is ``messenger`` or ``instagram``. Returns Meta's body (data, paging)."""
+        params = {
+            "platform": platform,
+            "fields": f"participants,updated_time,messages.limit({int(message_limit)}){{{HISTORY_MESSAGE_FIELDS}}}",
+            "limit": int(limit),
+        }
+        if after:
+            params["after"] = after
+        return self.get(f"{self.page_id}/conversations", params)
+
+    def thread_messages(self, conversation_id: str, *, after: str = "", limit: int = 25) -> dict:
+        """One page of a conversation's messages, newest first (Meta's body: data, paging)."""
+        params: dict[str, Any] = {"fields": HISTORY_MESSAGE_FIELDS, "limit": int(limit)}
+        if after:
+            params["after"] = after
+        return self.get(f"{conversation_id}/messages", params)
 
     # OAuth and tokens (§7) -------------------------------------------------------
     def exchange_code(self, *, code: str, redirect_uri: str) -> dict:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings as django_settings
 from django.db import models
 from django.db.models import Q
@@ -43,6 +45,8 @@ class SocialAccount(models.Model):
         DISCONNECTED = "disconnected", "Disconnected"
 
     business = models.ForeignKey("accounts.Business", on_delete=models.PROTECT, related_name="social_accounts")
+    # The id the REST API and outbound webhooks use: integer keys never leave the app.
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     platform = models.CharField(max_length=10, choices=Platform.choices, default=Platform.FACEBOOK)
     account_id = models.CharField(max_length=64)
     account_name = models.CharField(max_length=255, blank=True)
@@ -131,3 +135,33 @@ class SocialAccount(models.Model):
         if self.platform == Platform.INSTAGRAM and self.page is not None:
             return self.page
         return self
+
+
+class MessengerProfile(models.Model):
+    """What we last pushed to a Page's Messenger profile (greeting, ice breakers, persistent menu),
+    in Meta's own shapes, with when and, if the push failed, Meta's error (social/messenger_profile.py)."""
+
+    business = models.ForeignKey("accounts.Business", on_delete=models.CASCADE, related_name="messenger_profiles")
+    account = models.OneToOneField(SocialAccount, on_delete=models.CASCADE, related_name="messenger_profile")
+    greeting = models.CharField(max_length=160, blank=True)
+    # [{"question", "payload"}] and [{"type": "postback"|"web_url", "title", "payload"|"url"}].
+    ice_breakers = models.JSONField(default=list, blank=True)
+    menu = models.JSONField(default=list, blank=True)
+    pushed_at = models.DateTimeField(null=True, blank=True)
+    pushed_by = models.ForeignKey(
+        django_settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    error = models.TextField(blank=True)
+    error_at = models.DateTimeField(null=True, blank=True)
+    # Meta's answer to the last read-back (GET messenger_profile), as received.
+    meta_profile = models.JSONField(default=dict, blank=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = BusinessQuerySet.as_manager()
+
+    class Meta:
+        db_table = "social_messenger_profiles"
+
+    def __str__(self) -> str:
+        return f"Messenger profile of {self.account}"

@@ -30,7 +30,7 @@ from social.graph import (
 )
 from social.graph_calls import GraphCallRecorder
 from social.models import Platform, SocialAccount
-from social.signals import account_connected
+from social.signals import account_connected, account_needs_reconnect
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -41,6 +41,8 @@ logger = logging.getLogger(__name__)
 
 PAGE_FIELDS = "id,name,username,category,category_list,fan_count,followers_count,link,picture{url}"
 ME_ACCOUNTS_FIELDS = "id,name,category,category_list,access_token,tasks,picture{url},instagram_business_account{id,username}"
+# The Facebook user who connects, kept on each account as `settings["profile"]` (email needs its permission).
+ME_PROFILE_FIELDS = "id,name,email,picture{url}"
 INSTAGRAM_FIELDS = "id,username,name,profile_picture_url,followers_count"
 # Permissions a Page needs for the inbox (docs/messenger-platform.md §7.6): messaging, and webhooks subscription.
 PAGE_SCOPES = {
@@ -266,6 +268,7 @@ def accounts_connect(
     An Instagram account brings its Page along: its messages arrive through the Page's subscription.
     """
     options = {o.id: o for o in facebook_pages_fetch(business=business, user_token=user_token, actor=actor)}
+    profile = _connecting_profile(business=business, user_token=user_token, actor=actor)
     instagram_ids = {str(i) for i in instagram_ids}
     wanted = {str(p) for p in page_ids} | {o.id for o in options.values() if o.instagram_id in instagram_ids}
     result = ConnectResult()
@@ -277,7 +280,8 @@ def accounts_connect(
             ))
             continue
         try:
-            account, warning = _account_connect(business=business, actor=actor, option=option, user_token=user_token)
+            account, warning = _account_connect(business=business, actor=actor, option=option, user_token=user_token,
+                                                profile=profile)
         except ConnectRefused as exc:
             result.refused.append(exc)
             continue
@@ -287,7 +291,7 @@ def accounts_connect(
         if option.instagram_id and option.instagram_id in instagram_ids:
             try:
                 instagram, _ = _account_connect(business=business, actor=actor, option=option, user_token=user_token,
-                                                parent=account)
+                                                parent=account, profile=profile)
             except ConnectRefused as exc:
                 result.refused.append(exc)
                 continue
@@ -295,8 +299,21 @@ def accounts_connect(
     return result
 
 
+def _connecting_profile(*, business: Business, user_token: UserToken, actor: User | None) -> dict:
+    """Who is connecting (/me: id, name, email, picture), or {} if Meta would not say: never a reason to refuse."""
+    client = graph_client(access_token=user_token.token, business=business, actor=actor)
+    try:
+        me = client.get("me", {"fields": ME_PROFILE_FIELDS})
+    except GraphAPIError as exc:
+        logger.info("The connecting user's profile was not read: %s", exc)
+        return {}
+    picture = ((me.get("picture") or {}).get("data") or {}).get("url") or ""
+    return {"id": str(me.get("id") or ""), "name": str(me.get("name") or ""), "email": str(me.get("email") or ""),
+            "picture": str(picture)}
+
+
 def _account_connect(*, business: Business, actor: User | None, option: PageOption, user_token: UserToken,
-                     parent: SocialAccount | None = None) -> tuple[SocialAccount, str]:
+                     parent: SocialAccount | None = None, profile: dict | None = None) -> tuple[SocialAccount, str]:
     """Connect the Page of ``option`` or, with ``parent`` (its connected Page), the Page's Instagram account.
 
     Meta is asked first, outside any transaction: the account's details (a transient failure leaves
@@ -343,6 +360,10 @@ def _account_connect(*, business: Business, actor: User | None, option: PageOpti
                 account.token_checked_at = now
             account.tasks = option.tasks
             account.permissions = option.permissions
+            account.settings = {
+                **(account.settings or {}), "profile": profile or (account.settings or {}).get("profile", {}),
+                "pages": _page_metadata(details=details, option=option, parent=parent),
+            }
             account.status = SocialAccount.Status.ACTIVE
             account.status_reason = ""
             account.is_active = True
@@ -369,6 +390,19 @@ def _account_connect(*, business: Business, actor: User | None, option: PageOpti
     except IntegrityError as exc:  # another business connected it a moment ago
         raise ConnectRefused(_other_business(name), account_id=account_id, name=name) from exc
     return account, warning
+
+
+def _page_metadata(*, details: dict, option: PageOption, parent: SocialAccount | None) -> dict:
+    """What Meta said about the page (or Instagram account) when it was connected, without any token."""
+    if parent is not None:
+        keys = ("id", "name", "username", "followers_count", "profile_picture_url")
+        return {k: details[k] for k in keys if k in details} or {"id": option.instagram_id,
+                                                                 "username": option.instagram_username}
+    return {
+        "id": option.id, "name": str(details.get("name") or option.name), "category": option.category,
+        "category_list": list(details.get("category_list") or option.category_list), "tasks": option.tasks,
+        **{k: details[k] for k in ("username", "link", "fan_count", "followers_count") if k in details},
+    }
 
 
 def _connect_subscribe(client: GraphClient, option: PageOption) -> tuple[datetime | None, str]:
@@ -421,6 +455,16 @@ def _instagram_fill(account: SocialAccount, *, details: dict, option: PageOption
 def _announce_connected(account: SocialAccount) -> None:
     """After commit; a failing receiver (logged by Django) never fails the connect."""
     account_connected.send_robust(sender=SocialAccount, account=account)
+
+
+def _announce_needs_reconnect(account: SocialAccount, *, flagged_at: datetime) -> None:
+    """After commit, with the Instagram accounts flagged along with the Page; a failing receiver (logged
+    by Django) never fails the caller."""
+    linked = SocialAccount.objects.filter(
+        page_id=account.pk, status=SocialAccount.Status.NEEDS_RECONNECT, updated_at=flagged_at
+    ).values_list("pk", flat=True)
+    ids = [account.pk, *linked]
+    account_needs_reconnect.send_robust(sender=SocialAccount, business_id=account.business_id, ids=ids)
 
 
 def _other_business(name: str) -> str:
@@ -497,6 +541,7 @@ def account_mark_needs_reconnect(*, account: SocialAccount, reason: str, actor: 
             metadata={"platform": account.platform, "account_id": account.account_id, "reason": reason},
         )
         enqueue_on_commit("social.tasks.account_notify_reconnect", account.pk)
+        transaction.on_commit(lambda: _announce_needs_reconnect(account, flagged_at=now))
     return True
 
 

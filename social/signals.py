@@ -10,3 +10,7 @@ from __future__ import annotations
 from django.dispatch import Signal
 
 account_connected = Signal()
+
+# ``account_needs_reconnect(sender=SocialAccount, business_id=..., ids=[account id])``: Meta revoked an
+# account's token or a permission, so it must be reconnected; sent after commit (outbound webhooks).
+account_needs_reconnect = Signal()

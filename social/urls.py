@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from social import views
+from social import views, views_profile
 
 app_name = "social"
 
@@ -16,4 +16,6 @@ urlpatterns = [
     path("<int:pk>/disconnect/", views.account_disconnect, name="account_disconnect"),
     path("<int:pk>/human-agent/", views.account_human_agent, name="account_human_agent"),
     path("<int:pk>/auto-assign/", views.account_auto_assign, name="account_auto_assign"),
+    path("<int:pk>/messenger-profile/", views_profile.messenger_profile, name="messenger_profile"),
+    path("<int:pk>/messenger-profile/read/", views_profile.messenger_profile_read, name="messenger_profile_read"),
 ]

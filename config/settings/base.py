@@ -85,11 +85,14 @@ THIRD_PARTY_APPS = [
     "allauth.account",
     "allauth.socialaccount",
     "allauth.socialaccount.providers.facebook",
+    "ninja",  # the REST API (api/); listed for its Swagger page's static files and template
 ]
 LOCAL_APPS = [
     "accounts",
     "social",
     "inbox",
+    "outbound",
+    "api",
 ]
 INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
 
@@ -151,6 +154,12 @@ STORAGES = {
 # Meta batches up to 1000 updates in one POST; the default 2.5 MB would refuse a legitimate batch.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=10 * 1024 * 1024)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+
+# REST API (api/, docs/api.md)
+# ------------------------------------------------------------------------------
+# Requests per minute per API key (429 with Retry-After beyond), and the largest request body (413).
+API_RATE_LIMIT_PER_MINUTE = env.int("API_RATE_LIMIT_PER_MINUTE", default=120)
+API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=64 * 1024)
 
 # TEMPLATES
 # ------------------------------------------------------------------------------
@@ -281,10 +290,20 @@ CELERY_BEAT_SCHEDULE = {
     "check-token-health": {"task": "social.tasks.tokens_check_all", "schedule": 6 * 3600.0},
     "check-page-subscriptions": {"task": "social.tasks.subscriptions_check_all", "schedule": 6 * 3600.0},
     "expire-activity-log": {"task": "accounts.tasks.audit_retention_enforce", "schedule": 24 * 3600.0},
+    "expire-customer-data": {"task": "inbox.tasks.data_retention_enforce", "schedule": 24 * 3600.0},
     "warn-expiring-tokens": {"task": "social.tasks.token_expiry_warn_all", "schedule": 24 * 3600.0},
     "refresh-page-details": {"task": "social.tasks.details_refresh_all", "schedule": 24 * 3600.0},
     "reports-rollup": {"task": "inbox.report_tasks.reports_rollup", "schedule": 60.0},
+    "reconcile-history": {"task": "inbox.tasks.history_reconcile_all", "schedule": 24 * 3600.0},
+    "requeue-outbound-webhooks": {"task": "outbound.tasks.deliveries_requeue_due", "schedule": 300.0},
+    "prune-outbound-webhooks": {"task": "outbound.tasks.deliveries_prune", "schedule": 24 * 3600.0},
+    "prune-api-idempotency-keys": {"task": "api.tasks.idempotency_keys_prune", "schedule": 24 * 3600.0},
 }
+
+# How many days of earlier conversations a newly connected page imports (a page's own
+# `settings["history_days"]` wins), and whether connecting a page starts that import.
+INBOX_HISTORY_DAYS = env.int("INBOX_HISTORY_DAYS", default=30)
+INBOX_HISTORY_IMPORT_ON_CONNECT = env.bool("INBOX_HISTORY_IMPORT_ON_CONNECT", default=True)
 
 # ALLAUTH
 # ------------------------------------------------------------------------------
@@ -403,6 +422,9 @@ MEDIA_FETCH_ALLOWED_ORIGINS = env.list("MEDIA_FETCH_ALLOWED_ORIGINS", default=[
 MEDIA_FETCH_LOCAL_ORIGINS: list[str] = []
 # Wall-clock cap of one media fetch, its redirects and a slowly sent body included.
 MEDIA_FETCH_TOTAL_SECONDS = 20
+# Outbound webhooks (outbound/) reach public addresses only; a local receiver may be allowed in
+# development and the sandbox (DEBUG or SANDBOX), never in production.
+OUTBOUND_WEBHOOKS_ALLOW_PRIVATE = env.bool("OUTBOUND_WEBHOOKS_ALLOW_PRIVATE", default=False)
 # A pending webhook event older than this is handed to a worker again (broker outage recovery).
 INBOX_WEBHOOK_REQUEUE_AFTER_SECONDS = 120
 # A drain applies this many stored events per transaction, and hands over to the next drain task

@@ -15,6 +15,9 @@ EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 # Unit tests run tasks in-process; the integration tier's real worker runs with this set to false.
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)
 CELERY_BROKER_URL = "memory://"
+# Connecting a page would start a history import (more Graph calls) in every test that connects one;
+# the history tests turn it on.
+INBOX_HISTORY_IMPORT_ON_CONNECT = False
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 # The drain's wake-up flag: in-process for the unit tests; with REDIS_URL, shared with the real
 # worker of the integration tier, as in production.

@@ -87,10 +87,19 @@ ROUTE_OBJECTS: dict[str, dict[str, str]] = {
     "inbox:channel_health": {"pk": "account"},
     "inbox:channel_event_replay": {"pk": "account", "event_pk": "webhook_event"},
     "inbox:channel_test_message": {"pk": "account"},
+    "inbox:history_import_status": {"pk": "account"},
+    "inbox:history_import_begin": {"pk": "account"},
     "social:account_reconnect": {"pk": "account"},
     "social:account_disconnect": {"pk": "account"},
     "social:account_human_agent": {"pk": "account"},
     "social:account_auto_assign": {"pk": "account"},
+    "outbound:webhook_detail": {"pk": "webhook_endpoint"},
+    "outbound:webhook_rotate": {"pk": "webhook_endpoint"},
+    "outbound:webhook_enable": {"pk": "webhook_endpoint"},
+    "outbound:webhook_disable": {"pk": "webhook_endpoint"},
+    "outbound:webhook_delete": {"pk": "webhook_endpoint"},
+    "outbound:webhook_replay": {"pk": "webhook_endpoint", "delivery_pk": "webhook_delivery"},
+    "api:api_key_revoke": {"pk": "api_key"},
 }
 # Reachable without a login on purpose; each has its own test below.
 PUBLIC_ROUTES: dict[str, str] = {
@@ -99,7 +108,15 @@ PUBLIC_ROUTES: dict[str, str] = {
     "accounts:invitation_open": "the link mailed to an invitee; its token is the credential (accounts/tests/test_invitations.py)",
     "accounts:invitation_accept": "accepts the invitation whose link was opened in this session, also for a person without "
                                   "an account yet; 404 otherwise (accounts/tests/test_invitations.py)",
+    "compliance:data_deletion": "Meta's data deletion callback: the signed_request (HMAC-SHA256, app secret) is the "
+                                "credential; 400 and nothing changed otherwise (inbox/tests/test_compliance.py)",
+    "compliance:data_deletion_status": "the status page Meta links the person to; the random confirmation code is "
+                                       "the credential, it shows counts only (inbox/tests/test_compliance.py)",
+    "compliance:deauthorize": "Meta's deauthorize callback, checked as the data deletion one (inbox/tests/test_compliance.py)",
 }
+PUBLIC_ROUTES["api_docs"] = "the REST API's documentation page: no business data (api/tests/test_openapi.py)"
+# The REST API answers bearer API keys, not sessions: its tenancy sweep is api/tests/test_tenancy.py.
+KEY_API_PREFIX = "api/v1/"
 # Pages of the inbox that show no conversation of B by design (the marker check above still applies).
 PAGES_WITHOUT_CONVERSATIONS = {
     "inbox:dashboard", "inbox:mention_list", "inbox:mention_members", "inbox:notification_list",
@@ -112,10 +129,10 @@ PAGES_WITHOUT_CONVERSATIONS = {
 BULK_ROUTES = ("inbox:bulk_resolve", "inbox:bulk_reopen", "inbox:bulk_read", "inbox:bulk_unread", "inbox:bulk_assign",
                "inbox:bulk_label_add", "inbox:bulk_label_remove")
 # The only views allowed to skip the CSRF check.
-CSRF_EXEMPT = {"webhooks:facebook"}
+CSRF_EXEMPT = {"webhooks:facebook", "compliance:data_deletion", "compliance:deauthorize"}
 # Ours: the apps of the product. Others are Django's admin and allauth (swept more lightly) and the
 # sandbox (a fake Meta, mounted only outside production: see test_headers.py).
-OUR_MODULES = ("accounts.", "inbox.", "social.", "config.")
+OUR_MODULES = ("accounts.", "inbox.", "social.", "config.", "outbound.", "api.")
 THIRD_PARTY_MODULES = ("allauth.", "django.contrib.admin", "django.contrib.auth.admin", "django.contrib.contenttypes",
                        "django_celery_beat.", "django.views.generic")
 SANDBOX_MODULES = ("sandbox.",)
@@ -131,7 +148,7 @@ class Route:
 
     @property
     def ours(self) -> bool:
-        return self.module.startswith(OUR_MODULES)
+        return self.module.startswith(OUR_MODULES) and not self.pattern.startswith(KEY_API_PREFIX)
 
     def __str__(self) -> str:
         return self.name
@@ -179,6 +196,8 @@ def test_the_sweep_sees_the_product_routes():
 def test_every_route_is_classified(route):
     if route.module.startswith(THIRD_PARTY_MODULES) or route.module.startswith(SANDBOX_MODULES):
         return
+    if route.pattern.startswith(KEY_API_PREFIX):
+        return
     assert route.ours, (
         f"{route.name} ({route.pattern}) is served by {route.module!r}, which the security sweep does not know: "
         "add the module to OUR_MODULES (and its ids to ROUTE_OBJECTS) in config/tests/test_security_sweep.py"
@@ -209,7 +228,8 @@ class TenantA:
     """Business A with one of everything a URL can name, and the intruder: a member of business B."""
 
     OBJECTS = ("business", "membership", "invitation", "account", "contact", "conversation", "message", "outbound",
-               "attachment", "team", "label", "saved_reply", "webhook_event")
+               "attachment", "team", "label", "saved_reply", "webhook_event",
+               "webhook_endpoint", "webhook_delivery", "api_key")
 
     business: Any
     owner: Any
@@ -226,6 +246,9 @@ class TenantA:
     label: Any
     saved_reply: Any
     webhook_event: Any  # a failed webhook event naming A's page (what channel health replays)
+    webhook_endpoint: Any  # an outbound webhook endpoint of A
+    webhook_delivery: Any  # one of its deliveries (what replay names)
+    api_key: Any  # an API key of A (what revoke names)
     other_business: Any
     other_member: Any
 
@@ -272,7 +295,25 @@ def tenants(db) -> TenantA:
             body=b"{}", state=WebhookEvent.State.FAILED, object_type="page", account_ids=[account.account_id],
             last_error="alpha-secret-content-8841",
         ),
+        **_outbound_objects(business),
+        api_key=_api_key(business, owner),
     )
+
+
+def _api_key(business, owner):
+    from api.keys import api_key_create
+
+    return api_key_create(business=business, user=owner, name="alpha-secret-content-8841", scope="read").key
+
+
+def _outbound_objects(business) -> dict[str, Any]:
+    from outbound.models import WebhookDelivery
+    from outbound.tests.factories import WebhookEndpointFactory
+
+    endpoint = WebhookEndpointFactory(business=business, url="https://alpha-outbound-8841.example.com/hook")
+    delivery = WebhookDelivery.objects.create(business=business, endpoint=endpoint, event="message.created",
+                                              payload={"data": "alpha-secret-content-8841"})
+    return {"webhook_endpoint": endpoint, "webhook_delivery": delivery}
 
 
 @pytest.fixture
@@ -413,6 +454,8 @@ def test_a_post_without_csrf_token_is_refused(route, tenants, no_network):
     client = _client_for(tenants.owner, csrf=True)
     if route.name in ("inbox:attachment_public", "accounts:invitation_open"):
         url = reverse(route.name, kwargs={"token": "x"})
+    elif route.name == "compliance:data_deletion_status":
+        url = reverse(route.name, kwargs={"code": "x"})
     elif route.kwargs:
         url = tenants.url(route)
     else:

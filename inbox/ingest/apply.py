@@ -53,6 +53,7 @@ from inbox.ingest.echoes import echo_answered, echo_confirm, echo_draft, echo_ou
 from inbox.ingest.messages import StoredMessage, messages_changes, messages_store
 from inbox.ingest.notices import account_notice_apply, thread_notice_apply
 from inbox.ingest.receipts import receipt_apply
+from inbox.ingest.standby import standby_apply
 from inbox.ingest.updates import update_apply, updates_waiting_apply
 from inbox.models import Conversation
 
@@ -136,6 +137,7 @@ def _store(
     conversation_bumps_apply(stored)
     ad_referrals_apply(stored)  # a click-to-Messenger ad's 7-day window (docs/messenger-platform.md §6.7)
     changes = messages_changes(stored)
+    changes.update(standby_apply(stored))  # another app owned these threads (Handover Protocol)
     changes.update(updates_waiting_apply(account, stored))
     return stored, changes
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from django.utils import timezone
 
+from inbox import events
 from inbox.facebook.events import Delivery, Event, MessageEvent, Postback, Read, Referral
 from inbox.ingest.changes import Touched
 from inbox.ingest.rows import insert_ignoring_conflicts
@@ -183,6 +184,7 @@ def _create(
             }
         )
     inserted = insert_ignoring_conflicts(Conversation, rows, conflict=("account", "contact"), returning=("pk",))
+    events.emit_on_commit(events.conversation_created, business_id=account.business_id, ids=[pk for (pk,) in inserted])
     if account.auto_assign:
         conversations_auto_assign(account=account, conversation_ids=[pk for (pk,) in inserted])
     return created

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from inbox import events
 from inbox.ingest.attachments import attachments_create
 from inbox.ingest.changes import Touched
 from inbox.ingest.drafts import MessageDraft
@@ -50,6 +51,7 @@ def messages_store(
     by_message = {message.pk: message.draft.attachments for message in stored if message.draft.attachments}
     if by_message:
         attachments_create(business_id=account.business_id, platform=account.platform, by_message=by_message)
+    events.emit_on_commit(events.message_created, business_id=account.business_id, ids=[m.pk for m in stored])
     return stored
 
 

@@ -17,6 +17,7 @@ import json
 import logging
 from collections.abc import Mapping
 
+from django.conf import settings as django_settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -25,6 +26,7 @@ from inbox.facebook.events import AppRoles, OptIn, PolicyEnforcement, ThreadCont
 from inbox.ingest.changes import Touched, touched
 from inbox.ingest.conversations import conversations_get_or_create, customer_id
 from inbox.models import ChatMessage, Conversation
+from inbox.services.handover import handover_event_apply
 from inbox.text import clean_text
 from social.models import POLICY_BLOCK, POLICY_WARNING, SocialAccount
 
@@ -108,7 +110,13 @@ def thread_notice_apply(
             )
     except IntegrityError:  # another worker stored the same notice a moment ago
         return Touched()
-    return touched(conversation_id=conversation.pk, message_ids=[row.pk])
+    changes = touched(conversation_id=conversation.pk, message_ids=[row.pk])
+    if isinstance(event, ThreadControl) and handover_event_apply(
+        conversation=conversation, kind=event.kind, new_owner_app_id=event.new_owner_app_id,
+        previous_owner_app_id=event.previous_owner_app_id, at=when,
+    ):
+        changes.pane_ids.add(conversation.pk)  # the header's "Thread: …" chip changes
+    return changes
 
 
 def notice_key(event: ThreadControl | OptIn) -> str:
@@ -121,6 +129,8 @@ def notice_key(event: ThreadControl | OptIn) -> str:
 def _app(app_id: str | None) -> str:
     if app_id == PAGE_INBOX_APP_ID:
         return "Meta's Page inbox"
+    if app_id and app_id == str(django_settings.FACEBOOK_APP_ID):
+        return "this inbox"
     return f"app {app_id}" if app_id else "another app"
 
 
@@ -140,6 +150,8 @@ def notice_text(event: ThreadControl | OptIn) -> tuple[str, dict]:
                 text += f" by {_app(event.previous_owner_app_id)}"
         elif event.kind == "take_thread_control":
             text = f"Thread control taken from {_app(event.previous_owner_app_id)}"
+            if event.new_owner_app_id:
+                text += f" by {_app(event.new_owner_app_id)}"
         else:
             app = _app(event.requested_owner_app_id)
             text = f"{app[:1].upper()}{app[1:]} asked for thread control"

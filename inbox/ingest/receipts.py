@@ -20,6 +20,7 @@ from django.db.models import DateTimeField, F, Q, QuerySet, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from inbox import events
 from inbox.facebook.events import Delivery, Read
 from inbox.ingest.changes import Touched
 from inbox.ingest.conversations import customer_id
@@ -52,6 +53,7 @@ def receipt_apply(
         changed, message_ids = receipt_read_apply(conversation=conversation, event=event)
     if not changed:
         return Touched()
+    events.emit_on_commit(events.message_status_changed, business_id=account.business_id, ids=message_ids)
     return Touched(conversation_ids={conversation.pk}, message_ids=set(message_ids))
 
 

@@ -21,6 +21,7 @@ from inbox.ingest.changes import Touched, touched
 from inbox.ingest.drafts import MID_LENGTH, PREVIEW_LENGTH, ms
 from inbox.ingest.messages import StoredMessage
 from inbox.models import ChatMessage, Conversation, PendingMessageUpdate
+from inbox.services.compliance import message_unsent_purge
 from inbox.text import clean_json, clean_text, truncate
 
 if TYPE_CHECKING:
@@ -133,6 +134,8 @@ def _apply_reaction(message: ChatMessage, *, payload: dict[str, Any], account: S
 
 
 def _apply_edit(message: ChatMessage, *, payload: dict[str, Any]) -> bool:
+    if message.is_deleted:
+        return False  # unsent and purged: a late edit must not bring text back
     edits = list(message.extra.get("edits") or [])
     stamp, num_edit = payload.get("ts"), payload.get("num_edit") or 0
     if any(e.get("ts") == stamp and e.get("num_edit") == num_edit for e in edits):
@@ -157,9 +160,8 @@ def _apply_edit(message: ChatMessage, *, payload: dict[str, Any]) -> bool:
 def _apply_delete(message: ChatMessage) -> bool:
     if message.is_deleted:
         return False
-    message.is_deleted = True
-    message.save(update_fields=["is_deleted", "updated_at"])
-    # The text stays in the row (audit) but must not show in the list.
+    # The customer took it back: its text, attachments (files too) and edit history go; a tombstone stays.
+    message_unsent_purge(message)
     Conversation.objects.filter(pk=message.conversation_id, last_message_at__lte=message.timestamp).update(
         last_message_preview=DELETED_PREVIEW
     )

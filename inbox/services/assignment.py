@@ -28,6 +28,7 @@ from django.utils import timezone
 
 from accounts.models import AuditEvent, Membership, Team, User
 from accounts.services import audit_record, audit_record_many
+from inbox import events
 from inbox.models import Conversation
 from inbox.realtime import publish_on_commit
 from inbox.services.notifications import notification_create
@@ -153,6 +154,7 @@ def conversations_assign(
         if isinstance(team, Team) or team is None:
             conversation.team = team
     publish_on_commit(business_id=business.pk, conversation_ids=changed)
+    events.emit_on_commit(events.conversation_assigned, business_id=business.pk, ids=changed if isinstance(assignee, User) else [])
     return changed
 
 
@@ -261,6 +263,7 @@ def conversations_auto_assign(*, account: SocialAccount, conversation_ids: Itera
         ]
     )
     publish_on_commit(business_id=account.business_id, conversation_ids=list(plan))
+    events.emit_on_commit(events.conversation_assigned, business_id=account.business_id, ids=list(plan))
     return plan
 
 

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from accounts.services import audit_record, audit_record_many
 from config.tasks import enqueue_on_commit
+from inbox import events
 from inbox.models import ChatMessage, Conversation
 from inbox.realtime import publish_on_commit
 from inbox.reply_window import reply_window
@@ -307,6 +308,8 @@ def conversations_set_status(
         targets=[(pk, {"from": previous, **until}) for pk, previous in changing],
     )
     publish_on_commit(business_id=business.pk, conversation_ids=ids)
+    resolved = ids if status == Conversation.Status.RESOLVED else []
+    events.emit_on_commit(events.conversation_resolved, business_id=business.pk, ids=resolved)
     return ids
 
 

@@ -24,9 +24,11 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.text import capfirst
 
 from accounts.services import audit_record
 from config.tasks import RetryLater, enqueue_on_commit
+from inbox import events
 from inbox.models import Attachment, ChatMessage, Conversation
 from inbox.realtime import publish_on_commit
 from inbox.reply_window import ReplyWindow, reply_window
@@ -169,6 +171,7 @@ def reply_send_all(
             business_id=conversation.business_id, conversation_ids=[conversation.pk],
             message_ids=[m.pk for m in created],
         )
+        events.emit_on_commit(events.message_created, business_id=conversation.business_id, ids=[m.pk for m in created])
     return created
 
 
@@ -246,6 +249,7 @@ def reply_fail(*, message_id: int, error: str, error_code: int | None = None) ->
             publish_on_commit(
                 business_id=message.business_id, conversation_ids=[message.conversation_id], message_ids=[message_id]
             )
+            events.emit_on_commit(events.message_status_changed, business_id=message.business_id, ids=[message_id])
     return bool(updated)
 
 
@@ -268,7 +272,8 @@ def reply_deliver(*, message_id: int) -> str:
 
     Raises ReplyRetryLater on a transient Meta error (the task retries the same row later).
     """
-    from social.graph import GraphAPIError, TokenInvalidError, TransientGraphError
+    from inbox.services.handover import thread_owned_elsewhere
+    from social.graph import GraphAPIError, ThreadOwnedElsewhereError, TokenInvalidError, TransientGraphError
     from social.services import account_graph_client
 
     message = (
@@ -332,6 +337,15 @@ def reply_deliver(*, message_id: int) -> str:
                 business_id=message.business_id, conversation_ids=[conversation.pk], message_ids=[message.pk]
             )
             raise ReplyRetryLater(_error_text(exc), countdown=_retry_countdown(exc=exc, attempt=attempts)) from exc
+        except ThreadOwnedElsewhereError as exc:
+            # Another app (Page Inbox, a bot) owns the thread: say who, and how to get it back.
+            thread_owned_elsewhere(conversation=conversation)
+            reply_fail(
+                message_id=message.pk, error_code=exc.code,
+                error=f"{capfirst(conversation.thread_owner_name or 'another app')} controls this conversation: use Take control "
+                f"in the header, then retry. ({_error_text(exc)})",
+            )
+            return "failed"
         except GraphAPIError as exc:
             reply_fail(message_id=message.pk, error=_error_text(exc), error_code=exc.code)
             return "failed"
@@ -352,9 +366,10 @@ def _record_sent(*, message: ChatMessage, mid: str) -> None:
                 # The echo was stored as a row of its own before it could be matched; keep ours
                 # without the mid rather than lose the sent state.
                 logger.warning("Reply %s: mid %s already belongs to another row", message.pk, mid)
-        ChatMessage.objects.filter(pk=message.pk, status=ChatMessage.Status.QUEUED).update(
+        sent = ChatMessage.objects.filter(pk=message.pk, status=ChatMessage.Status.QUEUED).update(
             status=ChatMessage.Status.SENT, error="", error_code=None
         )
+        events.emit_on_commit(events.message_status_changed, business_id=message.business_id, ids=[message.pk] if sent else [])
         ChatMessage.objects.filter(pk=message.pk, sent_at__isnull=True).update(sent_at=now)
         # Everything the customer wrote before this reply has now been answered.
         ChatMessage.objects.filter(

@@ -439,7 +439,7 @@ def test_attachment_kinds_render_as_what_they_are(client_member, page):
     assert f'id="message-{postback.pk}" class="msg-system"' in html
     assert "Sent from Meta's apps" in html and f'id="message-{meta.pk}"' in html
     assert "edited" in html and "\u2764\ufe0f" in html and f'id="message-{edited.pk}"' in html
-    assert "This message was deleted" in html and "secret" not in html and f'id="message-{deleted.pk}"' in html
+    assert "Message unsent" in html and "secret" not in html and f'id="message-{deleted.pk}"' in html
 
 
 def test_failed_reply_shows_the_reason_and_a_retry_button(client_member, page):
