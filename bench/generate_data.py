@@ -345,7 +345,9 @@ def generate_business(*, slug: str, name: str, email: str, conversations: int, m
                        "", NOTES[index % len(NOTES)], noted_at, "sent", True, noted_at, None, noted_at, "note",
                        author.pk)
                 if index % 2 == 0:
-                    mentioned = staff[(index + 1) % len(staff)]
+                    # The signed-in staff user (staff[0]) is the one mentioned, unless they wrote the note:
+                    # the mentions page then has rows in both businesses, so its query counts compare.
+                    mentioned = staff[0] if author is not staff[0] else staff[1 % len(staff)]
                     mentions.append((mention_base + len(mentions), business.pk, mid, conv_id, mentioned.pk, noted_at))
                 mid += 1
 

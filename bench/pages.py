@@ -164,6 +164,9 @@ def _cases(*, business, small: bool) -> list[Case]:
         Case(f"conversation: long ({deep_count:,} msgs)", detail),
         Case("conversation: short (≤ 3 msgs)", reverse("inbox:conversation_detail", args=[short_id])),
         Case("conversation: pane only (htmx)", detail, headers=htmx),
+        # Opened by its address, the page carries the thread and fetches its list's rows right after.
+        Case("conversation: its list's rows, fetched after it (htmx)", list_url,
+             headers={**htmx, "HX-Target": "conversation-results"}),
         Case("conversation: older messages (deep keyset)",
              f"{reverse('inbox:message_list', args=[long_id])}?before={deep_before}", headers=htmx),
     ]

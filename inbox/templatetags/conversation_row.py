@@ -15,33 +15,22 @@ are what static/js/inbox.js and bulk.js read to place and filter rows live.
 
 from __future__ import annotations
 
-from functools import lru_cache
 from html import escape
 from typing import Any
 
 from django import template
-from django.urls import get_script_prefix, reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
 from inbox.selectors import sort_key
 from inbox.templatetags.assignment_tags import assignee_avatar
 from inbox.templatetags.inbox_tags import avatar, iso, platform_icon, priority_chip, short_time
+from inbox.templatetags.pk_urls import pk_url
 
 register = template.Library()
 
-# A pk no conversation has, reversed once per URL prefix and replaced by each row's pk: one reverse()
-# per process instead of one per row.
-_PK_MARK = 918_273_645_546_372_819
-
-
-@lru_cache(maxsize=16)
-def _detail_url_pattern(script_prefix: str) -> str:
-    return reverse("inbox:conversation_detail", args=[_PK_MARK])
-
-
 def detail_url(pk: int) -> str:
-    return _detail_url_pattern(get_script_prefix()).replace(str(_PK_MARK), str(int(pk)))
+    return pk_url("inbox:conversation_detail", pk)
 
 
 def _status_chip(c: Any) -> SafeString:

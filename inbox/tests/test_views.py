@@ -236,6 +236,30 @@ def test_detail_query_count_does_not_grow_with_the_data(client_member, page, dja
     assert response.content.decode().count('data-live="message"') == MESSAGE_PAGE_SIZE
 
 
+def test_detail_by_its_address_carries_the_thread_and_loads_the_lists_rows_after(client_member, page):
+    conversation = ConversationFactory(contact=ContactFactory(account=page))
+    others = _conversations(page, 3)
+    url = reverse("inbox:conversation_detail", args=[conversation.pk])
+
+    html = client_member.get(url, {"unread": "1", "page": page.pk}).content.decode()
+
+    assert 'id="conversation-pane"' in html and f'data-conversation="{conversation.pk}"' in html
+    assert not any(f'id="conversation-{c.pk}"' in html for c in others)
+    # The results column asks for the same filtered list as soon as the page is in (`#results`).
+    results = re.search(r'<div id="conversation-results"[^>]*>', html).group(0)
+    assert 'hx-trigger="load"' in results and 'hx-target="this"' in results
+    assert 'data-unread="1"' in results and f'data-account="{page.pk}"' in results
+    list_url = re.search(r'hx-get="([^"]+)"', results).group(1).replace("&amp;", "&")
+    assert "unread=1" in list_url and f"page={page.pk}" in list_url
+
+    Conversation.objects.filter(pk=others[0].pk).update(unread_count=1)
+    rows = client_member.get(list_url, HTTP_HX_REQUEST="true", HTTP_HX_TARGET="conversation-results")
+    rows_html = rows.content.decode()
+    assert rows_html.lstrip().startswith('<div id="conversation-results"')
+    assert f'id="conversation-{others[0].pk}"' in rows_html
+    assert f'id="conversation-{others[1].pk}"' not in rows_html  # read: not in the Unread view
+
+
 def test_detail_for_htmx_is_the_pane_only(client_member, page):
     conversation = ConversationFactory(contact=ContactFactory(account=page))
     response = client_member.get(reverse("inbox:conversation_detail", args=[conversation.pk]), **HTMX)

@@ -57,17 +57,19 @@ def _conversation_or_404(request: BusinessRequest, pk: int) -> Conversation:
         raise Http404("No such conversation.") from None
 
 
-def _list_context(request: BusinessRequest) -> dict:
+def _list_context(request: BusinessRequest, *, rows: bool = True) -> dict:
+    """The list column's context; without `rows`, its rows are left for the page to load after it."""
     form = FilterForm(request.GET)
     filters = form.filters(user_id=request.user.pk)
     page = selectors.conversation_list(
         business=request.business, filters=filters, cursor=form.cursor_value(), limit=_page_size()
-    )
+    ) if rows else None
     return {
         "list_url": reverse("inbox:conversation_list"),
         "filters": filters,
         "filter_query": filters.as_query(),
         "page": page,
+        "defer_results": not rows,
         "counters": selectors.inbox_counters(business=request.business),
         "policy_notices": selectors.policy_notices(business=request.business),
         "business_labels": selectors.label_list(business=request.business),
@@ -116,7 +118,9 @@ def conversation_detail(request: BusinessRequest, pk: int) -> HttpResponse:
                 business_id=request.business.pk, conversation_ids=[conversation.pk], pane_ids=()
             )
         return render(request, DETAIL_TEMPLATE + "#conversation-pane", context)
-    context.update(_list_context(request))
+    # Opened by its address (a link, a reload): the thread is what was asked for, so the page carries it
+    # and the list column without its rows, which the page fetches at once (the list view's #results).
+    context.update(_list_context(request, rows=False))
     return render(request, DETAIL_TEMPLATE, context)
 
 
