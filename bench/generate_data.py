@@ -500,6 +500,7 @@ def webhook_events_ensure() -> None:
     since = now - timedelta(hours=HEALTH_HOURS)
     recent = WebhookEvent.objects.filter(received_at__gte=since + timedelta(hours=1), signature="bench")
     if recent.count() >= HEALTH_EVENTS * len(pages) * 0.95:
+        _event_hours_ensure(pages)
         return
     c.log(f"generating {HEALTH_EVENTS:,} webhook events per page over the last {HEALTH_HOURS} hours")
     WebhookEvent.objects.filter(signature="bench").delete()
@@ -517,6 +518,27 @@ def webhook_events_ensure() -> None:
                 last_error="OperationalError: bench" if state == WebhookEvent.State.FAILED else "",
             ))
         WebhookEvent.objects.bulk_create(rows, batch_size=5000)
+    _event_hours_ensure(pages)
+
+
+def _event_hours_ensure(pages: list[str]) -> None:
+    """The hourly counts the drain keeps as it processes events (these were written, not drained)."""
+    from inbox.ingest.event_hours import event_hours_add
+    from inbox.models import WebhookEvent, WebhookEventHour
+
+    if WebhookEventHour.objects.filter(meta_id__in=pages).count() >= len(pages) * HEALTH_HOURS:
+        return
+    WebhookEventHour.objects.filter(meta_id__in=pages).delete()
+    events = WebhookEvent.objects.filter(signature="bench").values_list(
+        "object_type", "account_ids", "unroutable_account_ids", "received_at"
+    )
+    chunk: list = []
+    for object_type, routed, unroutable, received_at in events.iterator(chunk_size=5000):
+        chunk.append((object_type, [*routed, *unroutable], received_at))
+        if len(chunk) == 5000:
+            event_hours_add(chunk)
+            chunk = []
+    event_hours_add(chunk)
 
 
 def main() -> int:

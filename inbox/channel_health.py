@@ -5,7 +5,8 @@ page can answer it: events received per hour, the ones that failed or found no c
 the reason, and a replay for owners and admins), replies Meta refused, media that could not be
 stored, the webhook subscription, and the token's expiry with a forecast.
 
-Reads only (selectors). Each section is one query on an index: webhook events by state and time
+Reads only (selectors). Each section is one query on an index: events per hour from the drain's
+hourly counts (WebhookEventHour), failed and unroutable events by state and time
 (webhook_event_state_time, then the account's id inside the event: JSON containment on PostgreSQL,
 checked in Python on SQLite, whose embedded default holds few), failed replies by the partial index
 msg_failed_by_account, failed downloads by attachment_state_time.
@@ -18,12 +19,11 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Count, Q
-from django.db.models.functions import TruncHour
+from django.db.models import Q
 from django.utils import timezone
 
 from inbox.latency import Summary, latency_summary
-from inbox.models import Attachment, ChatMessage, WebhookEvent
+from inbox.models import Attachment, ChatMessage, WebhookEvent, WebhookEventHour
 from social.models import Platform, SocialAccount
 
 State = WebhookEvent.State
@@ -94,38 +94,30 @@ def channel_health(*, account: SocialAccount, now: dt.datetime | None = None) ->
 
 
 def _events(*, account: SocialAccount, since: dt.datetime) -> tuple[list[HourCount], list[WebhookEvent]]:
-    """The account's events since `since`, counted per hour, and the latest that failed or found no page."""
-    # Every state listed, so PostgreSQL ranges over webhook_event_state_time (state first, then time).
-    recent = _naming(
-        WebhookEvent.objects.filter(
-            state__in=list(State.values),
-            received_at__gte=since,
-            object_type=OBJECT_TYPES.get(Platform(account.platform), ""),
-        ),
-        account,
+    """The account's events per hour since `since`, and the latest that failed or found no page.
+
+    Received: the drain's hourly counts (WebhookEventHour, 48 rows). Problems: the events failed or
+    unroutable now (few, by webhook_event_state_time), so a replay that fixed one takes it off the chart.
+    """
+    object_type = OBJECT_TYPES.get(Platform(account.platform), "")
+    received = dict(
+        WebhookEventHour.objects.filter(object_type=object_type, meta_id=account.account_id, hour__gte=since)
+        .values_list("hour", "received")
     )
-    counts: dict[dt.datetime, tuple[int, int]] = {}
-    if connection.features.supports_json_field_contains:
-        per_hour = (
-            recent.annotate(hour=TruncHour("received_at", tzinfo=dt.UTC))
-            .values("hour")
-            .annotate(received=Count("id"), problems=Count("id", filter=Q(state__in=PROBLEM_STATES)))
-            .order_by()
-        )
-        counts = {row["hour"]: (row["received"], row["problems"]) for row in per_hour}
-    else:
-        for received_at, state in recent.values_list("received_at", "state").iterator():
-            hour = received_at.astimezone(dt.UTC).replace(minute=0, second=0, microsecond=0)
-            so_far, failing = counts.get(hour, (0, 0))
-            counts[hour] = (so_far + 1, failing + (state in PROBLEM_STATES))
+    problem_events = _naming(WebhookEvent.objects.filter(state__in=PROBLEM_STATES), account)
+    problems: dict[dt.datetime, int] = {}
+    for received_at in problem_events.filter(received_at__gte=since, object_type=object_type).values_list(
+        "received_at", flat=True
+    ):
+        hour = WebhookEventHour.hour_of(received_at)
+        problems[hour] = problems.get(hour, 0) + 1
     hours = [
-        HourCount(hour=hour, received=counts.get(hour, (0, 0))[0], problems=counts.get(hour, (0, 0))[1])
+        HourCount(hour=hour, received=max(received.get(hour, 0), problems.get(hour, 0)), problems=problems.get(hour, 0))
         for hour in (since + dt.timedelta(hours=n) for n in range(HOURS))
     ]
     # Problems of any age, not only of the chart's hours: a failure from last week still wants replaying.
-    older = _naming(WebhookEvent.objects.filter(state__in=PROBLEM_STATES), account).order_by("-received_at", "-id")
-    problems = list(older.defer("body")[:LIST_LIMIT])
-    return hours, problems
+    latest = problem_events.order_by("-received_at", "-id").defer("body")[:LIST_LIMIT]
+    return hours, list(latest)
 
 
 def _naming(events, account: SocialAccount):

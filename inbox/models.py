@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 
 from django.conf import settings
@@ -51,6 +52,34 @@ class WebhookEvent(models.Model):
     @property
     def body_text(self) -> str:
         return bytes(self.body).decode("utf-8", errors="replace")
+
+
+class WebhookEventHour(models.Model):
+    """How many webhook events named one Page or Instagram id in one hour (by when Meta delivered them).
+
+    Kept by the drain as it first processes each event (inbox/ingest/event_hours.py), so channel health
+    reads 48 rows for its chart instead of counting every event of two days (50,000 for a busy page).
+    Keyed by Meta's id, not the account, like the events themselves: events for a page not yet
+    connected count too. Replays are not counted again; rows outlive the raw events' retention.
+    """
+
+    object_type = models.CharField(max_length=32)
+    meta_id = models.CharField(max_length=64)
+    hour = models.DateTimeField()
+    received = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=("object_type", "meta_id", "hour"), name="webhook_event_hour_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.object_type} {self.meta_id} at {self.hour:%Y-%m-%d %H}:00: {self.received}"
+
+    @staticmethod
+    def hour_of(when: dt.datetime) -> dt.datetime:
+        """The UTC hour a time falls in (the rows' `hour`)."""
+        return when.astimezone(dt.UTC).replace(minute=0, second=0, microsecond=0)
 
 
 class Contact(models.Model):

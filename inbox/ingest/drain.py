@@ -35,6 +35,7 @@ from django.utils import timezone
 from inbox.facebook.events import Event, MessageEvent
 from inbox.ingest.apply import apply
 from inbox.ingest.changes import Changes
+from inbox.ingest.event_hours import event_hours_add
 from inbox.ingest.routing import Parsed, accounts_for, parse
 from inbox.ingest.wake import drain_flag_clear, webhook_events_wake
 from inbox.latency import drain_samples_on_commit
@@ -82,11 +83,11 @@ def webhook_events_process_batch(*, limit: int) -> int:
         with transaction.atomic():
             _commit_without_waiting_for_disk()
             events = [
-                Stored(pk=pk, body=body, received_at=received_at)
-                for pk, body, received_at in WebhookEvent.objects.select_for_update(skip_locked=True)
+                Stored(pk=pk, body=body, received_at=received_at, first=attempts == 0)
+                for pk, body, received_at, attempts in WebhookEvent.objects.select_for_update(skip_locked=True)
                 .filter(state=State.PENDING)
                 .order_by("received_at", "pk")
-                .values_list("pk", "body", "received_at")[:limit]
+                .values_list("pk", "body", "received_at", "attempts")[:limit]
             ]
             claimed = [event.pk for event in events]
             if events:
@@ -115,7 +116,7 @@ def webhook_event_process(*, event_id: int) -> WebhookEvent | None:
             event = WebhookEvent.objects.select_for_update(skip_locked=True).filter(pk=event_id).first()
             if event is None or event.state == State.PROCESSED:
                 return event
-            _process([Stored(pk=event.pk, body=event.body, received_at=event.received_at)])
+            _process([Stored(pk=event.pk, body=event.body, received_at=event.received_at, first=event.attempts == 0)])
             return event
     except (OperationalError, InterfaceError):
         raise
@@ -144,6 +145,7 @@ class Stored:
     pk: int
     body: bytes | memoryview  # as the driver returns it
     received_at: datetime
+    first: bool = True  # never processed before (a replay is not counted again in the hourly counts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,6 +203,11 @@ def _process(events: Sequence[Stored]) -> None:
     })
     _record_outcomes(
         {event.pk: _outcome(event.pk, parsed[event.pk], accounts, errors.get(event.pk, [])) for event in events}
+    )
+    event_hours_add(
+        (parsed[event.pk].object_type, parsed[event.pk].account_ids, event.received_at)
+        for event in events
+        if event.first and not parsed[event.pk].is_test
     )
 
 

@@ -12,6 +12,7 @@ from django.utils import timezone
 from accounts.models import AuditEvent, Membership
 from accounts.tests.factories import MembershipFactory
 from inbox import channel_health
+from inbox.ingest.event_hours import event_hours_add
 from inbox.models import Attachment, ChatMessage, WebhookEvent
 from inbox.tests.factories import AttachmentFactory, ChatMessageFactory, ContactFactory, ConversationFactory
 from inbox.tests.helpers import FakeGraph, load_fixture, run_on_commit
@@ -40,7 +41,7 @@ def _event(
     error: str = "",
     fixture: str = "message_text",
 ) -> WebhookEvent:
-    """A stored event naming these accounts (as processing records them)."""
+    """A stored event naming these accounts, as processing records it (and counts it for its hour)."""
     ids = list(accounts)
     event = WebhookEvent.objects.create(
         body=load_fixture(fixture),
@@ -51,7 +52,10 @@ def _event(
         unroutable_account_ids=ids if unroutable else [],
     )
     if hours_ago:
-        WebhookEvent.objects.filter(pk=event.pk).update(received_at=timezone.now() - timedelta(hours=hours_ago))
+        event.received_at = timezone.now() - timedelta(hours=hours_ago)
+        WebhookEvent.objects.filter(pk=event.pk).update(received_at=event.received_at)
+    if state != State.PENDING:
+        event_hours_add([("page", ids, event.received_at)])
     return event
 
 

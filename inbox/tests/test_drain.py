@@ -15,7 +15,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from inbox.ingest.drain import webhook_events_drain
-from inbox.models import ChatMessage, Conversation, WebhookEvent
+from inbox.ingest.replay import webhook_events_replay
+from inbox.models import ChatMessage, Conversation, WebhookEvent, WebhookEventHour
 from inbox.tests.helpers import OTHER_PAGE_ID, PAGE_ID, FakeGraph, post_webhook, run_on_commit
 from sandbox import payloads as p
 
@@ -102,6 +103,24 @@ def test_a_batch_leaves_the_rows_that_one_by_one_leaves(client, page, other_page
     assert states == [State.PROCESSED] * 11 + [State.UNROUTABLE, State.FAILED]
     page.refresh_from_db()
     assert page.last_webhook_at is not None
+
+
+@pytest.mark.parametrize("mode", ["one by one", "batch"])
+def test_each_delivery_is_counted_once_per_hour_for_the_ids_it_names(client, page, other_page, mode):
+    deliver(client, scenario(), mode=mode)
+
+    counts = {(row.object_type, row.meta_id): row.received for row in WebhookEventHour.objects.all()}
+    # 10 bodies for the page, 1 for the other shop, 1 for a page nobody connected; the broken body names none.
+    assert counts == {("page", PAGE_ID): 10, ("page", OTHER_PAGE_ID): 1, ("page", "999"): 1}
+    assert {row.hour for row in WebhookEventHour.objects.all()} == {
+        WebhookEventHour.hour_of(e.received_at) for e in WebhookEvent.objects.exclude(account_ids=[])
+    }
+
+    # A replay applies the events again, and is not a new delivery: the counts stay.
+    replayed = list(WebhookEvent.objects.values_list("pk", flat=True))
+    run_on_commit(webhook_events_replay, event_ids=replayed)
+    assert WebhookEvent.objects.filter(state=State.PENDING).count() == 0
+    assert {(r.object_type, r.meta_id): r.received for r in WebhookEventHour.objects.all()} == counts
 
 
 def test_a_batch_is_broadcast_once_per_business(client, page, other_page):
