@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import zoneinfo
 from functools import cache
+from typing import cast
 
 from django import forms
 from django.contrib.auth import get_user_model, password_validation
@@ -38,7 +39,7 @@ class InvitationForm(forms.Form):
         super().__init__(*args, **kwargs)
         if role_choices is not None:
             # Only the roles the viewer may hand out are offered (the service refuses the others anyway).
-            self.fields["role"].choices = role_choices
+            cast(forms.ChoiceField, self.fields["role"]).choices = role_choices
 
 
 class MemberRoleForm(forms.Form):
@@ -131,11 +132,11 @@ class ActivityFilterForm(forms.Form):
 
     def __init__(self, *args, kinds: list[tuple[str, str]], members: list[tuple[int, str]], **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["kind"].choices = [("", "Every kind"), *kinds]
-        self.fields["member"].choices = [("", "Everyone"), *members]
+        cast(forms.ChoiceField, self.fields["kind"]).choices = [("", "Every kind"), *kinds]
+        cast(forms.ChoiceField, self.fields["member"]).choices = [("", "Everyone"), *members]
 
     def clean(self) -> dict:
-        data = super().clean()
+        data = super().clean() or {}
         since, until = data.get("since"), data.get("until")
         if since and until and until < since:
             self.add_error("until", "The period ends before it starts.")

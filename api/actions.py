@@ -22,9 +22,6 @@ def reply(*, conversation: Conversation, actor: User, text: str) -> ChatMessage:
     window = reply_window(conversation=conversation)
     if not window.allowed:
         raise ApiError(409, "reply_window_closed", window.reason or "The conversation can no longer be replied to.")
-    # "Assign on first reply" hands the conversation to the member who replies; a key is no member, so
-    # the setting is off for this reply (in memory only: the row loaded for this request is never saved).
-    conversation.business.auto_assign_on_reply = False
     try:
         return replies.reply_send(conversation=conversation, user=actor, text=text)
     except replies.ReplyError as exc:

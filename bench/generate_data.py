@@ -93,6 +93,7 @@ class CopyTable:
         self.columns: list[str] = []
         self.template: list[str | None] = []
         self.slots: list[int] = []
+        self.fresh: list[tuple[int, object]] = []
         by_attname = {f.attname: f for f in model._meta.concrete_fields}
         for name in varying:
             if name not in by_attname:
@@ -102,6 +103,11 @@ class CopyTable:
             self.columns.append(field.column)
             if name in varying:
                 self.slots.append(len(self.template))
+                self.template.append(None)
+                continue
+            if field.unique and callable(field.default):
+                # A unique default (a public UUID): a fresh value on every line.
+                self.fresh.append((len(self.template), field))
                 self.template.append(None)
                 continue
             if name in constants:
@@ -130,6 +136,8 @@ class CopyTable:
         parts = list(self.template)
         for slot, source in zip(self.slots, self.slot_sources, strict=True):
             parts[slot] = _copy_value(values[source])
+        for slot, field in self.fresh:
+            parts[slot] = _copy_value(field.get_default())
         return "\t".join(parts)
 
     def copy(self, cursor, rows, *, progress=None) -> int:

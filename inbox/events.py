@@ -1,19 +1,20 @@
 """What happened in the inbox, announced to the apps above it (outbound webhooks), which inbox never imports.
 
-Each signal is sent once the transaction that made the change has committed, so a receiver reads
-the rows as stored, and nothing is announced for a change that rolled back. Arguments:
-``business_id`` and ``ids`` (of the messages or conversations concerned, sorted). A receiver that
-fails is logged, never raised into the caller (the ingest's drain, a staff action): its change is
-already committed. With no receiver connected, nothing at all is registered (the ingest's hot path).
+Each signal is sent inside the transaction that made the change, so what a receiver writes (an
+outbound webhook's delivery row) commits with the change or rolls back with it: no event is lost
+between the change's commit and its announcement, and none is announced for a change that rolled
+back. A receiver reads the rows as this transaction wrote them and queues its own work after commit.
+A receiver writes in a savepoint of its own: one that fails is logged and undone, never raised into
+the caller (the ingest's drain, a staff action). Arguments: ``business_id`` and ``ids`` (of the messages or
+conversations concerned, sorted). With no receiver connected, nothing happens at all (the ingest's
+hot path).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from functools import partial
 
-from django.db import transaction
 from django.dispatch import Signal
 
 logger = logging.getLogger(__name__)
@@ -25,16 +26,17 @@ conversation_assigned = Signal()  # ids: Conversation (given to a member)
 conversation_resolved = Signal()  # ids: Conversation
 
 
-def emit_on_commit(signal: Signal, *, business_id: int, ids: Iterable[int]) -> None:
-    """Send ``signal`` for these rows of the business after the current transaction commits."""
+def emit(signal: Signal, *, business_id: int, ids: Iterable[int]) -> None:
+    """Send ``signal`` for these rows of the business now, in the caller's transaction.
+
+    A receiver that writes does so in its own savepoint (``transaction.atomic()``), so a failure of
+    its statements is undone alone and the caller's transaction goes on.
+    """
     if not signal.has_listeners():
         return
     ids = sorted({int(pk) for pk in ids})
-    if ids:
-        transaction.on_commit(partial(_send, signal, business_id, ids))
-
-
-def _send(signal: Signal, business_id: int, ids: list[int]) -> None:
+    if not ids:
+        return
     for receiver, result in signal.send_robust(sender=None, business_id=business_id, ids=ids):
         if isinstance(result, Exception):
             logger.error("Inbox event receiver %r failed for business %s", receiver, business_id, exc_info=result)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.utils import timezone
 
@@ -16,13 +18,37 @@ from inbox.services.conversations import (
 )
 
 
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """Several files under one name (`<input type=file multiple>`); each checked as a FileField would."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("widget", MultipleFileInput())
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data: Any, initial: Any = None) -> list:
+        if not data:
+            return []
+        items = data if isinstance(data, list | tuple) else [data]
+        return [super(MultipleFileField, self).clean(item, initial) for item in items]
+
+
 class ReplyForm(forms.Form):
     text = forms.CharField(required=False, strip=True, widget=forms.Textarea(attrs={"rows": 2}))
     file = forms.FileField(required=False)
+    attachments = MultipleFileField(required=False)
+    # The pk of the customer's message this reply quotes (Meta's `reply_to`).
+    reply_to = forms.IntegerField(required=False, min_value=1)
 
     def clean(self) -> dict:
         data = super().clean() or {}
-        if not data.get("text") and not data.get("file"):
+        # One title a button; the service checks Meta's limits and says which one is wrong.
+        titles = self.data.getlist("quick_reply") if hasattr(self.data, "getlist") else []
+        data["quick_replies"] = [{"title": t} for t in (t.strip() for t in titles) if t]
+        if not data.get("text") and not data.get("file") and not data.get("attachments"):
             raise forms.ValidationError("Write a reply or attach a file.")
         return data
 

@@ -179,6 +179,10 @@ def handover_app_name(app_id: str | None) -> str:
 class Conversation(models.Model):
     """The thread between one connected account and one customer."""
 
+    class Kind(models.TextChoices):
+        MESSAGES = "messages", "Messages"
+        COMMENTS = "comments", "Comments"
+
     class Status(models.TextChoices):
         OPEN = "open", "Open"
         PENDING = "pending", "Pending"  # waiting for the customer
@@ -228,6 +232,19 @@ class Conversation(models.Model):
     )
     team = models.ForeignKey(
         "accounts.Team", null=True, blank=True, on_delete=models.SET_NULL, related_name="conversations"
+    )
+    # "comments": one commenter's comments on one post (inbox/ingest/comments.py says why per commenter),
+    # with the post they are on; its contact stands for the commenter on that post only.
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.MESSAGES)
+    post_id = models.CharField(max_length=128, blank=True)
+    post_permalink = models.URLField(max_length=1000, blank=True)
+    post_excerpt = models.CharField(max_length=255, blank=True)
+    post_picture = models.URLField(max_length=2000, blank=True)
+    # The commenter's id as Meta names them in comments (not a PSID: the private reply's echo tells that).
+    commenter_id = models.CharField(max_length=64, blank=True)
+    # The Messenger conversation a private reply to one of these comments continues in.
+    linked_conversation = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="comment_threads"
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -317,6 +334,9 @@ class ChatMessage(models.Model):
         # A private note staff wrote for each other: stored with direction "internal", never sent to
         # Meta, never unread, never a reply, never the customer side's "latest" message.
         NOTE = "note", "Private note"
+        # A comment on a post or an Instagram media, the customer's or the page's own reply;
+        # ``message_id`` is Meta's comment id (inbox/ingest/comments.py).
+        COMMENT = "comment", "Comment"
 
     class Source(models.TextChoices):
         CUSTOMER = "customer", "Customer"
@@ -350,6 +370,8 @@ class ChatMessage(models.Model):
     reply_to = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="replies")
     reply_to_mid = models.CharField(max_length=255, blank=True)
     reaction = models.CharField(max_length=32, blank=True, help_text="The customer's reaction to this message.")
+    # The page's reaction to a customer's message, set by staff and sent to Meta as a `react` sender action.
+    page_reaction = models.CharField(max_length=32, blank=True, help_text="The page's reaction to this message.")
     is_deleted = models.BooleanField(default=False)
     edit_count = models.PositiveSmallIntegerField(default=0)
     error = models.TextField(blank=True)

@@ -73,6 +73,11 @@ def reply_window(*, conversation: Conversation, now: datetime | None = None, hum
             state="locked",
             reason="This visitor wrote from the chat plugin on your website; you can reply once they write in Messenger.",
         )
+    if conversation.kind == "comments":
+        # Its contact is the commenter on one post, not a PSID: comments are answered one by one.
+        return ReplyWindow(
+            state="locked", reason="Answer each comment: reply publicly, or privately in Messenger (Reply or moderate).",
+        )
     last = conversation.last_inbound_at
     end = standard_window_end(conversation)
     if last is None or end is None:

@@ -162,6 +162,22 @@ def conversation_mark_seen(conversation_id: int) -> bool:
     return conversation_send_seen(conversation_id=conversation_id)
 
 
+@shared_task(bind=True, base=RetryingTask, name="inbox.tasks.message_reaction_send", max_retries=5)
+def message_reaction_send(self, message_id: int) -> str:
+    """Send the page's reaction to a customer's message (react or unreact, as the row holds now)."""
+    from inbox.services.reactions import reaction_deliver
+
+    return reaction_deliver(message_id=message_id)
+
+
+@shared_task(name="inbox.tasks.sender_action_send", acks_late=True)
+def sender_action_send(conversation_id: int, action: str) -> bool:
+    """Best effort: typing_on / typing_off while an agent writes."""
+    from inbox.services.typing import sender_action_deliver
+
+    return sender_action_deliver(conversation_id=conversation_id, action=action)
+
+
 # --- history (earlier conversations from Meta's Conversations API) ---------------------------------
 
 
@@ -217,3 +233,39 @@ def data_retention_enforce() -> dict[str, int]:
     if any(counts.values()):
         logger.info("Data retention: %s", counts)
     return counts
+
+
+@shared_task(bind=True, base=RetryingTask, name="inbox.tasks.comment_reply_send", max_retries=5)
+def comment_reply_send(self, message_id: int) -> str:
+    """Post one queued public reply to a comment; Meta's transient errors retry the same row."""
+    from inbox.services.comments import comment_reply_deliver, comment_reply_fail
+
+    try:
+        return comment_reply_deliver(message_id=message_id)
+    except Exception as exc:
+        if self.will_retry(exc):
+            raise
+        comment_reply_fail(message_id=message_id, error=_describe(exc))
+        return "failed"
+
+
+@shared_task(bind=True, base=RetryingTask, name="inbox.tasks.comment_private_reply_send", max_retries=5)
+def comment_private_reply_send(self, comment_id: int) -> str:
+    """Send the private reply queued for one comment; Meta's transient errors retry it."""
+    from inbox.services.comments import comment_private_reply_deliver, private_reply_fail
+
+    try:
+        return comment_private_reply_deliver(comment_id=comment_id)
+    except Exception as exc:
+        if self.will_retry(exc):
+            raise
+        private_reply_fail(comment_id=comment_id, error=_describe(exc))
+        return "failed"
+
+
+@shared_task(bind=True, base=RetryingTask, name="inbox.tasks.comment_post_fetch", max_retries=4)
+def comment_post_fetch(self, conversation_id: int) -> bool:
+    """Fetch what a comment thread's post says (its excerpt, link and picture)."""
+    from inbox.services.comments import comment_post_fetch as fetch
+
+    return fetch(conversation_id=conversation_id)

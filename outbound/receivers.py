@@ -1,4 +1,4 @@
-"""Receivers of the inbox's and social's events (sent after commit): each becomes deliveries.
+"""Receivers of the inbox's and social's events (sent in the change's transaction): each becomes deliveries.
 
 Connected in ``OutboundConfig.ready``. The inbox sends these for every message it stores, so the
 first question, whether the business has an active endpoint at all, is answered from the cache
@@ -11,6 +11,7 @@ import logging
 from collections.abc import Sequence
 from functools import partial
 
+from django.db import transaction
 from django.dispatch import Signal
 
 from inbox import events as inbox_events
@@ -40,7 +41,10 @@ def event_received(event: str, *, business_id: int, ids: Sequence[int]) -> list[
 
 
 def _receiver(event: str, sender, *, business_id: int, ids: Sequence[int], **kwargs) -> None:
-    event_received(event, business_id=business_id, ids=ids)
+    # In the transaction of the change (inbox.events): the deliveries commit with it. A savepoint of
+    # their own, so a failure here is undone alone and never breaks the change.
+    with transaction.atomic():
+        event_received(event, business_id=business_id, ids=ids)
 
 
 # Kept at module level: signals hold their receivers weakly.

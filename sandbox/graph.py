@@ -10,7 +10,7 @@ import hmac
 import logging
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -86,6 +86,7 @@ class GraphRequest:
     body: dict[str, Any]  # JSON body (or form fields with JSON values decoded)
     token: str  # from the Authorization header or access_token
     base_url: str  # scheme://host of this server, for CDN URLs
+    files: dict[str, Any] = field(default_factory=dict)  # multipart uploads (the Attachment Upload API)
 
 
 @dataclass
@@ -152,6 +153,12 @@ def _route(request: GraphRequest) -> dict:
         else:
             raise MetaError("An active access token must be used to query information about the current user.",
                             code=2500)
+    from sandbox import graph_comments  # builds on this module
+
+    if len(parts) <= 2:  # a comment: /{comment-id}, its /comments or /replies (graph_comments.py)
+        answer = graph_comments.handle(request, auth, parts)
+        if answer is not None:
+            return answer
     if len(parts) == 1:
         return node(request, auth, parts[0])
     if len(parts) == 2 and parts[1] == "subscribed_apps":
@@ -162,8 +169,17 @@ def _route(request: GraphRequest) -> dict:
         return graph_handover.handle(request, auth, parts[0], parts[1])
     if len(parts) == 2 and parts[1] == "messenger_profile":
         return graph_profile.handle(request, auth, parts[0])
+    if len(parts) == 2 and parts[1] == "message_attachments":
+        from sandbox import graph_attachments  # imports this module
+
+        return graph_attachments.upload(request, auth, parts[0])
     if len(parts) == 2 and parts[1] == "messages" and request.method == "POST":
+        if isinstance(request.body.get("recipient"), dict) and "comment_id" in request.body["recipient"]:
+            return graph_comments.private_reply(request, auth, parts[0])  # a private reply to a comment
+        from sandbox import graph_attachments  # imports this module
+
         graph_handover.send_allowed(request, parts[0])
+        graph_attachments.check_send(request.body, parts[0])
         return send(request, auth, parts[0])
     if len(parts) == 2 and parts[1] in ("conversations", "messages") and request.method == "GET":
         from sandbox import graph_conversations  # imports this module

@@ -272,3 +272,62 @@ class ThreadMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{'Page' if self.from_page else 'Customer'} message {self.mid}"
+
+
+class UploadedAttachment(models.Model):
+    """A file a Page uploaded through the Attachment Upload API (`POST /{page-id}/message_attachments`)."""
+
+    page = models.ForeignKey(Page, on_delete=models.CASCADE, related_name="uploaded_attachments")
+    attachment_id = models.CharField(max_length=32, unique=True)
+    type = models.CharField(max_length=10)
+    filename = models.CharField(max_length=255, blank=True)
+    content_type = models.CharField(max_length=127, blank=True)
+    size = models.PositiveBigIntegerField(default=0)
+    content = models.BinaryField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ("id",)
+
+    def __str__(self) -> str:
+        return f"{self.type} upload {self.attachment_id}"
+
+
+class Post(models.Model):
+    """A Page's post, or an Instagram account's media, that people comment on (sandbox/graph_comments.py)."""
+
+    page = models.ForeignKey(Page, on_delete=models.CASCADE, related_name="posts")
+    post_id = models.CharField(max_length=64, unique=True)
+    instagram = models.BooleanField(default=False)
+    message = models.TextField(blank=True)
+    media_product_type = models.CharField(max_length=16, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ("id",)
+
+    def __str__(self) -> str:
+        return f"{'Media' if self.instagram else 'Post'} {self.post_id}"
+
+
+class Comment(models.Model):
+    """A comment on a post: a customer's (``from_id`` is their PSID here) or the Page's own reply."""
+
+    post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="comments")
+    comment_id = models.CharField(max_length=64, unique=True)
+    parent_id = models.CharField(max_length=64, blank=True)
+    from_id = models.CharField(max_length=32)
+    from_name = models.CharField(max_length=200, blank=True)
+    from_page = models.BooleanField(default=False)
+    text = models.TextField(blank=True)
+    created_time = models.DateTimeField(default=timezone.now)
+    hidden = models.BooleanField(default=False)
+    deleted = models.BooleanField(default=False)
+    # The one private reply Meta allows (Send API with recipient.comment_id), once sent.
+    private_reply_mid = models.CharField(max_length=100, blank=True)
+
+    class Meta:
+        ordering = ("id",)
+
+    def __str__(self) -> str:
+        return f"Comment {self.comment_id}"

@@ -17,7 +17,7 @@ from django.conf import settings
 from django.test import Client
 from django.utils import timezone
 
-from sandbox.models import Config, FacebookUser, Token, new_token
+from sandbox.models import Config, FacebookUser, Page, Token, new_token
 from sandbox.seed import seed
 
 HOST = "sandbox.test"
@@ -37,6 +37,19 @@ def user_token(*, fb_id: str = "10215241773831025", page_ids: list[str] | None =
         expires_at=timezone.now() + (timedelta(days=60) if long_lived else timedelta(hours=1)),
     )
     return token.token
+
+
+def page_on_sandbox(account) -> Page:
+    """Give a connected page (a SocialAccount) a real sandbox Page token, so its Graph calls go through the
+    sandbox's Graph API; returns the sandbox's Page."""
+    sandbox_page = Page.objects.get(page_id=account.account_id)
+    token = Token.objects.create(
+        token=new_token(), kind=Token.Kind.PAGE, user=sandbox_page.roles.first().user, page=sandbox_page,
+        scopes=list(settings.FACEBOOK_LOGIN_SCOPES),
+    )
+    account.access_token = token.token
+    account.save(update_fields=["access_token"])
+    return sandbox_page
 
 
 def forward(client: Client):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path, re_path
 
-from sandbox import compliance, graph_handover, history, views
+from sandbox import compliance, graph_comments, graph_handover, history, views
 
 app_name = "sandbox"
 
@@ -29,4 +29,7 @@ urlpatterns = [
     path("control/data-deletion", compliance.control_data_deletion, name="control_data_deletion"),
     path("control/deauthorize", compliance.control_deauthorize, name="control_deauthorize"),
     path("control/history", history.control_history, name="control_history"),
+    # Someone comments on a post or media, and answers a private reply (sandbox/graph_comments.py).
+    path("control/comment", graph_comments.control_comment, name="control_comment"),
+    path("control/comment-answer", graph_comments.control_comment_answer, name="control_comment_answer"),
 ]

@@ -98,7 +98,14 @@ def graph_api(request: HttpRequest, version: str, path: str) -> JsonResponse:
     params: dict[str, str] = dict(request.GET.items())
     body: dict[str, Any] = {}
     content_type = request.content_type or ""
-    if request.method in ("POST", "DELETE") and request.body:
+    files: dict[str, Any] = {}
+    if request.method == "POST" and content_type == "multipart/form-data":
+        # Read as a stream (never request.body, whose size cap is far below an upload's).
+        for key, value in request.POST.items():
+            params.setdefault(key, value)
+            body[key] = _maybe_json(value)
+        files = dict(request.FILES.items())
+    elif request.method in ("POST", "DELETE") and request.body:
         if content_type == "application/json":
             try:
                 loaded = json.loads(request.body)
@@ -116,7 +123,7 @@ def graph_api(request: HttpRequest, version: str, path: str) -> JsonResponse:
         token = header.split(" ", 1)[1].strip()
     status, payload = graph.handle(graph.GraphRequest(
         method=request.method, path=path.strip("/"), params=params, body=body, token=token,
-        base_url=_base_url(request),
+        base_url=_base_url(request), files=files,
     ))
     return JsonResponse(payload, status=status, json_dumps_params={"ensure_ascii": True})
 
@@ -358,7 +365,8 @@ def control_message(request: HttpRequest) -> JsonResponse:
     body = payloads.encode(payloads.envelope(
         object_type="instagram" if instagram else "page",
         entries=[payloads.entry(account_id=account_id, field=graph_handover.webhook_field(account_id, psid), events=[
-            payloads.text_message(page_id=account_id, psid=psid, text=text),
+            payloads.text_message(page_id=account_id, psid=psid, text=text,
+                                  quick_reply=str(data["quick_reply"])[:1000] if data.get("quick_reply") else None),
         ])],
     ))
     url = Config.get().webhook_url or settings.SANDBOX_WEBHOOK_URL

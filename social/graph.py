@@ -32,6 +32,7 @@ from social.safe_fetch import FetchRefused, fetch
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+    from typing import IO
 
 logger = logging.getLogger(__name__)
 
@@ -371,13 +372,20 @@ class GraphClient:
         text: str | None = None,
         attachment_url: str | None = None,
         attachment_type: str | None = None,
+        attachment_id: str | None = None,
+        quick_replies: list[dict] | None = None,
+        reply_to_mid: str | None = None,
         tag: str | None = None,
         metadata: str | None = None,
     ) -> dict:
         """Send API (§6.2). After a read timeout or a bare 5xx the error says ``may_have_succeeded``:
-        the message may already be out, and the caller must not send it again blindly."""
+        the message may already be out, and the caller must not send it again blindly.
+
+        An attachment goes by ``attachment_id`` (from `upload_attachment`) or by a URL Meta fetches."""
         message: dict[str, Any] = {}
-        if attachment_url:
+        if attachment_id:
+            message["attachment"] = {"type": attachment_type or "file", "payload": {"attachment_id": attachment_id}}
+        elif attachment_url:
             message["attachment"] = {
                 "type": attachment_type or "file",
                 "payload": {"url": attachment_url, "is_reusable": True},
@@ -386,16 +394,59 @@ class GraphClient:
             message["text"] = text
         else:
             raise InvalidParameterError("A message needs text or an attachment.")
+        if quick_replies:
+            message["quick_replies"] = quick_replies
         if metadata:
             message["metadata"] = metadata
         body: dict[str, Any] = {"recipient": {"id": recipient_id}, "messaging_type": messaging_type, "message": message}
+        if reply_to_mid:
+            body["reply_to"] = {"mid": reply_to_mid}
         if tag:
             body["tag"] = tag
         return self.post(f"{self.page_id}/messages", json=body)
 
-    def send_sender_action(self, *, recipient_id: str, action: str) -> dict:
-        body = {"recipient": {"id": recipient_id}, "sender_action": action}
+    def upload_attachment(self, *, attachment_type: str, filename: str, content: IO[bytes], content_type: str) -> dict:
+        """Attachment Upload API: `{"attachment_id": "..."}`, reusable in later sends (Meta keeps it 90 days)."""
+        message = {"attachment": {"type": attachment_type, "payload": {"is_reusable": True}}}
+        return self._request(
+            "POST", f"{self.page_id}/message_attachments", data={"message": jsonlib.dumps(message)},
+            files={"filedata": (filename, content, content_type)},
+        )
+
+    def send_sender_action(self, *, recipient_id: str, action: str, payload: dict | None = None) -> dict:
+        """typing_on, typing_off, mark_seen; react / unreact with ``payload`` {message_id, reaction}."""
+        body: dict[str, Any] = {"recipient": {"id": recipient_id}, "sender_action": action}
+        if payload:
+            body["payload"] = payload
         return self.post(f"{self.page_id}/messages", json=body)
+
+    # Comments on posts and media (docs/messenger-platform.md "Comments on posts and media") ------
+    def comment_reply(self, *, comment_id: str, message: str, instagram: bool) -> dict:
+        """A public reply: ``{"id": "<new comment id>"}``. A Page comment takes ``/comments``, an
+        Instagram comment ``/replies``."""
+        return self.post(f"{comment_id}/{'replies' if instagram else 'comments'}", data={"message": message})
+
+    def comment_hide(self, *, comment_id: str, hidden: bool, instagram: bool) -> dict:
+        """``{"success": true}``; Meta names the flag ``hide`` on Instagram and ``is_hidden`` on Pages."""
+        flag = "true" if hidden else "false"
+        return self.post(str(comment_id), data={"hide": flag} if instagram else {"is_hidden": flag})
+
+    def comment_delete(self, *, comment_id: str) -> dict:
+        return self.delete(str(comment_id))
+
+    def post_details(self, *, post_id: str, instagram: bool) -> dict:
+        """What a comment is on: a Page post's message, link and picture, or an Instagram media's caption,
+        link and picture (the comment webhooks name the post only)."""
+        fields = "caption,permalink,media_type,media_url,thumbnail_url" if instagram else "message,permalink_url,full_picture"
+        return self.get(str(post_id), {"fields": fields})
+
+    def private_reply(self, *, comment_id: str, text: str, metadata: str | None = None) -> dict:
+        """Send API with ``recipient: {comment_id}``: one message to the commenter, answered without
+        ``recipient_id`` (``{"message_id": ...}``)."""
+        message: dict[str, Any] = {"text": text}
+        if metadata:
+            message["metadata"] = metadata
+        return self.post(f"{self.page_id}/messages", json={"recipient": {"comment_id": comment_id}, "message": message})
 
     # Handover Protocol and Messenger profile (docs/messenger-platform.md) ------------
     def thread_owner(self, *, recipient_id: str) -> dict:
@@ -512,6 +563,7 @@ class GraphClient:
         params: dict | None = None,
         data: dict | None = None,
         json: dict | None = None,
+        files: dict | None = None,
         token: str | None = None,
     ) -> dict:
         token = self.access_token if token is None else token
@@ -532,7 +584,7 @@ class GraphClient:
         started = time.monotonic()
         try:
             response = get_session().request(
-                method, url, params=query, data=data, json=json, headers=headers,
+                method, url, params=query, data=data, json=json, files=files, headers=headers,
                 timeout=settings.GRAPH_API_TIMEOUT,
             )
         except requests.RequestException as exc:

@@ -35,8 +35,11 @@ CONNECT_PERMISSIONS = {
     "pages_messaging": "Receive your Pages' messages and send the replies you write here.",
     "pages_manage_metadata": "Turn on new-message notifications for the Pages you connect.",
     "pages_read_engagement": "Read your Pages' conversations and the names of the people who write to them.",
+    "pages_read_user_content": "Read the comments people leave on your Pages' posts.",
+    "pages_manage_engagement": "Reply to, hide and delete comments on your Pages' posts when you choose to.",
     "instagram_basic": "See the Instagram account linked to a Page: its username and picture.",
     "instagram_manage_messages": "Receive and answer your Instagram account's direct messages.",
+    "instagram_manage_comments": "Receive, reply to, hide and delete comments on your Instagram posts.",
 }
 
 

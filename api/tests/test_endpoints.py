@@ -209,3 +209,13 @@ def test_idempotency_answers_are_forgotten_after_a_day(api, conversation):
     IdempotentRequest.objects.update(created_at=timezone.now() - timedelta(days=2))
     assert idempotency_keys_prune() == 1
     assert not IdempotentRequest.objects.exists()
+
+
+def test_malformed_json_is_a_clear_json_error(api, client, write_key, conversation):
+    answer = client.post(
+        f"/api/v1/conversations/{conversation.public_id}/messages", "{not json", content_type="application/json",
+        headers={"Authorization": f"Bearer {write_key.secret}"},
+    )
+    assert answer.status_code in (400, 422)
+    assert answer.json()["error"]["message"]
+    assert not ChatMessage.objects.filter(conversation=conversation, direction="outbound").exists()

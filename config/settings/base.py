@@ -279,6 +279,8 @@ CELERY_TASK_ROUTES = {
     "inbox.tasks.webhook_event_process": {"queue": "live"},
     "inbox.tasks.message_send": {"queue": "live"},
     "inbox.tasks.conversation_mark_seen": {"queue": "live"},
+    "inbox.tasks.sender_action_send": {"queue": "live"},
+    "inbox.tasks.message_reaction_send": {"queue": "live"},
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
@@ -350,8 +352,11 @@ FACEBOOK_CONNECT_SCOPES = [
     "pages_messaging",
     "pages_manage_metadata",
     "pages_read_engagement",
+    "pages_read_user_content",
+    "pages_manage_engagement",
     "instagram_basic",
     "instagram_manage_messages",
+    "instagram_manage_comments",
 ]
 # The older name of the connect scopes, still read by the sandbox's seeders, scripts and browser tests.
 FACEBOOK_LOGIN_SCOPES = FACEBOOK_CONNECT_SCOPES
@@ -370,7 +375,12 @@ FACEBOOK_WEBHOOK_FIELDS = [
     "messaging_handovers",
     "messaging_optins",
     "messaging_policy_enforcement",
+    # Comments on the Page's posts (item "comment" of the feed), shown as comment threads (inbox/ingest/comments.py).
+    "feed",
 ]
+# Instagram's fields are the app's (App Dashboard, object "instagram"), not a Page subscription's:
+# messaging, and comments on the account's media.
+INSTAGRAM_WEBHOOK_FIELDS = ["messages", "messaging_postbacks", "messaging_seen", "message_reactions", "comments"]
 
 
 def facebook_provider_settings(*, graph_url: str, dialog_url: str, app_id: str, app_secret: str) -> dict:

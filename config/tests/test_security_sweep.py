@@ -29,7 +29,7 @@ from accounts.models import Invitation, Membership, Team
 from accounts.tests.factories import BusinessFactory, InvitationFactory, MembershipFactory, UserFactory
 from config.logging import RedactTokensFilter, redact
 from config.tests.log_guard import find_secret
-from inbox.models import Attachment, ChatMessage, Label, SavedReply, WebhookEvent
+from inbox.models import Attachment, ChatMessage, Conversation, Label, SavedReply, WebhookEvent
 from inbox.tests.factories import AttachmentFactory, ChatMessageFactory, ContactFactory, ConversationFactory
 from social.tests.factories import SocialAccountFactory
 
@@ -68,8 +68,18 @@ ROUTE_OBJECTS: dict[str, dict[str, str]] = {
     "accounts:team_members": {"team_id": "team"},
     "inbox:message_retry": {"pk": "outbound"},
     "inbox:message_text": {"pk": "message"},
+    "inbox:message_react": {"pk": "message"},
+    "inbox:comment_reply": {"pk": "comment"},
+    "inbox:comment_private_reply": {"pk": "comment"},
+    "inbox:comment_hide": {"pk": "comment"},
+    "inbox:comment_delete": {"pk": "comment"},
+    "inbox:message_unreact": {"pk": "message"},
+    "inbox:conversation_typing": {"pk": "conversation"},
     "inbox:note_create": {"pk": "conversation"},
     "inbox:conversation_labels": {"pk": "conversation"},
+    "inbox:thread_take": {"pk": "conversation"},
+    "inbox:thread_pass": {"pk": "conversation"},
+    "inbox:thread_owner_check": {"pk": "conversation"},
     "inbox:label_update": {"pk": "label"},
     "inbox:label_delete": {"pk": "label"},
     "inbox:saved_reply_picker": {"pk": "conversation"},
@@ -93,6 +103,8 @@ ROUTE_OBJECTS: dict[str, dict[str, str]] = {
     "social:account_disconnect": {"pk": "account"},
     "social:account_human_agent": {"pk": "account"},
     "social:account_auto_assign": {"pk": "account"},
+    "social:messenger_profile": {"pk": "account"},
+    "social:messenger_profile_read": {"pk": "account"},
     "outbound:webhook_detail": {"pk": "webhook_endpoint"},
     "outbound:webhook_rotate": {"pk": "webhook_endpoint"},
     "outbound:webhook_enable": {"pk": "webhook_endpoint"},
@@ -228,6 +240,7 @@ class TenantA:
     """Business A with one of everything a URL can name, and the intruder: a member of business B."""
 
     OBJECTS = ("business", "membership", "invitation", "account", "contact", "conversation", "message", "outbound",
+               "comment",
                "attachment", "team", "label", "saved_reply", "webhook_event",
                "webhook_endpoint", "webhook_delivery", "api_key")
 
@@ -240,6 +253,7 @@ class TenantA:
     conversation: Any
     message: Any
     outbound: Any  # a failed reply (what "retry" names)
+    comment: Any  # a customer's comment on a post of A's page (what the comment actions name)
     attachment: Any  # a stored customer file
     public_attachment: Any  # a file attached to a reply (what Meta fetches)
     team: Any  # a team of A's members
@@ -274,6 +288,12 @@ def tenants(db) -> TenantA:
         status=ChatMessage.Status.FAILED, message_id=None, content="alpha-outbound-8841", error="Timed out",
         client_token="alpha-client-token-1", messaging_type="RESPONSE",
     )
+    comments = ConversationFactory(
+        contact=ContactFactory(account=account, name="Zeta Commenter"), kind=Conversation.Kind.COMMENTS,
+        post_id=f"{account.account_id}_1001", post_excerpt="alpha-secret-content-8841",
+    )
+    comment = ChatMessageFactory(conversation=comments, kind=ChatMessage.Kind.COMMENT,
+                                 message_id=f"{account.account_id}_1001_2002", content="alpha-secret-content-8841")
     attachment = AttachmentFactory(message=message, state=Attachment.State.STORED, mime_type="image/jpeg", name="a.jpg")
     attachment.file.save("alpha.jpg", ContentFile(b"\xff\xd8\xff\xe0alpha-file"), save=True)
     public_attachment = AttachmentFactory(message=outbound, state=Attachment.State.STORED, mime_type="image/png",
@@ -286,7 +306,7 @@ def tenants(db) -> TenantA:
                        content="beta content")
     return TenantA(
         business=business, owner=owner, membership=agent, invitation=invitation, account=account, contact=contact,
-        conversation=conversation, message=message, outbound=outbound, attachment=attachment,
+        conversation=conversation, message=message, outbound=outbound, comment=comment, attachment=attachment,
         public_attachment=public_attachment, other_business=other_business, other_member=other_member,
         team=Team.objects.create(business=business, name="Alpha Support"),
         label=Label.objects.create(business=business, name="Alpha Label"),

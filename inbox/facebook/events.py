@@ -243,9 +243,30 @@ class Unknown(BaseEvent):
     kind: str
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CommentChange(BaseEvent):
+    """A comment on a Page's post (``changes[].field: "feed"``, ``item: "comment"``) or on an Instagram
+    media (``field: "comments"``), parsed by ``inbox.facebook.comments``.
+
+    ``sender_id`` is the commenter (``from.id``; the account itself for the page's own replies),
+    ``recipient_id`` the account. ``verb``: ``add``, ``edited``, ``remove``, ``hide`` or ``unhide``
+    (Instagram sends new comments only: ``add``).
+    """
+
+    comment_id: str
+    verb: str = "add"
+    post_id: str = ""
+    parent_id: str = ""
+    text: str = ""
+    sender_name: str = ""
+    post_permalink: str = ""
+    post_picture: str = ""
+    media_product_type: str = ""
+
+
 Event: TypeAlias = (
     MessageEvent | MessageDeleted | MessageEdit | Reaction | Delivery | Read | Postback | Referral
-    | PolicyEnforcement | ThreadControl | AppRoles | OptIn | Unknown
+    | PolicyEnforcement | ThreadControl | AppRoles | OptIn | CommentChange | Unknown
 )
 
 __all__ = [
@@ -254,6 +275,7 @@ __all__ = [
     "AppRoles",
     "Attachment",
     "BaseEvent",
+    "CommentChange",
     "Delivery",
     "Event",
     "MessageDeleted",

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, NoReturn, TypeAlias
 
+from inbox.facebook.comments import COMMENT_FIELDS, comment_change
 from inbox.facebook.events import (
     FACEBOOK,
     INSTAGRAM,
@@ -608,7 +609,7 @@ def _looks_like_messaging(value: Mapping[str, Any]) -> bool:
     return "sender" in value or any(key in value for key in EVENT_FUNCTION_MAPPER)
 
 
-def _parse_changes(changes: object, path: str, entry: _Entry) -> None:
+def _parse_changes(changes: object, path: str, entry: _Entry, *, entry_time: object = None) -> None:
     # Some newer Meta pages render messaging events as changes: [{field, value: <messaging item>}].
     if not isinstance(changes, list):
         entry.result.skipped.append(f"{path} is {_json_type(changes)}, not an array")
@@ -617,11 +618,30 @@ def _parse_changes(changes: object, path: str, entry: _Entry) -> None:
         change_path = f"{path}[{index}]"
         change_dict = _as_dict(change) or {}
         value = _as_dict(change_dict.get("value"))
+        if value is not None and change_dict.get("field") in COMMENT_FIELDS:
+            _parse_comment(str(change_dict["field"]), value, change_path, entry, entry_time)
+            continue
         if value is None or not _looks_like_messaging(value):
             name = change_dict.get("field")
             entry.result.skipped.append(f"{change_path}: field {name!r} is not a messaging event; ignored")
             continue
         _parse_item(value, f"{change_path}.value", entry, is_standby=False)
+
+
+def _parse_comment(field_name: str, value: dict[str, Any], path: str, entry: _Entry, entry_time: object) -> None:
+    """A comment on a post or media (``inbox.facebook.comments``); other feed changes are noted."""
+    try:
+        event = comment_change(
+            field=field_name, value=value, platform=entry.platform, account_id=entry.account_id,
+            entry_time=entry_time, parse_time=parse_timestamp,
+        )
+    except ValueError as exc:
+        entry.result.skipped.append(f"{path}.value: {exc}")
+        return
+    if event is None:  # a new post, a reaction, a like: not a conversation
+        entry.result.skipped.append(f"{path}: field {field_name!r} is not a messaging event; ignored")
+        return
+    entry.result.events.append(event)
 
 
 def _parse_entry(raw_entry: object, path: str, platform: Platform, result: ParseResult) -> None:
@@ -644,7 +664,7 @@ def _parse_entry(raw_entry: object, path: str, platform: Platform, result: Parse
         for index, item in enumerate(items):
             _parse_item(item, f"{path}.{key}[{index}]", entry, is_standby=is_standby)
     if "changes" in raw_entry:
-        _parse_changes(raw_entry["changes"], f"{path}.changes", entry)
+        _parse_changes(raw_entry["changes"], f"{path}.changes", entry, entry_time=raw_entry.get("time"))
 
 
 def parse_payload(data: Mapping[str, Any]) -> ParseResult:

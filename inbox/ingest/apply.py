@@ -14,7 +14,8 @@ harmless live with each step, which this module calls in order for each account'
 4. ``updates``: reactions, edits and deletes that waited for these messages;
 5. every other event in its turn, once the messages before it are stored: echoes (``echoes``),
    reactions, edits and deletes (``updates``), platform notices (``notices``: policy enforcement,
-   handover, opt-ins), and receipts (``receipts``), which go last.
+   handover, opt-ins), comments on posts and media (``comments``), and receipts (``receipts``),
+   which go last.
 
 One mode: a batch is applied in one transaction (a savepoint in the caller's). If anything raises
 but a database outage, it is rolled back and each event is applied again on its own, in its own
@@ -32,6 +33,7 @@ from django.db import InterfaceError, OperationalError, transaction
 
 from inbox.facebook.events import (
     AppRoles,
+    CommentChange,
     Delivery,
     Event,
     MessageDeleted,
@@ -47,6 +49,7 @@ from inbox.facebook.events import (
 from inbox.ingest.ad_referrals import ad_referrals_apply
 from inbox.ingest.bumps import conversation_bumps_apply
 from inbox.ingest.changes import Changes, Failure, Touched
+from inbox.ingest.comments import comment_apply, private_reply_echo_apply
 from inbox.ingest.conversations import conversations_for
 from inbox.ingest.drafts import MessageDraft, customer_message
 from inbox.ingest.echoes import echo_answered, echo_confirm, echo_draft, echo_ours
@@ -150,7 +153,10 @@ def _apply_other(account: SocialAccount, event: Event, conversations: Mapping[st
         stored, changes = _store(account, [echo_draft(event)], conversations)
         for message in stored:
             echo_answered(message)
+        changes.update(private_reply_echo_apply(account, event, conversations))  # a comment's private reply
         return changes
+    if isinstance(event, CommentChange):  # comments on posts and media: threads of their own
+        return comment_apply(account, event)
     if isinstance(event, Reaction | MessageEdit | MessageDeleted):
         return update_apply(account, event)
     if isinstance(event, Delivery | Read):

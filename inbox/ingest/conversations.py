@@ -120,15 +120,19 @@ def conversations_get_or_create(
     first_seen: Mapping[str, datetime],
     lookup_only: AbstractSet[str] = frozenset(),
     user_refs: Mapping[str, str] | None = None,
+    announce: bool = True,
 ) -> dict[str, Conversation]:
     """The conversations with these customers of ``account``, creating the missing ones for the ids
     of ``first_seen`` (with the time of their first message) but not for ``lookup_only``.
-    ``user_refs``: the reference of each visitor's key (``user_ref_key``) among them."""
+    ``user_refs``: the reference of each visitor's key (``user_ref_key``) among them. ``announce``:
+    tell other systems of the conversations created (``inbox.events``; not for a history import)."""
     found = conversations_find(account=account, external_ids=set(first_seen) | set(lookup_only))
     missing = sorted(set(first_seen) - set(found))
     created: set[int] = set()
     if missing:
-        created = _create(account=account, first_seen=first_seen, missing=missing, user_refs=user_refs or {})
+        created = _create(
+            account=account, first_seen=first_seen, missing=missing, user_refs=user_refs or {}, announce=announce
+        )
         found.update(conversations_find(account=account, external_ids=set(missing)))
     for conversation in found.values():
         conversation.account = account  # the caller's row: saves a query per conversation
@@ -150,7 +154,8 @@ def conversations_find(*, account: SocialAccount, external_ids: AbstractSet[str]
 
 
 def _create(
-    *, account: SocialAccount, first_seen: Mapping[str, datetime], missing: list[str], user_refs: Mapping[str, str]
+    *, account: SocialAccount, first_seen: Mapping[str, datetime], missing: list[str], user_refs: Mapping[str, str],
+    announce: bool = True,
 ) -> set[int]:
     """Insert the contacts and conversations not stored yet; the ids of the contacts created here."""
     created = {
@@ -184,7 +189,8 @@ def _create(
             }
         )
     inserted = insert_ignoring_conflicts(Conversation, rows, conflict=("account", "contact"), returning=("pk",))
-    events.emit_on_commit(events.conversation_created, business_id=account.business_id, ids=[pk for (pk,) in inserted])
+    if announce:
+        events.emit(events.conversation_created, business_id=account.business_id, ids=[pk for (pk,) in inserted])
     if account.auto_assign:
         conversations_auto_assign(account=account, conversation_ids=[pk for (pk,) in inserted])
     return created

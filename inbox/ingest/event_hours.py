@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
 from django.db import connection
 
@@ -29,7 +30,7 @@ def event_hours_add(deliveries: Iterable[tuple[str, Iterable[str], datetime]]) -
     table = connection.ops.quote_name(WebhookEventHour._meta.db_table)
     rows = sorted(counts.items())  # one order for every drain: concurrent upserts cannot deadlock
     values = ", ".join(["(%s, %s, %s, %s)"] * len(rows))
-    params: list[object] = []
+    params: list[Any] = []
     for (object_type, meta_id, hour), received in rows:
         params += [object_type, meta_id, connection.ops.adapt_datetimefield_value(hour), received]
     with connection.cursor() as cursor:

@@ -193,7 +193,8 @@ def apply_history(account: SocialAccount, drafts: Sequence[MessageDraft], *, qui
     """Store the drafts not stored yet (by ``(account, mid)``, as webhooks are) in their customers'
     conversations, created if need be; returns those stored here.
 
-    ``quiet``: read on arrival, no unread count, nothing reopened. Either way a page's reply
+    ``quiet``: read on arrival, no unread count, nothing reopened, nothing announced to other systems
+    (outbound webhooks). Either way a page's reply
     answers what the customer wrote before it, and a conversation's latest fields only move forward.
     """
     if not drafts:
@@ -201,8 +202,10 @@ def apply_history(account: SocialAccount, drafts: Sequence[MessageDraft], *, qui
     first_seen: dict[str, datetime] = {}
     for draft in drafts:
         first_seen[draft.customer_id] = min(first_seen.get(draft.customer_id, draft.timestamp), draft.timestamp)
-    conversations = conversations_get_or_create(account=account, first_seen=first_seen)
-    stored = messages_store(account, drafts, conversations)
+    # An import is history, not news: other systems (outbound webhooks) hear of what a reconciliation
+    # recovers, as they would have of its lost webhook, not of every earlier conversation imported.
+    conversations = conversations_get_or_create(account=account, first_seen=first_seen, announce=not quiet)
+    stored = messages_store(account, drafts, conversations, announce=not quiet)
     if not stored:
         return []
     if quiet:

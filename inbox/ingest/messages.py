@@ -38,12 +38,14 @@ class StoredMessage:
 
 
 def messages_store(
-    account: SocialAccount, drafts: Sequence[MessageDraft], conversations: Mapping[str, Conversation]
+    account: SocialAccount, drafts: Sequence[MessageDraft], conversations: Mapping[str, Conversation],
+    *, announce: bool = True,
 ) -> list[StoredMessage]:
     """Insert the drafts not stored yet (the first of two drafts with one mid wins), with their
     attachments; returns those stored here, in the drafts' order.
 
     ``conversations``: by customer id, one for every draft's customer (``conversations_for``).
+    ``announce``: tell other systems of the new messages (``inbox.events``; not for a history import).
     """
     stored: list[StoredMessage] = []
     for chunk in _chunks(_unique(drafts)):
@@ -51,7 +53,8 @@ def messages_store(
     by_message = {message.pk: message.draft.attachments for message in stored if message.draft.attachments}
     if by_message:
         attachments_create(business_id=account.business_id, platform=account.platform, by_message=by_message)
-    events.emit_on_commit(events.message_created, business_id=account.business_id, ids=[m.pk for m in stored])
+    if announce:
+        events.emit(events.message_created, business_id=account.business_id, ids=[m.pk for m in stored])
     return stored
 
 

@@ -53,7 +53,7 @@ def receipt_apply(
         changed, message_ids = receipt_read_apply(conversation=conversation, event=event)
     if not changed:
         return Touched()
-    events.emit_on_commit(events.message_status_changed, business_id=account.business_id, ids=message_ids)
+    events.emit(events.message_status_changed, business_id=account.business_id, ids=message_ids)
     return Touched(conversation_ids={conversation.pk}, message_ids=set(message_ids))
 
 

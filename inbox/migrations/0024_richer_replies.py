@@ -1,7 +1,13 @@
-from django.db import migrations
+from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
     dependencies = [("inbox", "0023_comments")]
 
-    operations = []
+    operations = [
+        migrations.AddField(
+            model_name="chatmessage",
+            name="page_reaction",
+            field=models.CharField(blank=True, help_text="The page's reaction to this message.", max_length=32),
+        ),
+    ]

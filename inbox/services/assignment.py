@@ -154,7 +154,7 @@ def conversations_assign(
         if isinstance(team, Team) or team is None:
             conversation.team = team
     publish_on_commit(business_id=business.pk, conversation_ids=changed)
-    events.emit_on_commit(events.conversation_assigned, business_id=business.pk, ids=changed if isinstance(assignee, User) else [])
+    events.emit(events.conversation_assigned, business_id=business.pk, ids=changed if isinstance(assignee, User) else [])
     return changed
 
 
@@ -178,6 +178,8 @@ def conversation_assign_on_reply(*, conversation: Conversation, user: User) -> b
     Called inside the reply's transaction (whose push carries the row). True when it was assigned.
     """
     if conversation.assignee_id is not None or not conversation.business.auto_assign_on_reply:
+        return False
+    if not user.is_active:  # an API key's user (no member, never signs in) takes no conversation
         return False
     taken = Conversation.objects.filter(pk=conversation.pk, assignee__isnull=True).update(
         assignee=user, updated_at=timezone.now()
@@ -263,7 +265,7 @@ def conversations_auto_assign(*, account: SocialAccount, conversation_ids: Itera
         ]
     )
     publish_on_commit(business_id=account.business_id, conversation_ids=list(plan))
-    events.emit_on_commit(events.conversation_assigned, business_id=account.business_id, ids=list(plan))
+    events.emit(events.conversation_assigned, business_id=account.business_id, ids=list(plan))
     return plan
 
 

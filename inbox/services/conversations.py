@@ -309,7 +309,7 @@ def conversations_set_status(
     )
     publish_on_commit(business_id=business.pk, conversation_ids=ids)
     resolved = ids if status == Conversation.Status.RESOLVED else []
-    events.emit_on_commit(events.conversation_resolved, business_id=business.pk, ids=resolved)
+    events.emit(events.conversation_resolved, business_id=business.pk, ids=resolved)
     return ids
 
 

@@ -118,7 +118,7 @@ def history_import_fail(*, import_id: int, error: str) -> None:
 
 def history_import_latest(*, account: SocialAccount, kind: str = Kind.IMPORT) -> HistoryImport | None:
     return (
-        HistoryImport.objects.for_business(account.business_id)
+        HistoryImport.objects.for_business(account.business)
         .filter(account=account, kind=kind)
         .order_by("-created_at", "-pk")
         .first()

@@ -7,6 +7,10 @@ has Meta's `mid` (our answer, or the echo that beat it) or is no longer queued i
 concurrent workers are kept apart by a short lease.
 
 Messaging windows (§6.7) are `inbox.reply_window`'s: a reply is sent only while one is open.
+
+Files go one a message, uploaded through Meta's Attachment Upload API by the task and sent by their
+`attachment_id`; quick replies and a quoted message (`reply_to`) ride on the Send API call
+(docs/messenger-platform.md, "Richer replies").
 """
 
 from __future__ import annotations
@@ -46,7 +50,23 @@ logger = logging.getLogger(__name__)
 # Messenger allows 2000 characters; Instagram 1000 bytes of UTF-8 (§6.4).
 FACEBOOK_MAX_CHARS = 2000
 INSTAGRAM_MAX_BYTES = 1000
-IMAGE_MAX_BYTES = 8 * 1024 * 1024
+# The Attachment Upload API takes any asset up to 25 MB; Instagram images up to 8 MB (§6.4).
+ATTACHMENT_MAX_BYTES = 25 * 1024 * 1024
+INSTAGRAM_IMAGE_MAX_BYTES = 8 * 1024 * 1024
+MAX_FILES = 10
+MESSENGER_IMAGE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
+INSTAGRAM_TYPES = {
+    "image": {"image/png", "image/jpeg", "image/gif"},
+    "video": {"video/mp4", "video/ogg", "video/x-msvideo", "video/avi", "video/quicktime", "video/webm"},
+    "audio": {"audio/aac", "audio/mp4", "audio/x-m4a", "audio/m4a", "audio/wav", "audio/x-wav"},
+    "file": {"application/pdf"},
+}
+BLOCKED_FILE_TYPES = {"application/x-msdownload", "application/x-msdos-program", "application/x-sh",
+                      "application/x-executable", "application/vnd.microsoft.portable-executable"}
+BLOCKED_EXTENSIONS = {"exe", "bat", "cmd", "com", "msi", "scr", "vbs", "js", "jar", "sh", "apk", "dll", "ps1"}
+MAX_QUICK_REPLIES = 13
+QUICK_REPLY_TITLE_MAX = 20
+QUICK_REPLY_PAYLOAD_MAX = 1000
 ATTACHMENT_URL_MAX_AGE = int(timedelta(days=7).total_seconds())
 ATTACHMENT_URL_SALT = "inbox.attachment.public"
 # Longer than the Graph client's read timeout, so a worker still waiting on Meta keeps its lease.
@@ -88,15 +108,55 @@ def attachment_type_for(content_type: str) -> str:
     return major if major in ("image", "video", "audio") else "file"
 
 
-def _check_upload(upload: UploadedFile) -> tuple[str, str]:
+def _content_type(upload: UploadedFile) -> str:
     content_type = upload.content_type or mimetypes.guess_type(upload.name or "")[0] or "application/octet-stream"
+    # A browser's recording says "audio/webm;codecs=opus": the codec is no part of the type.
+    return content_type.split(";", 1)[0].strip().lower()
+
+
+def _check_upload(upload: UploadedFile, *, platform: str = Platform.FACEBOOK) -> tuple[str, str]:
+    """The Send API type and content type of a file Meta accepts, or a ReplyError saying why not."""
+    content_type = _content_type(upload)
     kind = attachment_type_for(content_type)
-    limit = IMAGE_MAX_BYTES if kind == "image" else settings.INBOX_MEDIA_MAX_BYTES
-    if upload.size is not None and upload.size > limit:
-        raise ReplyError(f"Meta accepts {kind}s of at most {limit // (1024 * 1024)} MB.")
+    name = clean_text(upload.name or "the file", max_length=80)
     if upload.size == 0:
-        raise ReplyError("The file is empty.")
+        raise ReplyError(f"{name} is empty.")
+    if platform == Platform.INSTAGRAM:
+        accepted = INSTAGRAM_TYPES.get(kind)
+        if accepted is None or content_type not in accepted:
+            raise ReplyError(f"Instagram does not accept {name} ({content_type}): send a PNG, JPEG or GIF image, "
+                             "an MP4, MOV or WebM video, M4A, AAC or WAV audio, or a PDF.")
+        limit = INSTAGRAM_IMAGE_MAX_BYTES if kind == "image" else ATTACHMENT_MAX_BYTES
+    else:
+        if kind == "image" and content_type not in MESSENGER_IMAGE_TYPES:
+            kind = "file"  # Messenger shows other images (SVG, HEIC …) as a file to download
+        if kind == "file" and (content_type in BLOCKED_FILE_TYPES
+                               or (upload.name or "").lower().rsplit(".", 1)[-1] in BLOCKED_EXTENSIONS):
+            raise ReplyError(f"Messenger does not accept programs and scripts ({name}).")
+        limit = ATTACHMENT_MAX_BYTES
+    if upload.size is not None and upload.size > limit:
+        raise ReplyError(f"{name} is too large: Meta accepts {kind}s of at most {limit // (1024 * 1024)} MB.")
     return kind, content_type
+
+
+def _quick_replies(items: list[dict] | None) -> list[dict]:
+    """Meta's quick reply buttons from [{title, payload?}]: at most 13, a title of 1 to 20 characters."""
+    if not items:
+        return []
+    if len(items) > MAX_QUICK_REPLIES:
+        raise ReplyError(f"Meta shows at most {MAX_QUICK_REPLIES} quick replies; remove {len(items) - MAX_QUICK_REPLIES}.")
+    cleaned = []
+    for item in items:
+        title = clean_text(str(item.get("title") or "")).strip()
+        payload = clean_text(str(item.get("payload") or "")).strip() or title
+        if not title:
+            raise ReplyError("Every quick reply needs a title.")
+        if len(title) > QUICK_REPLY_TITLE_MAX:
+            raise ReplyError(f"Quick reply “{truncate(title, 30)}” is too long: at most {QUICK_REPLY_TITLE_MAX} characters.")
+        if len(payload) > QUICK_REPLY_PAYLOAD_MAX:
+            raise ReplyError(f"A quick reply's payload is at most {QUICK_REPLY_PAYLOAD_MAX} characters.")
+        cleaned.append({"content_type": "text", "title": title, "payload": payload})
+    return cleaned
 
 
 def _outbound(*, conversation: Conversation, user: User, text: str, now: datetime, window: ReplyWindow) -> ChatMessage:
@@ -121,17 +181,29 @@ def _outbound(*, conversation: Conversation, user: User, text: str, now: datetim
 
 
 def reply_send_all(
-    *, conversation: Conversation, user: User, text: str, upload: UploadedFile | None = None
+    *, conversation: Conversation, user: User, text: str, upload: UploadedFile | None = None,
+    uploads: list[UploadedFile] | None = None, quick_replies: list[dict] | None = None,
+    reply_to: ChatMessage | None = None,
 ) -> list[ChatMessage]:
-    """Queue a reply; a file and text go as two messages (the Send API takes one or the other)."""
+    """Queue a reply: one message per file (Messenger takes one attachment a message), then the text.
+
+    The messages of one reply share `extra["reply_group"]`. Quick replies go on the last message (the
+    buttons show under the newest one); `reply_to` (a message of this conversation Meta knows) is quoted
+    by the text, or by the first file when there is no text.
+    """
     text = clean_text(text).strip()
-    if not text and upload is None:
+    files = ([upload] if upload is not None else []) + list(uploads or [])
+    if not text and not files:
         raise ReplyError("Write a reply or attach a file.")
+    if len(files) > MAX_FILES:
+        raise ReplyError(f"Send at most {MAX_FILES} files at once.")
     if text:
         _check_text(text=text, platform=conversation.platform)
-    kind = content_type = ""
-    if upload is not None:
-        kind, content_type = _check_upload(upload)
+    checked = [(f, *_check_upload(f, platform=conversation.platform)) for f in files]
+    buttons = _quick_replies(quick_replies)
+    if reply_to is not None and (reply_to.conversation_id != conversation.pk or not reply_to.message_id
+                                 or reply_to.kind != ChatMessage.Kind.MESSAGE):
+        raise ReplyError("That message cannot be quoted: it is not a message of this conversation Meta knows.")
     now = timezone.now()
     window = reply_window(conversation=conversation, now=now)
     if not window.allowed:
@@ -139,45 +211,71 @@ def reply_send_all(
 
     with transaction.atomic():
         created: list[ChatMessage] = []
-        if upload is not None:
-            message = _outbound(conversation=conversation, user=user, text="", now=now, window=window)
-            name = clean_text(upload.name or "file", max_length=200)
+        for position, (file, kind, content_type) in enumerate(checked):
+            # A microsecond apart, so the files keep their order and the text sorts after them.
+            at = now + timedelta(microseconds=position)
+            message = _outbound(conversation=conversation, user=user, text="", now=at, window=window)
+            name = clean_text(file.name or "file", max_length=200)
             attachment = Attachment(
                 business_id=conversation.business_id, message=message, position=0, type=kind, name=name,
-                mime_type=content_type[:127], size=upload.size, state=Attachment.State.STORED, stored_at=now,
+                mime_type=content_type[:127], size=file.size, state=Attachment.State.STORED, stored_at=now,
             )
-            attachment.file.save(name, upload, save=False)
+            attachment.file.save(name, file, save=False)
             attachment.save()
             created.append(message)
         if text:
-            # A microsecond later, so the text sorts after its file in every list.
-            later = now + timedelta(microseconds=1) if created else now
+            later = now + timedelta(microseconds=len(created))
             created.append(_outbound(conversation=conversation, user=user, text=text, now=later, window=window))
+        _decorate(created, buttons=buttons, reply_to=reply_to, has_text=bool(text))
         last = created[-1]
         conversation_assign_on_reply(conversation=conversation, user=user)
-        preview = truncate(text, 255) if text else f"[{kind}]"
+        preview = truncate(text, 255) if text else f"[{checked[-1][1]}]"
         Conversation.objects.filter(pk=conversation.pk, last_message_at__lte=last.timestamp).update(
             last_message_at=last.timestamp, last_message_preview=preview,
             last_message_direction=ChatMessage.Direction.OUTBOUND,
         )
         for message in created:
-            audit_record(
-                action="message.reply_queued", business=conversation.business, actor=user, target=message,
-                metadata={"conversation_id": conversation.pk, "messaging_type": window.messaging_type,
-                          "attachment": bool(message.content == "" and upload is not None)},
-            )
+            metadata: dict[str, Any] = {"conversation_id": conversation.pk, "messaging_type": window.messaging_type,
+                                        "attachment": message.content == ""}
+            if message.extra.get("quick_replies"):
+                metadata["quick_replies"] = len(message.extra["quick_replies"])
+            if message.reply_to_mid:
+                metadata["reply_to"] = message.reply_to_mid
+            audit_record(action="message.reply_queued", business=conversation.business, actor=user, target=message,
+                         metadata=metadata)
             _enqueue_send(message_id=message.pk)
         publish_on_commit(
             business_id=conversation.business_id, conversation_ids=[conversation.pk],
             message_ids=[m.pk for m in created],
         )
-        events.emit_on_commit(events.message_created, business_id=conversation.business_id, ids=[m.pk for m in created])
+        events.emit(events.message_created, business_id=conversation.business_id, ids=[m.pk for m in created])
     return created
 
 
-def reply_send(*, conversation: Conversation, user: User, text: str, upload: UploadedFile | None = None) -> ChatMessage:
-    """Queue a reply and send it after commit. With both a file and text, returns the text message."""
-    return reply_send_all(conversation=conversation, user=user, text=text, upload=upload)[-1]
+def _decorate(created: list[ChatMessage], *, buttons: list[dict], reply_to: ChatMessage | None, has_text: bool) -> None:
+    """Group the reply's messages, put the quick replies on the last and the quote on the text (or first file)."""
+    group = uuid.uuid4().hex if len(created) > 1 else ""
+    quoting = created[-1] if has_text else created[0]
+    for message in created:
+        fields: list[str] = []
+        if group:
+            message.extra = {**message.extra, "reply_group": group}
+            fields.append("extra")
+        if buttons and message is created[-1]:
+            message.extra = {**message.extra, "quick_replies": buttons}
+            fields.append("extra")
+        if reply_to is not None and message is quoting:
+            message.reply_to, message.reply_to_mid = reply_to, reply_to.message_id or ""
+            fields += ["reply_to", "reply_to_mid"]
+        if fields:
+            message.save(update_fields=sorted(set(fields)))
+
+
+def reply_send(
+    *, conversation: Conversation, user: User, text: str, upload: UploadedFile | None = None, **options: Any
+) -> ChatMessage:
+    """Queue a reply and send it after commit. With files and text, returns the text message."""
+    return reply_send_all(conversation=conversation, user=user, text=text, upload=upload, **options)[-1]
 
 
 def reply_retry(*, message: ChatMessage, user: User) -> ChatMessage:
@@ -217,7 +315,10 @@ def _enqueue_send(*, message_id: int) -> None:
 
 
 def attachment_public_url(*, attachment: Attachment) -> str:
-    """An absolute, signed URL Meta can fetch the file from (no login; expires after a week)."""
+    """An absolute, signed URL Meta could fetch the file from (no login; expires after a week).
+
+    Replies no longer send files by link (they are uploaded, `_uploaded_id`); the view behind these
+    links stays so the links handed to Meta before keep working until they expire."""
     token = signing.dumps({"a": attachment.pk, "b": attachment.business_id}, salt=ATTACHMENT_URL_SALT, compress=True)
     path = reverse("inbox:attachment_public", kwargs={"token": token})
     return settings.SITE_URL.rstrip("/") + path
@@ -249,7 +350,7 @@ def reply_fail(*, message_id: int, error: str, error_code: int | None = None) ->
             publish_on_commit(
                 business_id=message.business_id, conversation_ids=[message.conversation_id], message_ids=[message_id]
             )
-            events.emit_on_commit(events.message_status_changed, business_id=message.business_id, ids=[message_id])
+            events.emit(events.message_status_changed, business_id=message.business_id, ids=[message_id])
     return bool(updated)
 
 
@@ -306,13 +407,17 @@ def reply_deliver(*, message_id: int) -> str:
             send_attempts=F("send_attempts") + 1, messaging_type=window.messaging_type
         )
         attachment = next(iter(message.attachments.all()), None)
+        client = account_graph_client(message.account)
         try:
-            result = account_graph_client(message.account).send_message(
+            attachment_id = _uploaded_id(client=client, attachment=attachment) if attachment else None
+            result = client.send_message(
                 recipient_id=conversation.contact.external_id,
                 messaging_type=window.messaging_type,
                 text=message.content or None,
-                attachment_url=attachment_public_url(attachment=attachment) if attachment else None,
+                attachment_id=attachment_id,
                 attachment_type=attachment.type if attachment else None,
+                quick_replies=message.extra.get("quick_replies") or None,
+                reply_to_mid=message.reply_to_mid or None,
                 tag=window.tag or None,
                 metadata=message.client_token,
             )
@@ -355,6 +460,35 @@ def reply_deliver(*, message_id: int) -> str:
         cache.delete(lease)
 
 
+def _uploaded_id(*, client: Any, attachment: Attachment) -> str:
+    """The file's reusable `attachment_id`, uploading it through the Attachment Upload API the first time.
+
+    Kept on the attachment, so a retry after a failed send does not upload the file again (Meta keeps
+    reusable ids 90 days; a reply is retried within days).
+    """
+    from social.graph import GraphAPIError, TransientGraphError
+
+    known = (attachment.payload or {}).get("attachment_id")
+    if known:
+        return str(known)
+    try:
+        with attachment.file.open("rb") as content:
+            answer = client.upload_attachment(
+                attachment_type=attachment.type, filename=attachment.name or "file", content=content,
+                content_type=attachment.mime_type or "application/octet-stream",
+            )
+    except TransientGraphError as exc:
+        # An upload that may have reached Meta only costs a second upload: never "unconfirmed".
+        exc.may_have_succeeded = False
+        raise
+    attachment_id = str(answer.get("attachment_id") or "")
+    if not attachment_id:
+        raise GraphAPIError("Meta's Attachment Upload API answered without an attachment_id.")
+    attachment.payload = {**(attachment.payload or {}), "attachment_id": attachment_id}
+    Attachment.objects.filter(pk=attachment.pk).update(payload=attachment.payload)
+    return attachment_id
+
+
 def _record_sent(*, message: ChatMessage, mid: str) -> None:
     now = timezone.now()
     with transaction.atomic():
@@ -369,7 +503,7 @@ def _record_sent(*, message: ChatMessage, mid: str) -> None:
         sent = ChatMessage.objects.filter(pk=message.pk, status=ChatMessage.Status.QUEUED).update(
             status=ChatMessage.Status.SENT, error="", error_code=None
         )
-        events.emit_on_commit(events.message_status_changed, business_id=message.business_id, ids=[message.pk] if sent else [])
+        events.emit(events.message_status_changed, business_id=message.business_id, ids=[message.pk] if sent else [])
         ChatMessage.objects.filter(pk=message.pk, sent_at__isnull=True).update(sent_at=now)
         # Everything the customer wrote before this reply has now been answered.
         ChatMessage.objects.filter(

@@ -24,6 +24,7 @@ from django.utils.safestring import SafeString, mark_safe
 
 from inbox.selectors import sort_key
 from inbox.templatetags.assignment_tags import assignee_avatar
+from inbox.templatetags.comment_bubble import COMMENT_ICON
 from inbox.templatetags.inbox_tags import avatar, iso, platform_icon, priority_chip, short_time
 from inbox.templatetags.pk_urls import pk_url
 
@@ -85,9 +86,10 @@ def conversation_row(c: Any) -> SafeString:
         f' form="bulk-form" aria-label="Select the conversation with {name}"></label>'
         f'<a class="conv-link" href="{url}" hx-get="{url}" hx-target="#conversation-pane" hx-swap="outerHTML"'
         f' hx-push-url="true">{avatar(contact)}<span class="conv-body">'
-        f'<span class="conv-line"><span class="conv-name">{name}</span>'
+        f'<span class="conv-line"><span class="conv-name">{_comment_mark(c)}{name}</span>'
         f'<time class="conv-time" datetime="{iso(c.last_message_at)}" data-format="short">'
         f"{escape(short_time(c.last_message_at))}</time></span>"
+        f"{_post_line(c)}"
         f'<span class="conv-line"><span class="conv-preview">{you}'
         f"{escape(c.last_message_preview or 'No messages yet')}</span>{unread}</span>"
         f'<span class="conv-line conv-meta"><span class="conv-page">{platform_icon(c.platform)}'
@@ -96,6 +98,23 @@ def conversation_row(c: Any) -> SafeString:
         f"{priority_chip(c.priority, c.get_priority_display())}{_status_chip(c)}</span></span>"
         f"{_label_line(labels)}</span></a></li>"
     )
+
+
+def _comment_mark(c: Any) -> str:
+    """A comment thread: the comment icon, and the post it is on (on its own line, under the name)."""
+    if getattr(c, "kind", "messages") != "comments":
+        return ""
+    return (
+        f'<span class="conv-comment" title="Comments on a post">{COMMENT_ICON}'
+        '<span class="visually-hidden">Comments: </span></span>'
+    )
+
+
+def _post_line(c: Any) -> str:
+    if getattr(c, "kind", "messages") != "comments":
+        return ""
+    return f'<span class="conv-line conv-post">Comment on: {escape(c.post_excerpt or "a post")}</span>'
+
 
 
 def _id(value: int | None) -> str:

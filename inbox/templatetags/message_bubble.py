@@ -24,6 +24,7 @@ from django.utils.text import Truncator
 
 from accounts.templatetags.staff_tags import member_name, staff_avatar
 from inbox.selectors import sort_key
+from inbox.templatetags.comment_bubble import comment_html
 from inbox.templatetags.handover_tags import handover_app
 from inbox.templatetags.inbox_tags import (
     attachment_label,
@@ -349,13 +350,8 @@ def _failure(m: Any, context: dict) -> str:
         retry = ""
         if m.source == "inbox":
             url = pk_url("inbox:message_retry", m.pk)
-            token = context.get("csrf_token")
-            csrf = (
-                f'<input type="hidden" name="csrfmiddlewaretoken" value="{escape(str(token))}">'
-                if token and str(token) != "NOTPROVIDED" else ""
-            )
             retry = (
-                f'<form method="post" action="{url}" hx-post="{url}" hx-swap="none" data-live-response>{csrf}'
+                f'<form method="post" action="{url}" hx-post="{url}" hx-swap="none" data-live-response>{_csrf(context)}'
                 '<button class="small" type="submit">Retry</button></form>'
             )
         return f'<div class="msg-failure" role="alert"><span>Not sent{error}{code}</span>{retry}</div>'
@@ -378,8 +374,82 @@ def _message(m: Any, context: dict) -> str:
     )
     return (
         f'<article {_opening(m, classes, escape(m.direction), context)} data-author="{author}">{_quote(m)}{_story(m)}'
-        f'<div class="bubble">{_bubble_body(m)}{reaction}</div>{_meta_line(m)}{_failure(m, context)}</article>'
+        f'<div class="bubble">{_bubble_body(m)}{reaction}{_page_reaction(m, context)}</div>{_quick_replies(m)}'
+        f'{_actions(m, context)}{_meta_line(m)}{_failure(m, context)}</article>'
     )
+
+
+# The page's reactions staff can give (inbox.services.reactions.REACTIONS, kept here to stay a leaf).
+_PAGE_REACTIONS = ("❤️", "👍", "😂", "😮", "😢", "😡")
+_REPLY_ICON = (
+    '<svg class="icon" viewBox="0 0 24 24" aria-hidden="true"><path d="M10 8V4.5L3 11l7 6.5V14c5 0 8.5 1.5 11 5.5-1-5'
+    '-4-10.5-11-11.5z" fill="currentColor"/></svg>'
+)
+
+
+def _csrf(context: dict) -> str:
+    token = context.get("csrf_token")
+    return (
+        f'<input type="hidden" name="csrfmiddlewaretoken" value="{escape(str(token))}">'
+        if token and str(token) != "NOTPROVIDED" else ""
+    )
+
+
+def _reactable(m: Any) -> bool:
+    return m.direction == "inbound" and bool(m.message_id) and not m.is_deleted
+
+
+def _page_reaction(m: Any, context: dict) -> str:
+    """The page's reaction (staff gave it): a button that takes it away."""
+    if not getattr(m, "page_reaction", ""):
+        return ""
+    url = pk_url("inbox:message_unreact", m.pk)
+    return (
+        f'<form class="msg-page-reaction-form" method="post" action="{url}" hx-post="{url}" hx-swap="none" '
+        f'data-live-response>{_csrf(context)}<button type="submit" class="msg-page-reaction" data-page-reaction '
+        f'title="The page\'s reaction: remove it" aria-label="Remove the page\'s reaction {_text(m.page_reaction)}">'
+        f"{_text(m.page_reaction)}</button></form>"
+    )
+
+
+def _quick_replies(m: Any) -> str:
+    """The buttons a reply offered; on the customer's side, that they tapped one (and its payload)."""
+    tapped = (m.extra or {}).get("quick_reply_payload") if m.direction == "inbound" else None
+    if tapped is not None:
+        return (
+            f'<p class="msg-quick-reply-tap" title="The button\'s payload: {_text(Truncator(str(tapped)).chars(120))}">'
+            "Tapped a quick reply</p>"
+        )
+    buttons = (m.extra or {}).get("quick_replies") if m.direction == "outbound" else None
+    if not buttons:
+        return ""
+    chips = "".join(f'<li class="quick-reply-chip">{_text(b.get("title"))}</li>' for b in buttons if isinstance(b, dict))
+    return f'<ul class="msg-quick-replies" aria-label="Quick replies offered">{chips}</ul>'
+
+
+def _actions(m: Any, context: dict) -> str:
+    """Reply to this message (quoted above the composer by js/composer.js) and react as the page."""
+    if not _reactable(m):
+        return ""
+    quote = escape(Truncator(m.content or "an attachment").chars(90))
+    reply = (
+        f'<button type="button" class="msg-action" data-reply-to="{m.pk}" data-quote="{quote}" '
+        f'title="Reply to this message">{_REPLY_ICON}<span class="visually-hidden">Reply to this message</span></button>'
+    )
+    if m.platform != "FACEBOOK":
+        return f'<div class="msg-actions">{reply}</div>'
+    url = pk_url("inbox:message_react", m.pk)
+    choices = "".join(
+        f'<button type="submit" name="reaction" value="{r}" class="react-choice" aria-label="React {r}">{r}</button>'
+        for r in _PAGE_REACTIONS
+    )
+    picker = (
+        '<details class="react-picker" data-react-picker><summary class="msg-action" title="React as the page">'
+        '<span aria-hidden="true">☺</span><span class="visually-hidden">React as the page</span></summary>'
+        f'<form class="react-choices" method="post" action="{url}" hx-post="{url}" hx-swap="none" data-live-response>'
+        f"{_csrf(context)}{choices}</form></details>"
+    )
+    return f'<div class="msg-actions">{reply}{picker}</div>'
 
 
 def message_html(m: Any, context: dict | None = None) -> SafeString:
@@ -387,6 +457,8 @@ def message_html(m: Any, context: dict | None = None) -> SafeString:
     context = context or {}
     if m.kind == "note":
         html = _note(m, context)
+    elif m.kind == "comment":
+        html = comment_html(m, context)
     elif m.kind != "message":
         html = _system(m, context)
     else:

@@ -366,10 +366,13 @@ def test_a_bulk_action_takes_as_many_queries_for_50_rows_as_for_5(
     client_member, page, agent, refund, name, row_kwargs, data
 ):
     data = {key: str({"agent": agent, "refund": refund}[value].pk) for key, value in data.items()}
+    warm = _rows(page, 2, **row_kwargs)
     few = _rows(page, 5, **row_kwargs)
     many = _rows(page, 50, **row_kwargs)
-    for c in few + many:
+    for c in warm + few + many:
         ChatMessageFactory(conversation=c, is_read=not row_kwargs.get("unread_count"))
+    # A first action fills what the process caches (whether the business has outbound webhooks).
+    _queries(client_member, name, _ids(warm), **data)
     assert _queries(client_member, name, _ids(few), **data) == _queries(client_member, name, _ids(many), **data)
 
 

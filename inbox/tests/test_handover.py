@@ -20,8 +20,8 @@ from inbox.tests.factories import ConversationFactory
 from inbox.tests.helpers import FakeGraph, post_webhook
 from sandbox import payloads
 from sandbox.graph_handover import owner_of
-from sandbox.models import Fault, Page, ThreadControl, Token, new_token
-from sandbox.testing import sandbox_http_fixture  # noqa: F401 - fixture
+from sandbox.models import Fault, Page, ThreadControl
+from sandbox.testing import page_on_sandbox, sandbox_http_fixture  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.django_db
 
@@ -43,14 +43,7 @@ def conversation(page):
 @pytest.fixture
 def on_sandbox(sandbox_http, page):
     """The business's page holds a real sandbox Page token, so calls go through the sandbox's Graph API."""
-    sandbox_page = Page.objects.get(page_id=PAGE_ID)
-    token = Token.objects.create(
-        token=new_token(), kind=Token.Kind.PAGE, user=sandbox_page.roles.first().user, page=sandbox_page,
-        scopes=list(settings.FACEBOOK_LOGIN_SCOPES),
-    )
-    page.access_token = token.token
-    page.save(update_fields=["access_token"])
-    return sandbox_page
+    return page_on_sandbox(page)
 
 
 def handover_body(kind: str, *, previous: str = "", new: str = "", at_ms: int | None = None) -> bytes:

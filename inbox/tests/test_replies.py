@@ -143,9 +143,15 @@ def test_reply_text_limits(conversation, member, page):
 
 
 def test_reply_refuses_oversized_images(conversation, member):
-    big = SimpleUploadedFile("big.jpg", b"x" * (8 * 1024 * 1024 + 1), content_type="image/jpeg")
+    big = SimpleUploadedFile("big.jpg", b"x", content_type="image/jpeg")
+    big.size = 25 * 1024 * 1024 + 1  # Meta's limit for any asset it uploads
+    with pytest.raises(ReplyError, match="25 MB"):
+        _queued(conversation, member, text="", upload=big)
+    conversation.platform = "INSTAGRAM"
+    big.size = 8 * 1024 * 1024 + 1  # Instagram's images
     with pytest.raises(ReplyError, match="8 MB"):
         _queued(conversation, member, text="", upload=big)
+    assert not ChatMessage.objects.filter(conversation=conversation).exists()
 
 
 # --- sending -----------------------------------------------------------------------------------------
@@ -305,15 +311,16 @@ def test_concurrent_delivery_is_kept_apart(graph, conversation, member, page):
     assert len(graph.calls) == 0
 
 
-def test_attachment_reply_is_sent_by_an_absolute_signed_url(graph, conversation, member, page, settings):
-    settings.SITE_URL = "https://inbox.example.com"
+def test_attachment_reply_is_uploaded_then_sent_by_its_attachment_id(graph, conversation, member, page):
     upload = SimpleUploadedFile("menu.pdf", b"%PDF-1.4", content_type="application/pdf")
     message = _queued(conversation, member, text="", upload=upload)
+    graph.add(responses.POST, _send_url(page).replace("/messages", "/message_attachments"),
+              json={"attachment_id": "1857777774821032"})
     _ok(graph, page)
     assert reply_deliver(message_id=message.pk) == "sent"
+    assert b'name="filedata"; filename="menu.pdf"' in graph.calls[0].request.body
     attachment = _sent_body(graph)["message"]["attachment"]
-    assert attachment["type"] == "file"
-    assert attachment["payload"]["url"].startswith("https://inbox.example.com/inbox/attachments/s/")
+    assert attachment == {"type": "file", "payload": {"attachment_id": "1857777774821032"}}
 
 
 # --- retry by hand -----------------------------------------------------------------------------------------

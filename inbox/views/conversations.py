@@ -57,39 +57,48 @@ def _conversation_or_404(request: BusinessRequest, pk: int) -> Conversation:
         raise Http404("No such conversation.") from None
 
 
-def _list_context(request: BusinessRequest, *, rows: bool = True) -> dict:
-    """The list column's context; without `rows`, its rows are left for the page to load after it."""
+def _list_context(request: BusinessRequest, *, rows: bool = True, part: str = "") -> dict:
+    """The list column's context; without `rows`, its rows are left for the page to load after it.
+
+    A `part` of the list (its rows, its results) needs neither the page's notices nor its labels.
+    """
     form = FilterForm(request.GET)
     filters = form.filters(user_id=request.user.pk)
     page = selectors.conversation_list(
         business=request.business, filters=filters, cursor=form.cursor_value(), limit=_page_size()
     ) if rows else None
-    return {
+    context = {
         "list_url": reverse("inbox:conversation_list"),
         "filters": filters,
         "filter_query": filters.as_query(),
         "page": page,
         "defer_results": not rows,
         "counters": selectors.inbox_counters(business=request.business),
-        "policy_notices": selectors.policy_notices(business=request.business),
-        "business_labels": selectors.label_list(business=request.business),
     }
+    if part not in ("conversation-rows", "results"):
+        context["business_labels"] = selectors.label_list(business=request.business)
+    if not part:
+        context["policy_notices"] = selectors.policy_notices(business=request.business)
+    return context
 
 
 @never_cache
 @require_GET
 @business_required
 def conversation_list(request: BusinessRequest) -> HttpResponse:
-    context = _list_context(request)
-    template = LIST_TEMPLATE
+    part = ""
     if request.htmx and not request.htmx.history_restore_request:
         if request.GET.get("cursor"):
-            template += "#conversation-rows"
+            part = "conversation-rows"
         elif request.htmx.target == "conversation-results":
-            template += "#results"
+            part = "results"
         else:
-            template += "#list-column"
-    return render(request, template, context)
+            part = "list-column"
+    # A search opened by its address (a reload, a shared link): the page first, its results right after
+    # (the same request the search box makes as staff type).
+    rows = bool(part) or not request.GET.get("q", "").strip()
+    context = _list_context(request, rows=rows, part=part)
+    return render(request, f"{LIST_TEMPLATE}#{part}" if part else LIST_TEMPLATE, context)
 
 
 @never_cache
@@ -190,7 +199,9 @@ def reply(request: BusinessRequest, pk: int) -> HttpResponse:
         try:
             sent = reply_services.reply_send_all(
                 conversation=conversation, user=request.user, text=form.cleaned_data["text"],
-                upload=form.cleaned_data.get("file"),
+                upload=form.cleaned_data.get("file"), uploads=form.cleaned_data.get("attachments") or [],
+                quick_replies=form.cleaned_data["quick_replies"],
+                reply_to=_quoted_or_error(request, conversation, form.cleaned_data.get("reply_to")),
             )
         except reply_services.ReplyError as exc:
             error = str(exc)
@@ -206,12 +217,22 @@ def reply(request: BusinessRequest, pk: int) -> HttpResponse:
         "window": reply_services.reply_window(conversation=conversation),
         "error": error,
         "text": request.POST.get("text", ""),
+        "quick_replies": [t for t in request.POST.getlist("quick_reply") if t.strip()][:20],
         "live": True,
         "collision": collision,
         "seen_message_id": collision.message_id if collision is not None else seen,
     }
     # 422 keeps htmx from swapping; the page script shows this composer with the error and the text kept.
     return render(request, DETAIL_TEMPLATE + "#composer", context, status=422)
+
+
+def _quoted_or_error(request: BusinessRequest, conversation: Conversation, pk: int | None) -> ChatMessage | None:
+    if pk is None:
+        return None
+    quoted = ChatMessage.objects.for_business(request.business).filter(pk=pk, conversation=conversation).first()
+    if quoted is None:
+        raise reply_services.ReplyError("The message you replied to is no longer in this conversation.")
+    return quoted
 
 
 @require_POST

@@ -20,6 +20,7 @@ from inbox.tests.factories import ChatMessageFactory, ConversationFactory
 from inbox.tests.helpers import FakeGraph, load_fixture, post_webhook, run_on_commit
 from outbound.models import WebhookDelivery
 from outbound.tests.factories import WebhookEndpointFactory
+from sandbox.testing import sandbox_http_fixture  # noqa: F401 - fixture
 from social.models import Platform
 from social.services import account_mark_needs_reconnect
 from social.tests.factories import SocialAccountFactory
@@ -144,3 +145,56 @@ def test_events_of_another_business_do_not_reach_our_endpoints(client, page, oth
 
     assert not WebhookDelivery.objects.exists()
     assert not receiver.calls
+
+
+def test_deliveries_are_written_with_the_change_and_rolled_back_with_it(business, member, page):
+    """No window between the change's commit and its announcement: the delivery row is part of it."""
+    from django.db import transaction
+
+    WebhookEndpointFactory(business=business, url=URL, events=["conversation.resolved"])
+    kept = ConversationFactory(contact__account=page)
+    undone = ConversationFactory(contact__account=page)
+
+    with transaction.atomic():
+        conversation_resolve(conversation=kept, user=member)
+        # Before the commit, in the same transaction: already there.
+        assert len(_events(business, "conversation.resolved")) == 1
+
+    with pytest.raises(RuntimeError), transaction.atomic():
+        conversation_resolve(conversation=undone, user=member)
+        raise RuntimeError("the change fails after the event")
+
+    (delivery,) = _events(business, "conversation.resolved")
+    assert delivery.payload["data"]["id"] == str(kept.public_id)
+    assert Conversation.objects.get(pk=undone.pk).status != Conversation.Status.RESOLVED
+
+
+def test_a_history_import_is_not_news_but_what_reconciliation_recovers_is(
+    business, member, django_capture_on_commit_callbacks, sandbox_http, settings
+):
+    """Importing a page's earlier conversations announces none of them; a message a reconciliation
+    recovers is announced as its lost webhook would have been."""
+    from inbox import tasks
+    from inbox.models import HistoryImport
+    from inbox.tests.test_history_import import BAKERY, connect
+    from sandbox.history import history_seed, thread_message_add
+    from sandbox.models import Customer
+
+    settings.INBOX_HISTORY_IMPORT_ON_CONNECT = True
+    WebhookEndpointFactory(business=business, url=URL, events=["message.created", "conversation.created"])
+    history_seed(page_id=BAKERY, conversations=5, days=3)
+
+    account = connect(business, member, django_capture_on_commit_callbacks)
+    assert ChatMessage.objects.filter(account=account).count() == 10
+    assert not WebhookDelivery.objects.for_business(business).exists()
+
+    customer = Customer.objects.filter(page__page_id=BAKERY, psid__startswith="71").order_by("psid").first()
+    lost = thread_message_add(customer=customer, text="Did you get my order?")
+    with django_capture_on_commit_callbacks(execute=False):  # the deliveries' sends are not run
+        tasks.history_reconcile_all.apply()
+        reconcile = HistoryImport.objects.get(account=account, kind=HistoryImport.Kind.RECONCILE)
+        tasks.history_import_page.apply((reconcile.pk,))
+
+    (delivery,) = WebhookDelivery.objects.for_business(business)
+    assert delivery.event == "message.created"
+    assert delivery.payload["data"]["messageId"] == lost.mid

@@ -4,14 +4,13 @@ read-back through the sandbox's Graph API, Meta's refusal shown, and who may see
 from __future__ import annotations
 
 import pytest
-from django.conf import settings
 from django.urls import reverse
 
 from accounts.models import AuditEvent, Membership
 from accounts.tests.factories import MembershipFactory
-from sandbox.models import Fault, GraphCall, Page, Token, new_token
+from sandbox.models import Fault, GraphCall
 from sandbox.models import MessengerProfile as SandboxProfile
-from sandbox.testing import sandbox_http_fixture  # noqa: F401 - fixture
+from sandbox.testing import page_on_sandbox, sandbox_http_fixture  # noqa: F401 - fixture
 from social.messenger_profile import profile_parse, profile_properties
 from social.models import MessengerProfile, Platform, SocialAccount
 from social.tests.factories import SocialAccountFactory
@@ -23,14 +22,7 @@ PAGE_ID = "104857600123456"
 
 @pytest.fixture
 def on_sandbox(sandbox_http, page):
-    sandbox_page = Page.objects.get(page_id=PAGE_ID)
-    token = Token.objects.create(
-        token=new_token(), kind=Token.Kind.PAGE, user=sandbox_page.roles.first().user, page=sandbox_page,
-        scopes=list(settings.FACEBOOK_LOGIN_SCOPES),
-    )
-    page.access_token = token.token
-    page.save(update_fields=["access_token"])
-    return sandbox_page
+    return page_on_sandbox(page)
 
 
 def url(page) -> str:

@@ -14,7 +14,8 @@ pytestmark = pytest.mark.django_db
 
 SIGN_IN = {"email", "public_profile"}
 CONNECT = {"pages_show_list", "pages_messaging", "pages_manage_metadata", "pages_read_engagement",
-           "instagram_basic", "instagram_manage_messages"}
+           "pages_read_user_content", "pages_manage_engagement",  # comments: read them, reply, hide, delete
+           "instagram_basic", "instagram_manage_messages", "instagram_manage_comments"}
 
 
 def _scope(response) -> set[str]:

@@ -349,6 +349,39 @@ class InboxInTheBrowserTests(_StackTestCase if stack.EXTERNAL else ChannelsLiveS
 
 
 
+class ConnectingInTheBrowserTests(InboxInTheBrowserTests):
+    """For tests that click Connect Facebook: it must open the dialog of this server's own sandbox (as
+    `runserver` does for the port it serves), so the server gets a port chosen here and the dialog URL
+    with it. On the stack its Connect Facebook already opens its sandbox's dialog. `dialog_settings`:
+    more settings for the served app while the class runs."""
+
+    dialog_settings: dict = {}
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        if stack.EXTERNAL:
+            super().setUpClass()
+            return
+        global _free_port
+        port = _free_port()
+        cls._dialog = override_settings(
+            FACEBOOK_DIALOG_URL=f"http://{cls.host}:{port}/sandbox/dialog/oauth", **cls.dialog_settings
+        )
+        cls._dialog.enable()
+        choose_port = _free_port
+        _free_port = lambda: port  # noqa: E731 - the live server's port, chosen above
+        try:
+            super().setUpClass()
+        finally:
+            _free_port = choose_port
+
+    @classmethod
+    def tearDownClass(cls) -> None:
+        super().tearDownClass()
+        if not stack.EXTERNAL:
+            cls._dialog.disable()
+
+
 @pytest.mark.e2e
 class CoreLoopInTheBrowserTests(InboxInTheBrowserTests):
     """The core loop: a customer writes, staff see it live, reply, and see the receipts; triage, scrolling,

@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 
 import pytest
-from django.test import override_settings
 from playwright.sync_api import expect
 
 from inbox.models import ChatMessage, Conversation, HistoryImport
@@ -23,30 +22,9 @@ EARLIER = 200
 
 
 @pytest.mark.e2e
-class HistoryImportInTheBrowserTests(test_browser.InboxInTheBrowserTests):
-    @classmethod
-    def setUpClass(cls) -> None:
-        if stack.EXTERNAL:  # the stack's Connect Facebook already opens its sandbox's dialog, and imports
-            super().setUpClass()
-            return
-        # As test_new_user_fixes: Connect Facebook opens this server's own sandbox; and connecting imports
-        # (the unit tests' settings turn that off).
-        port = test_browser._free_port()
-        cls._dialog = override_settings(FACEBOOK_DIALOG_URL=f"http://{cls.host}:{port}/sandbox/dialog/oauth",
-                                        INBOX_HISTORY_IMPORT_ON_CONNECT=True)
-        cls._dialog.enable()
-        choose_port = test_browser._free_port
-        test_browser._free_port = lambda: port
-        try:
-            super().setUpClass()
-        finally:
-            test_browser._free_port = choose_port
-
-    @classmethod
-    def tearDownClass(cls) -> None:
-        super().tearDownClass()
-        if not stack.EXTERNAL:
-            cls._dialog.disable()
+class HistoryImportInTheBrowserTests(test_browser.ConnectingInTheBrowserTests):
+    # Connecting imports (the unit tests' settings turn that off).
+    dialog_settings = {"INBOX_HISTORY_IMPORT_ON_CONNECT": True}
 
     def setUp(self) -> None:
         if stack.EXTERNAL:

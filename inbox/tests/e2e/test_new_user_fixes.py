@@ -15,7 +15,6 @@ import time
 
 import pytest
 from django.conf import settings
-from django.test import override_settings
 from django.utils import timezone
 from playwright.sync_api import expect
 
@@ -36,30 +35,7 @@ CATERING = "104857600234567"  # Rossi Catering: Marco Rossi's second sandbox pag
 
 
 @pytest.mark.e2e
-class NewUserFixesInTheBrowserTests(test_browser.InboxInTheBrowserTests):
-    @classmethod
-    def setUpClass(cls) -> None:
-        if stack.EXTERNAL:  # the stack's Connect Facebook already opens its sandbox's dialog
-            super().setUpClass()
-            return
-        # Connect Facebook must open the dialog of this server's own sandbox (as `runserver` does for
-        # the port it serves), so the harness's server gets a port chosen here, and the dialog URL with it.
-        port = test_browser._free_port()
-        cls._dialog = override_settings(FACEBOOK_DIALOG_URL=f"http://{cls.host}:{port}/sandbox/dialog/oauth")
-        cls._dialog.enable()
-        choose_port = test_browser._free_port
-        test_browser._free_port = lambda: port
-        try:
-            super().setUpClass()
-        finally:
-            test_browser._free_port = choose_port
-
-    @classmethod
-    def tearDownClass(cls) -> None:
-        super().tearDownClass()
-        if not stack.EXTERNAL:
-            cls._dialog.disable()
-
+class NewUserFixesInTheBrowserTests(test_browser.ConnectingInTheBrowserTests):
     def setUp(self) -> None:
         if stack.EXTERNAL:  # before the harness creates this test's rows (it deletes every test's leftovers)
             stack.delete_leftovers(page_ids=(CATERING,))
