@@ -194,13 +194,15 @@ def data_deletion_requeue_stale(*, now: datetime | None = None) -> int:
 
 
 def person_data_delete(*, uid: str) -> dict[int, Counter[str]]:
-    """In every business: the contacts Meta links to ``uid`` (their platform id is it), the other
-    identities staff joined to the same person, their conversations' messages purged to tombstones and
+    """In every business: the contacts Meta links to ``uid`` (their platform id is it, or their comment
+    threads' commenter id), the other identities staff joined to the same person, their conversations' messages purged to tombstones and
     the contacts anonymised. Returns counts per business."""
     results: dict[int, Counter[str]] = {}
     matched = Contact.objects.filter(external_id=uid)
     people = set(matched.exclude(person=None).values_list("person_id", flat=True))
-    contacts = list(Contact.objects.filter(Q(external_id=uid) | Q(person_id__in=people)))
+    # A commenter's threads stand on contacts of their own (one per post), named by the thread's commenter id.
+    commenter = Conversation.objects.filter(kind=Conversation.Kind.COMMENTS, commenter_id=uid).values("contact_id")
+    contacts = list(Contact.objects.filter(Q(external_id=uid) | Q(person_id__in=people) | Q(pk__in=commenter)))
     for contact in contacts:
         counts = results.setdefault(contact.business_id, Counter())
         counts.update(_contact_forget(contact))
@@ -227,7 +229,8 @@ def _contact_forget(contact: Contact) -> Counter[str]:
     for conversation in conversations:
         ids, names = conversation_participants(contact=contact, account=conversation.account)
         Conversation.objects.filter(pk=conversation.pk).update(
-            participant_ids=ids, participant_names=names, last_message_preview="", updated_at=timezone.now()
+            participant_ids=ids, participant_names=names, last_message_preview="", updated_at=timezone.now(),
+            commenter_id="",
         )
     publish_on_commit(business_id=contact.business_id, conversation_ids=[c.pk for c in conversations])
     return counts

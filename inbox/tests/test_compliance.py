@@ -329,3 +329,25 @@ def test_an_owner_removed_from_the_business_can_no_longer_change_it(member, busi
     retention_post(client, media_retention_days=5)
     business.refresh_from_db()
     assert business.media_retention_days == 90
+
+
+def test_a_commenters_threads_are_deleted_with_their_comments(client, page):
+    """Comment threads stand on contacts of their own (one per post): the deletion finds them by the
+    commenter id the threads keep."""
+    thread = ConversationFactory(
+        contact=ContactFactory(account=page, external_id="comment:4f1c9e", name="Giulia Commenter"),
+        kind=Conversation.Kind.COMMENTS, post_id=f"{PAGE_ID}_1001", commenter_id=ASID,
+    )
+    comment = ChatMessageFactory(conversation=thread, kind=ChatMessage.Kind.COMMENT, content="My address is Via Roma 1")
+    other = ConversationFactory(contact=ContactFactory(account=page, external_id="comment:77aa"),
+                                kind=Conversation.Kind.COMMENTS, commenter_id="someone-else")
+    kept = ChatMessageFactory(conversation=other, kind=ChatMessage.Kind.COMMENT, content="Nice cake")
+
+    deletion_post(client, signed())
+
+    comment.refresh_from_db()
+    thread.refresh_from_db()
+    assert comment.content == "" and comment.is_deleted
+    assert thread.commenter_id == "" and thread.contact.name != "Giulia Commenter"
+    kept.refresh_from_db()
+    assert kept.content == "Nice cake"
