@@ -28,11 +28,11 @@ logger = logging.getLogger(__name__)
 MAX_MESSAGES_PER_PUSH = 50
 MAX_ROWS_PER_PUSH = 50
 
-ROW_TEMPLATE = "inbox/conversation_list.html#conversation-row"
+ROWS_TEMPLATE = "inbox/conversation_list.html#live-rows"
 COUNTERS_TEMPLATE = "inbox/conversation_list.html#counters"
 HEADER_TEMPLATE = "inbox/conversation_detail.html#conversation-header"
 COMPOSER_TEMPLATE = "inbox/conversation_detail.html#composer"
-MESSAGE_TEMPLATE = "inbox/conversation_detail.html#message"
+MESSAGES_TEMPLATE = "inbox/conversation_detail.html#live-messages"
 RESYNC_TEMPLATE = "inbox/conversation_detail.html#resync"
 
 
@@ -80,11 +80,13 @@ def render_live(
         dropped, conversation_ids = conversation_ids[:-MAX_ROWS_PER_PUSH], conversation_ids[-MAX_ROWS_PER_PUSH:]
         parts.append(render_to_string(RESYNC_TEMPLATE, {"conversation_ids": dropped, "list": True}))
     panes = None if pane_ids is None else {int(pk) for pk in pane_ids}
-    for conversation in conversations_by_ids(business_id=business_id, ids=conversation_ids):
-        context = {"c": conversation, "conversation": conversation, "live": True}
-        parts.append(render_to_string(ROW_TEMPLATE, context))
+    rows = conversations_by_ids(business_id=business_id, ids=conversation_ids)
+    if rows:
+        parts.append(render_to_string(ROWS_TEMPLATE, {"rows": rows}))
+    for conversation in rows:
         if panes is not None and conversation.pk not in panes:
             continue
+        context = {"c": conversation, "conversation": conversation, "live": True}
         parts.append(render_to_string(HEADER_TEMPLATE, context))
         parts.append(
             render_to_string(COMPOSER_TEMPLATE, {**context, "window": reply_window(conversation=conversation)})
@@ -97,8 +99,8 @@ def render_live(
         parts.append(render_to_string(RESYNC_TEMPLATE, {"conversation_ids": resync}))
     else:
         messages = messages_by_ids(business_id=business_id, ids=message_ids)
-    for message in messages:
-        parts.append(render_to_string(MESSAGE_TEMPLATE, {"m": message, "live": True}))
+    if messages:
+        parts.append(render_to_string(MESSAGES_TEMPLATE, {"messages": messages}))
     parts.append(render_to_string(COUNTERS_TEMPLATE, {"counters": inbox_counters(business_id=business_id)}))
     return "\n".join(part.strip() for part in parts)
 

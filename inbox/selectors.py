@@ -190,7 +190,7 @@ def _keyset_before(qs: QuerySet, *, time_field: str, cursor: Cursor | None) -> Q
 ACCOUNT_SECRETS = tuple(f"account__{name}" for name in TOKEN_FIELDS)
 
 
-# What a list row shows (conversation_list.html#conversation-row), and nothing more: a page of 50 rows
+# What a list row shows (templatetags/conversation_row.py), and nothing more: a page of 50 rows
 # spared the participants' JSON, the receipts' watermarks, the page's settings and the assignee's
 # account columns loads in half the time (~4 ms of a list request's ~10 ms in Python).
 ROW_FIELDS = (

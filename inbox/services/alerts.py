@@ -25,18 +25,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.template.loader import render_to_string
-from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 
 from accounts.models import Membership
 from inbox.models import ChatMessage, Conversation
+from inbox.pk_urls import pk_url
 from inbox.realtime import publish_to_user
 from inbox.text import truncate
 
 logger = logging.getLogger(__name__)
 
-ALERT_TEMPLATE = "inbox/_alert.html"
 NEW_CONVERSATION = "new_conversation"
 ASSIGNED_MESSAGE = "assigned_message"
 MENTION = "mention"
@@ -59,11 +59,20 @@ class Alert:
 
     @property
     def url(self) -> str:
-        return reverse("inbox:conversation_detail", args=[self.conversation_id])
+        return pk_url("inbox:conversation_detail", self.conversation_id)
 
 
 def alert_html(alert: Alert) -> str:
-    return render_to_string(ALERT_TEMPLATE, {"alert": alert}).strip()
+    """One alert for one member's open inbox; static/js/alerts.js turns it into a browser notification.
+
+    Built with format_html (every value escaped), not a template: a busy batch raises an alert per
+    member per new conversation, and a template render each was a fifth of the drain's time."""
+    return format_html(
+        '<template data-alert data-kind="{}" data-key="{}" data-conversation="{}" data-url="{}" data-title="{}" '
+        'data-body="{}"{}></template>',
+        alert.kind, alert.key, alert.conversation_id, alert.url, alert.title, alert.body,
+        mark_safe(' data-sound="1"') if alert.sound else "",
+    )
 
 
 def _body(message: ChatMessage) -> str:
@@ -90,6 +99,12 @@ def message_alerts(
             created_at__gte=now - RECENT,
         )
         .select_related("conversation__contact")
+        # Only what an alert says: a busy batch holds hundreds of messages.
+        .only(
+            "pk", "conversation_id", "content", "created_at",
+            "conversation__assignee_id", "conversation__created_at", "conversation__contact_id",
+            "conversation__contact__name", "conversation__contact__username", "conversation__contact__external_id",
+        )
         .order_by("pk")
     )
     if not messages:

@@ -12,10 +12,10 @@ from html import escape
 from typing import Any
 
 from accounts.templatetags.staff_tags import member_name
+from inbox.pk_urls import pk_url
 from inbox.selectors import sort_key
 from inbox.services.comments import private_reply_problem
 from inbox.templatetags.inbox_tags import iso, short_time
-from inbox.templatetags.pk_urls import pk_url
 
 COMMENT_ICON = (
     '<svg class="icon" viewBox="0 0 24 24" aria-hidden="true"><path fill="none" stroke="currentColor" '

@@ -22,11 +22,11 @@ from django import template
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
+from inbox.pk_urls import pk_url
 from inbox.selectors import sort_key
 from inbox.templatetags.assignment_tags import assignee_avatar
 from inbox.templatetags.comment_bubble import COMMENT_ICON
 from inbox.templatetags.inbox_tags import avatar, iso, platform_icon, priority_chip, short_time
-from inbox.templatetags.pk_urls import pk_url
 
 register = template.Library()
 

@@ -23,6 +23,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import Truncator
 
 from accounts.templatetags.staff_tags import member_name, staff_avatar
+from inbox.pk_urls import pk_url
 from inbox.selectors import sort_key
 from inbox.templatetags.comment_bubble import comment_html
 from inbox.templatetags.handover_tags import handover_app
@@ -41,7 +42,6 @@ from inbox.templatetags.inbox_tags import (
     visible_attachments,
 )
 from inbox.templatetags.note_tags import note_parts
-from inbox.templatetags.pk_urls import pk_url
 
 register = template.Library()
 
