@@ -12,6 +12,8 @@ pytest_plugins = ["config.tests.log_guard"]
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-background-networking",
     "--disable-component-update", "--disable-sync", "--no-first-run",
+    # A microphone that plays a tone, granted without asking: voice notes are recorded as staff record them.
+    "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
 ]
 
 

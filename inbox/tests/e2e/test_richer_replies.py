@@ -133,3 +133,35 @@ class RicherRepliesInTheBrowserTests(test_browser.InboxInTheBrowserTests):
         expect(phone.locator(f"#messages-{conversation.pk} .msg-outbound .att-image img")).to_have_count(3)
         self._shot(phone, "richer-replies-thread-phone")
         assert page.errors == [] and phone.errors == [], (page.errors, phone.errors)
+
+    def test_a_voice_note_recorded_in_the_browser_goes_out_as_audio(self) -> None:
+        from playwright.sync_api import expect
+
+        self._customer_writes("Can you tell me the opening hours?")
+        conversation = Conversation.objects.get(business=self.business_a, account__account_id=test_browser.PAGE_A)
+        page = self._open(self.staff_a, self.business_a, path=f"/inbox/c/{conversation.pk}/", viewport=LAPTOP)
+        page.context.grant_permissions(["microphone"])
+        composer = page.locator(f"#composer-{conversation.pk}")
+
+        record = composer.locator("[data-record]")
+        expect(record).to_be_visible()  # shown only where the browser can record
+        record.click()
+        expect(record).to_have_attribute("aria-pressed", "true")
+        page.wait_for_timeout(1500)  # a second and a half of the fake microphone's tone
+        record.click()
+        chip = composer.locator("[data-chip]")
+        expect(chip).to_have_count(1)
+        expect(chip).to_contain_text("voice-note-")
+        composer.get_by_role("button", name="Send").click()
+
+        expect(page.locator(f"#messages-{conversation.pk} .msg-outbound .att-audio")).to_have_count(1)
+        sent = self._sandbox_gets(
+            lambda s: any(((x["body"].get("message") or {}).get("attachment") or {}).get("type") == "audio" for x in s),
+            "the sandbox never got the voice note",
+        )
+        audio = next(x["body"]["message"]["attachment"] for x in sent
+                     if ((x["body"].get("message") or {}).get("attachment") or {}).get("type") == "audio")
+        assert set(audio["payload"]) == {"attachment_id"}
+        assert len(self._uploads()) == 1
+        assert page.errors == [], page.errors
+

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     dependencies = [
         ("accounts", "0009_compliance_retention"),
-        ("social", "0005_history_import"),
+        ("social", "0004_public_ids_profile"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
