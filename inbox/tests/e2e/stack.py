@@ -30,11 +30,13 @@ import hashlib
 import hmac
 import os
 import re
+import time
 import uuid
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
+from django.db import OperationalError, transaction
 
 STACK_URL = os.environ.get("E2E_STACK_URL", "").strip().rstrip("/")
 EXTERNAL = bool(STACK_URL)
@@ -219,6 +221,9 @@ def check_reachable() -> None:
                          "DATABASE_URL (and REDIS_URL) that `make prod` was started with.")
 
 
+DELETE_ATTEMPTS = 5
+
+
 def delete_created(*, businesses, users, session_keys=(), page_ids=()) -> None:
     """Delete what one test created on the stack: its businesses (and everything under them), its users,
     its sessions, the files of its attachments, and the webhook events of the pages it used."""
@@ -232,16 +237,26 @@ def delete_created(*, businesses, users, session_keys=(), page_ids=()) -> None:
     business_ids = [b.pk for b in businesses if b is not None and b.pk]
     for attachment in Attachment.objects.filter(message__conversation__business_id__in=business_ids).exclude(file=""):
         attachment.file.delete(save=False)
-    # A business's pages are PROTECTed (disconnecting is a deliberate act); their rows go first.
-    SocialAccount.objects.filter(business_id__in=business_ids).delete()
-    Business.objects.filter(pk__in=business_ids).delete()
-    User.objects.filter(pk__in=[u.pk for u in users if u is not None and u.pk]).delete()
-    Session.objects.filter(session_key__in=list(session_keys)).delete()
-    if page_ids:
-        condition = Q()
-        for page_id in page_ids:
-            condition |= Q(account_ids__contains=[page_id]) | Q(unroutable_account_ids__contains=[page_id])
-        WebhookEvent.objects.filter(condition).delete()
+    # The stack's workers may still be busy with these rows (a connected page's history import, a
+    # profile lookup): a deadlock with them is retried, as the workers' own tasks retry theirs.
+    for attempt in range(1, DELETE_ATTEMPTS + 1):
+        try:
+            with transaction.atomic():
+                # A business's pages are PROTECTed (disconnecting is a deliberate act); their rows go first.
+                SocialAccount.objects.filter(business_id__in=business_ids).delete()
+                Business.objects.filter(pk__in=business_ids).delete()
+                User.objects.filter(pk__in=[u.pk for u in users if u is not None and u.pk]).delete()
+                Session.objects.filter(session_key__in=list(session_keys)).delete()
+                if page_ids:
+                    condition = Q()
+                    for page_id in page_ids:
+                        condition |= Q(account_ids__contains=[page_id]) | Q(unroutable_account_ids__contains=[page_id])
+                    WebhookEvent.objects.filter(condition).delete()
+            return
+        except OperationalError as exc:
+            if "deadlock" not in str(exc) or attempt == DELETE_ATTEMPTS:
+                raise
+            time.sleep(0.5 * attempt)
 
 
 def delete_leftovers(*, page_ids) -> None:
