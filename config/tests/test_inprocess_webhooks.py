@@ -158,7 +158,8 @@ def test_events_left_pending_at_stop_are_applied_at_the_next_start(client, page,
     response, _ = post(client, psid="7000000000000401", text="Sent while the server stops")
     assert response.status_code == 200
     threading.Timer(0.2, busy_gate.set).start()
-    assert runner.stop(timeout=WAIT) == 1  # the drain, abandoned
+    # The drain is abandoned (with whatever else was still queued on a loaded machine, e.g. a second wake).
+    assert runner.stop(timeout=WAIT) >= 1
     assert WebhookEvent.objects.get().state == WebhookEvent.State.PENDING
 
     runner_stop()
