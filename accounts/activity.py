@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +28,16 @@ if TYPE_CHECKING:
     from accounts.models import User
 
 GRAPH_CALL = "graph.call"
+
+# The link from a row to the object it names, given by the app that owns that kind of object: the
+# inbox registers conversations (accounts may not import the inbox). A linker gets the business and the
+# rows' target ids and answers {target id: URL} for the ones that still exist.
+TargetLinker = Callable[[Business, list[str]], dict[str, str]]
+_target_linkers: dict[str, TargetLinker] = {}
+
+
+def target_linker_register(target_type: str, linker: TargetLinker) -> None:
+    _target_linkers[target_type] = linker
 
 # The kinds of action a manager filters the log by: the prefixes of the actions each one covers.
 KINDS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -159,7 +169,7 @@ class ActivityRow:
     event: AuditEvent
     words: str
     details: list[tuple[str, str]]
-    conversation_id: int | None
+    link: str  # the page of the object the action was about, "" for none
 
 
 @dataclass
@@ -203,22 +213,33 @@ def activity_page(*, business: Business, filters: ActivityFilters, before: int |
         if anchor is not None:
             qs = qs.filter(Q(created_at__lt=anchor["created_at"]) | Q(created_at=anchor["created_at"], id__lt=before))
     events = list(qs[: PAGE_SIZE + 1])
-    page = ActivityPage(rows=[activity_row(event) for event in events[:PAGE_SIZE]])
+    links = _target_links(business, events[:PAGE_SIZE])
+    page = ActivityPage(rows=[activity_row(event, links=links) for event in events[:PAGE_SIZE]])
     if len(events) > PAGE_SIZE:
         page.next_before = events[PAGE_SIZE - 1].pk
     return page
 
 
-def activity_row(event: AuditEvent) -> ActivityRow:
+def _target_links(business: Business, events: list[AuditEvent]) -> dict[tuple[str, str], str]:
+    """{(target type, target id): URL} for the events' targets, one query per kind of target linked."""
+    ids: dict[str, list[str]] = {}
+    for event in events:
+        if event.target_type in _target_linkers and event.target_id:
+            ids.setdefault(event.target_type, []).append(event.target_id)
+    links: dict[tuple[str, str], str] = {}
+    for target_type, target_ids in ids.items():
+        for target_id, url in _target_linkers[target_type](business, target_ids).items():
+            links[(target_type, target_id)] = url
+    return links
+
+
+def activity_row(event: AuditEvent, *, links: dict[tuple[str, str], str] | None = None) -> ActivityRow:
     details = [(str(key).replace("_", " "), _short(value)) for key, value in sorted((event.metadata or {}).items())]
-    conversation_id = None
-    if event.target_type == "inbox.conversation" and event.target_id.isdigit():
-        conversation_id = int(event.target_id)
     return ActivityRow(
         event=event,
         words=ACTION_WORDS.get(event.action, event.action.replace("_", " ").replace(".", ": ")),
         details=details,
-        conversation_id=conversation_id,
+        link=(links or {}).get((event.target_type, event.target_id), ""),
     )
 
 

@@ -225,7 +225,7 @@ def main() -> int:
                     page.wait_for_load_state("networkidle")
                     if "/accounts/login/" in page.url:
                         raise c.BenchError(f"login failed; page is {page.url}")
-                    page.goto(f"/inbox/c/{conversation.pk}/")
+                    page.goto(conversation.get_absolute_url())
                     # The page marks its body once its socket is open (through nginx to the ASGI workers).
                     page.wait_for_selector("body[data-ws='open']", state="attached", timeout=15_000)
                     page.wait_for_timeout(500)  # the consumer joins the group right after the handshake

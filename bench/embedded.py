@@ -176,7 +176,7 @@ def one_run(run: int, args: argparse.Namespace) -> dict:
                     page.press("input[name=password]", "Enter")
                 if "/accounts/" in page.url:
                     raise c.BenchError(f"login failed; the page is {page.url}")
-                page.goto(f"/inbox/c/{conversation.pk}/")
+                page.goto(conversation.get_absolute_url())
                 page.wait_for_selector("body[data-ws='open']", state="attached", timeout=15_000)
                 page.wait_for_timeout(300)  # the consumer joins its group right after the handshake
 

@@ -34,6 +34,7 @@ import gzip
 import http.client
 import sys
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -125,7 +126,7 @@ def _cases(*, business, small: bool) -> list[Case]:
     deep_count = deep_msg.count()
     deep_row = deep_msg[min(deep_count - 1, deep_count * 3 // 4)]
     deep_before = selectors.cursor_encode(deep_row[0], deep_row[1])
-    detail = reverse("inbox:conversation_detail", args=[long_id])
+    detail = reverse("inbox:conversation_detail", args=[long_conversation.public_id])
     htmx = {"HX-Request": "true"}
     results = {**htmx, "HX-Target": "conversation-results"}
     team = Team.objects.filter(business=business).order_by("id").first()
@@ -149,7 +150,7 @@ def _cases(*, business, small: bool) -> list[Case]:
         Case("list: needs reply", f"{list_url}?reply=needed"),
         Case("list: expiring soon", f"{list_url}?reply=expiring"),
         Case("list: resolved", f"{list_url}?status=resolved"),
-        Case(f"list: page filter ({account.account_name})", f"{list_url}?page={account.pk}"),
+        Case(f"list: page filter ({account.account_name})", f"{list_url}?page={account.public_id}"),
         # What the search box requests as staff type: the results (a search opened by its address is
         # the list page, which fetches these same results right after; see "search: page by its address").
         Case(f"search: name ({surname})", f"{list_url}?q={quote_plus(surname)}", headers=results),
@@ -162,7 +163,7 @@ def _cases(*, business, small: bool) -> list[Case]:
         Case("list: pending", f"{list_url}?status=pending"),
         Case("mentions", reverse("inbox:mention_list")),
         # What owners read beside the inbox: a page's channel health, and the activity log.
-        Case(f"channel health ({account.account_name})", reverse("inbox:channel_health", args=[account.pk])),
+        Case(f"channel health ({account.account_name})", reverse("inbox:channel_health", args=[account.public_id])),
         Case("activity log", reverse("accounts:activity_log")),
     ]
     for label, text in (("rare word", gen.VERY_RARE_WORD), ("word", gen.RARE_WORD),
@@ -172,12 +173,12 @@ def _cases(*, business, small: bool) -> list[Case]:
                           headers=results))
     cases += [
         Case(f"conversation: long ({deep_count:,} msgs)", detail),
-        Case("conversation: short (≤ 3 msgs)", reverse("inbox:conversation_detail", args=[short_id])),
+        Case("conversation: short (≤ 3 msgs)", Conversation.objects.get(pk=short_id).get_absolute_url()),
         Case("conversation: pane only (htmx)", detail, headers=htmx),
         # Opened by its address, the page carries the thread and fetches its list's rows right after.
         Case("conversation: its list's rows, fetched after it (htmx)", list_url, headers=results),
         Case("conversation: older messages (deep keyset)",
-             f"{reverse('inbox:message_list', args=[long_id])}?before={deep_before}", headers=htmx),
+             f"{reverse('inbox:message_list', args=[long_conversation.public_id])}?before={deep_before}", headers=htmx),
     ]
     if older_cursor is None:
         cases.pop()
@@ -333,7 +334,7 @@ def main() -> int:
 
     try:
         reverse("inbox:conversation_list")
-        reverse("inbox:conversation_detail", args=[1])
+        reverse("inbox:conversation_detail", args=[uuid.uuid4()])
     except NoReverseMatch as exc:
         raise c.BenchError(f"the inbox pages are not routed ({exc}): inbox/urls.py is missing them.") from exc
 

@@ -80,7 +80,7 @@ def channel_health(*, account: SocialAccount, now: dt.datetime | None = None) ->
     )
     health.failed_downloads = list(
         Attachment.objects.filter(state=Attachment.State.FAILED, message__account=account)
-        .select_related("message")
+        .select_related("message__conversation")
         .order_by("-created_at", "-id")[:LIST_LIMIT]
     )
     health.tokens = token_forecasts(account=account, now=now)

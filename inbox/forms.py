@@ -91,7 +91,7 @@ class FilterForm(forms.Form):
     status = forms.ChoiceField(choices=Conversation.Status.choices, required=False)
     unread = forms.BooleanField(required=False)
     priority = forms.ChoiceField(choices=[("any", "Any"), *Conversation.Priority.choices], required=False)
-    page = forms.IntegerField(required=False, min_value=1)
+    page = forms.UUIDField(required=False)  # a page's public id
     q = forms.CharField(required=False, max_length=100, strip=True)
     cursor = forms.CharField(required=False, max_length=64)
     assignee = forms.ChoiceField(choices=[("me", "Mine"), ("none", "Unassigned")], required=False)
@@ -106,7 +106,7 @@ class FilterForm(forms.Form):
             status=data.get("status") or Conversation.Status.OPEN,
             unread=bool(data.get("unread")),
             priority=data.get("priority") or "",
-            account_id=data.get("page"),
+            account=data.get("page"),
             q=data.get("q") or "",
             assignee=data.get("assignee") or "",
             team_id=data.get("team"),

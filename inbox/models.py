@@ -7,6 +7,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts.tenancy import BusinessQuerySet
@@ -197,7 +198,7 @@ class Conversation(models.Model):
         URGENT = "urgent", "Urgent"
 
     business = models.ForeignKey("accounts.Business", on_delete=models.CASCADE, related_name="conversations")
-    # The id the REST API and outbound webhooks use: integer keys never leave the app.
+    # The id URLs, the REST API and outbound webhooks use: integer keys never leave the app.
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     platform = models.CharField(max_length=10, choices=Platform.choices)
     account = models.ForeignKey("social.SocialAccount", on_delete=models.CASCADE, related_name="conversations")
@@ -290,6 +291,9 @@ class Conversation(models.Model):
 
     def __str__(self) -> str:
         return f"Conversation {self.pk} with {self.contact_id}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("inbox:conversation_detail", args=[self.public_id])
 
     @property
     def thread_owner_name(self) -> str:

@@ -15,6 +15,7 @@ from django.db import connection
 from django.db.models import BooleanField, Count, Exists, Max, OuterRef, Prefetch, Q, Sum
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Lower
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Membership, Team
@@ -33,6 +34,8 @@ from inbox.models import (
 from social.models import POLICY_BLOCK, TOKEN_FIELDS, SocialAccount
 
 if TYPE_CHECKING:
+    import uuid
+
     from django.db.models import QuerySet
 
     from accounts.models import Business, User
@@ -68,7 +71,7 @@ class ConversationFilters:
     unread: bool = False
     # "" = any, "any" = any priority other than none, or one Priority value.
     priority: str = ""
-    account_id: int | None = None
+    account: uuid.UUID | None = None  # a page's public id (`?page=`)
     q: str = ""
     # "" = anyone's, "me" = the viewer's (`user_id`), "none" = unassigned.
     assignee: str = ""
@@ -91,8 +94,8 @@ class ConversationFilters:
             query["unread"] = "1"
         if self.priority:
             query["priority"] = self.priority
-        if self.account_id:
-            query["page"] = str(self.account_id)
+        if self.account:
+            query["page"] = str(self.account)
         if self.assignee:
             query["assignee"] = self.assignee
         if self.team_id:
@@ -194,10 +197,10 @@ ACCOUNT_SECRETS = tuple(f"account__{name}" for name in TOKEN_FIELDS)
 # spared the participants' JSON, the receipts' watermarks, the page's settings and the assignee's
 # account columns loads in half the time (~4 ms of a list request's ~10 ms in Python).
 ROW_FIELDS = (
-    "platform", "account_id", "contact_id", "last_message_at", "last_message_preview", "last_message_direction",
+    "public_id", "platform", "account_id", "contact_id", "last_message_at", "last_message_preview", "last_message_direction",
     "unread_count", "status", "snoozed_until", "priority", "assignee_id", "team_id", "kind", "post_excerpt",
     "contact__name", "contact__username", "contact__external_id", "contact__picture", "contact__picture_url",
-    "account__account_name", "account__account_id", "account__platform",
+    "account__account_name", "account__account_id", "account__platform", "account__public_id",
     "assignee__name", "assignee__email",
 )
 
@@ -224,8 +227,8 @@ def conversation_list(
         qs = qs.exclude(priority=Conversation.Priority.NONE)
     elif filters.priority in Conversation.Priority.values:
         qs = qs.filter(priority=filters.priority)
-    if filters.account_id:
-        qs = qs.filter(account_id=filters.account_id)
+    if filters.account:
+        qs = qs.filter(account__public_id=filters.account)
     if filters.assignee == "me":
         qs = qs.filter(assignee_id=filters.user_id)
     elif filters.assignee == "none":
@@ -390,9 +393,16 @@ def _column_in(column: str, ids: list[int]) -> Q:
     return Q(RawSQL(sql, (array,), output_field=BooleanField()))  # noqa: S611
 
 
-def conversation_get(*, business: Business, pk: int) -> Conversation:
-    """The business's conversation, or Conversation.DoesNotExist (a 404) for anyone else's."""
-    return conversation_queryset(business=business).get(pk=pk)
+def conversation_get(*, business: Business, public_id: uuid.UUID) -> Conversation:
+    """The business's conversation by its public id, or Conversation.DoesNotExist (a 404) for anyone else's."""
+    return conversation_queryset(business=business).get(public_id=public_id)
+
+
+def conversation_links(business: Business, ids: list[str]) -> dict[str, str]:
+    """{conversation id as the audit trail names it: its page} for the activity log (one query)."""
+    pks = [int(pk) for pk in ids if pk.isdigit()]
+    rows = Conversation.objects.for_business(business).filter(pk__in=pks).values_list("pk", "public_id")
+    return {str(pk): reverse("inbox:conversation_detail", args=[public_id]) for pk, public_id in rows}
 
 
 def conversations_by_ids(*, business_id: int, ids: list[int]) -> list[Conversation]:
@@ -781,7 +791,7 @@ PANEL_OTHER_CONVERSATIONS = 10
 # A contact found by the "same person as…" search: this many at most.
 CONTACT_SEARCH_LIMIT = 8
 _PANEL_CONVERSATION_FIELDS = (
-    "platform", "account_id", "contact_id", "last_message_at", "last_message_preview", "last_message_direction",
+    "public_id", "platform", "account_id", "contact_id", "last_message_at", "last_message_preview", "last_message_direction",
     "unread_count", "status", "business_id",
     "contact__name", "contact__username", "contact__external_id", "contact__picture", "contact__picture_url",
     "account__account_name", "account__account_id", "account__platform",

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole suite, in tiers, each its own pytest process. It fails closed: a tier that fails, or that
 # collects no test, fails the run; a tier that does not apply says why it is skipped.
-#   embedded default (nothing set): unit tier on SQLite, and the embedded-default browser test
+#   embedded default (nothing set): unit tier on SQLite (one worker per core), and the embedded-default browser test
 #     (runserver on a random port, Chromium);
 #   DATABASE_URL + REDIS_URL set: unit tier on PostgreSQL + Redis, the integration tier (a real Celery
 #     worker) and the browser tier: Chromium against the production stack that `make prod` starts
@@ -51,7 +51,9 @@ stack_tier() {  # name, pytest args...: the browser tier against `make prod` (sc
   if [ $rc -ne 0 ]; then status=1; failed+=("${name} (exit ${rc})"); fi
 }
 
-run_tier "unit" -m "not integration and not e2e and not e2e_embedded"
+# The unit tier on every core (pytest-xdist; TEST_WORKERS=1 runs it in one process): each worker has a test
+# database and a Redis DB of its own (config/settings/test.py). The other tiers run one test at a time.
+run_tier "unit" -m "not integration and not e2e and not e2e_embedded" -n "${TEST_WORKERS:-auto}"
 
 if [ -n "${DATABASE_URL:-}" ] && [ -n "${REDIS_URL:-}" ]; then
   run_tier "integration (real Celery worker)" -m integration

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 from social.models import Platform, SocialAccount
 
 if TYPE_CHECKING:
+    import uuid
+
     from django.db.models import QuerySet
 
     from accounts.models import Business
@@ -21,9 +23,9 @@ def account_list(*, business: Business) -> QuerySet[SocialAccount]:
     )
 
 
-def account_get(*, business: Business, pk: int) -> SocialAccount:
-    """One account of the business; another business's id raises DoesNotExist (a 404 in views)."""
-    return SocialAccount.objects.for_business(business).select_related("business", "page").get(pk=pk)
+def account_get(*, business: Business, public_id: uuid.UUID) -> SocialAccount:
+    """One account of the business by its public id; another business's raises DoesNotExist (a 404 in views)."""
+    return SocialAccount.objects.for_business(business).select_related("business", "page").get(public_id=public_id)
 
 
 def accounts_for_health_check() -> QuerySet[SocialAccount]:

@@ -19,6 +19,8 @@ from social.graph import GraphAPIError
 from social.models import Platform, SocialAccount
 
 if TYPE_CHECKING:
+    import uuid
+
     from django.http import HttpRequest, HttpResponse
 
     from accounts.requests import BusinessRequest
@@ -26,9 +28,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
-def _account_or_404(request: BusinessRequest, pk: int) -> SocialAccount:
+def _account_or_404(request: BusinessRequest, public_id: uuid.UUID) -> SocialAccount:
     try:
-        return selectors.account_get(business=request.business, pk=pk)
+        return selectors.account_get(business=request.business, public_id=public_id)
     except SocialAccount.DoesNotExist:
         raise Http404("No such account.") from None
 
@@ -72,9 +74,9 @@ def connect_start(request: BusinessRequest) -> HttpResponse:
 
 @require_POST
 @business_admin_required
-def account_reconnect(request: BusinessRequest, pk: int) -> HttpResponse:
+def account_reconnect(request: BusinessRequest, public_id: uuid.UUID) -> HttpResponse:
     # An Instagram account is reconnected through the Page whose token it uses.
-    account = _account_or_404(request, pk).send_account
+    account = _account_or_404(request, public_id).send_account
     state = oauth.state_start(request.session, business_id=request.business.pk, reconnect_id=account.pk)
     return HttpResponseRedirect(oauth.dialog_url(redirect_uri=_callback_uri(request), state=state))
 
@@ -175,8 +177,8 @@ def connect_cancel(request: BusinessRequest) -> HttpResponse:
 
 @require_POST
 @business_admin_required
-def account_disconnect(request: BusinessRequest, pk: int) -> HttpResponse:
-    account = _account_or_404(request, pk)
+def account_disconnect(request: BusinessRequest, public_id: uuid.UUID) -> HttpResponse:
+    account = _account_or_404(request, public_id)
     if account.status == SocialAccount.Status.DISCONNECTED:
         messages.info(request, f"{account.account_name} is already disconnected.")
     elif request.POST.get("confirm") != "yes":
@@ -190,8 +192,8 @@ def account_disconnect(request: BusinessRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @business_admin_required
-def account_human_agent(request: BusinessRequest, pk: int) -> HttpResponse:
-    account = _account_or_404(request, pk)
+def account_human_agent(request: BusinessRequest, public_id: uuid.UUID) -> HttpResponse:
+    account = _account_or_404(request, public_id)
     form = HumanAgentForm(request.POST)
     if form.is_valid():
         services.account_set_human_agent(account=account, enabled=form.cleaned_data["enabled"], actor=request.user)
@@ -202,9 +204,9 @@ def account_human_agent(request: BusinessRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @business_admin_required
-def account_auto_assign(request: BusinessRequest, pk: int) -> HttpResponse:
+def account_auto_assign(request: BusinessRequest, public_id: uuid.UUID) -> HttpResponse:
     """Turn automatic assignment of the page's new conversations on or off (owners and admins)."""
-    account = _account_or_404(request, pk)
+    account = _account_or_404(request, public_id)
     form = HumanAgentForm(request.POST)  # the same shape: one "enabled" box
     if form.is_valid():
         services.account_set_auto_assign(account=account, enabled=form.cleaned_data["enabled"], actor=request.user)

@@ -20,6 +20,7 @@ from social import selectors
 from social.models import Platform, SocialAccount
 
 if TYPE_CHECKING:
+    import uuid
     from collections.abc import Mapping
 
     from django.http import HttpResponse
@@ -29,9 +30,9 @@ if TYPE_CHECKING:
 TEMPLATE = "social/messenger_profile.html"
 
 
-def _page_or_404(request: BusinessRequest, pk: int) -> SocialAccount:
+def _page_or_404(request: BusinessRequest, public_id: uuid.UUID) -> SocialAccount:
     try:
-        account = selectors.account_get(business=request.business, pk=pk)
+        account = selectors.account_get(business=request.business, public_id=public_id)
     except SocialAccount.DoesNotExist:
         raise Http404("No such page.") from None
     if account.platform != Platform.FACEBOOK:
@@ -87,8 +88,8 @@ def _render(request: BusinessRequest, account: SocialAccount, *, values: Mapping
 
 @require_http_methods(["GET", "POST"])
 @business_admin_required
-def messenger_profile(request: BusinessRequest, pk: int) -> HttpResponse:
-    account = _page_or_404(request, pk)
+def messenger_profile(request: BusinessRequest, public_id: uuid.UUID) -> HttpResponse:
+    account = _page_or_404(request, public_id)
     if request.method == "GET":
         profile = profiles.messenger_profile_get(account=account)
         return _render(request, account, values=_stored_values(profile), errors={})
@@ -104,17 +105,17 @@ def messenger_profile(request: BusinessRequest, pk: int) -> HttpResponse:
         messages.error(request, str(exc))
     else:
         messages.success(request, f"The Messenger profile of {account.account_name} is saved on Meta.")
-    return redirect("social:messenger_profile", pk=account.pk)
+    return redirect("social:messenger_profile", public_id=account.public_id)
 
 
 @require_POST
 @business_admin_required
-def messenger_profile_read(request: BusinessRequest, pk: int) -> HttpResponse:
-    account = _page_or_404(request, pk)
+def messenger_profile_read(request: BusinessRequest, public_id: uuid.UUID) -> HttpResponse:
+    account = _page_or_404(request, public_id)
     try:
         profiles.messenger_profile_read(account=account, actor=request.user)
     except profiles.ProfilePushError as exc:
         messages.error(request, str(exc))
     else:
         messages.success(request, "Read what Meta has now.")
-    return redirect("social:messenger_profile", pk=account.pk)
+    return redirect("social:messenger_profile", public_id=account.public_id)

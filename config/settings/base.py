@@ -7,6 +7,7 @@ environment (django-environ); `.env.example` lists every variable.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import environ
 from kombu import Queue
@@ -231,6 +232,7 @@ else:
 # CHANNELS
 # ------------------------------------------------------------------------------
 # https://channels.readthedocs.io/en/stable/topics/channel_layers.html
+CHANNEL_LAYERS: dict[str, dict[str, Any]]
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {

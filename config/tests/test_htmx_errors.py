@@ -61,9 +61,9 @@ def conversation(page):
 
 
 def test_reply_after_the_session_ended_is_a_sign_in_notice_not_the_login_form(client, conversation):
-    detail = reverse("inbox:conversation_detail", args=[conversation.pk])
+    detail = reverse("inbox:conversation_detail", args=[conversation.public_id])
     response = client.post(
-        reverse("inbox:reply", args=[conversation.pk]), {"text": "Ready at 4pm"},
+        reverse("inbox:reply", args=[conversation.public_id]), {"text": "Ready at 4pm"},
         **_htmx(current_url=f"http://testserver{detail}"),
     )
     html = _assert_notice(response, status=401, kind="signed_out")
@@ -75,7 +75,7 @@ def test_reply_after_the_session_ended_is_a_sign_in_notice_not_the_login_form(cl
 
 
 def test_opening_a_conversation_after_the_session_ended_returns_to_it_after_sign_in(client, conversation):
-    detail = reverse("inbox:conversation_detail", args=[conversation.pk])
+    detail = reverse("inbox:conversation_detail", args=[conversation.public_id])
     response = client.get(detail, **_htmx(current_url="http://testserver/inbox/", target="conversation-pane"))
     html = _assert_notice(response, status=401, kind="signed_out")
     assert _sign_in_next(html) == detail
@@ -83,9 +83,9 @@ def test_opening_a_conversation_after_the_session_ended_returns_to_it_after_sign
 
 
 def test_a_fragment_request_after_the_session_ended_returns_to_the_page_it_came_from(client, conversation):
-    detail = reverse("inbox:conversation_detail", args=[conversation.pk])
+    detail = reverse("inbox:conversation_detail", args=[conversation.public_id])
     response = client.get(
-        reverse("inbox:message_list", args=[conversation.pk]) + "?before=123.4",
+        reverse("inbox:message_list", args=[conversation.public_id]) + "?before=123.4",
         **_htmx(current_url=f"http://testserver{detail}?x=1"),
     )
     assert _sign_in_next(_assert_notice(response, status=401, kind="signed_out")) == f"{detail}?x=1"
@@ -93,12 +93,12 @@ def test_a_fragment_request_after_the_session_ended_returns_to_the_page_it_came_
 
 @pytest.mark.parametrize("current_url", ["https://evil.example//evil.example/x", "javascript:alert(1)", ""])
 def test_the_sign_in_link_never_leaves_the_site(client, conversation, current_url):
-    response = client.post(reverse("inbox:conversation_resolve", args=[conversation.pk]), **_htmx(current_url))
+    response = client.post(reverse("inbox:conversation_resolve", args=[conversation.public_id]), **_htmx(current_url))
     assert _sign_in_next(_assert_notice(response, status=401, kind="signed_out")) == reverse("inbox:conversation_list")
 
 
 def test_non_htmx_requests_still_redirect_to_the_login_page(client, conversation):
-    response = client.post(reverse("inbox:reply", args=[conversation.pk]), {"text": "Hi"})
+    response = client.post(reverse("inbox:reply", args=[conversation.public_id]), {"text": "Hi"})
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("account_login") + "?next=")
     assert not response.has_header(NOTICE_HEADER)
@@ -106,7 +106,7 @@ def test_non_htmx_requests_still_redirect_to_the_login_page(client, conversation
 
 def test_a_history_restore_gets_the_page_as_a_navigation_would(client, conversation):
     response = client.get(
-        reverse("inbox:conversation_detail", args=[conversation.pk]), HTTP_HX_HISTORY_RESTORE_REQUEST="true", **HTMX
+        reverse("inbox:conversation_detail", args=[conversation.public_id]), HTTP_HX_HISTORY_RESTORE_REQUEST="true", **HTMX
     )
     assert response.status_code == 302
     assert not response.has_header(NOTICE_HEADER)
@@ -122,7 +122,7 @@ def test_a_tab_left_on_another_business_changes_nothing_and_says_so(client, memb
     session[SESSION_KEY] = other.pk  # switched in another tab
     session.save()
     response = client.post(
-        reverse("inbox:conversation_resolve", args=[conversation.pk]), **_htmx(business=business)
+        reverse("inbox:conversation_resolve", args=[conversation.public_id]), **_htmx(business=business)
     )
     html = _assert_notice(response, status=409, kind="switched")
     assert "You switched to Other Shop in another tab" in html and "still shows Bakery Rossi" in html
@@ -137,7 +137,7 @@ def test_a_member_removed_from_the_business_gets_a_no_access_notice(client, busi
     user = MembershipFactory(business__name="Their Own Shop").user
     client.force_login(user)
     response = client.get(
-        reverse("inbox:conversation_detail", args=[conversation.pk]), **_htmx(business=business)
+        reverse("inbox:conversation_detail", args=[conversation.public_id]), **_htmx(business=business)
     )
     html = _assert_notice(response, status=403, kind="no_access")
     assert business.name not in html  # the header is the client's word: never name that business
@@ -146,7 +146,7 @@ def test_a_member_removed_from_the_business_gets_a_no_access_notice(client, busi
 
 def test_a_user_without_any_business_gets_a_notice_not_the_create_business_form(client, conversation):
     client.force_login(UserFactory())
-    response = client.get(reverse("inbox:conversation_detail", args=[conversation.pk]), **HTMX)
+    response = client.get(reverse("inbox:conversation_detail", args=[conversation.public_id]), **HTMX)
     _assert_notice(response, status=403, kind="no_access")
 
 
@@ -159,7 +159,7 @@ def test_pages_tell_htmx_which_business_they_show(client_member, business):
 
 def test_the_page_of_the_current_business_passes(client_member, business, conversation):
     response = client_member.post(
-        reverse("inbox:conversation_resolve", args=[conversation.pk]), **_htmx(business=business)
+        reverse("inbox:conversation_resolve", args=[conversation.public_id]), **_htmx(business=business)
     )
     assert response.status_code == 200
     assert not response.has_header(NOTICE_HEADER)
@@ -171,7 +171,7 @@ def test_a_stale_csrf_token_is_an_out_of_date_notice(member, conversation):
     client = Client(enforce_csrf_checks=True)
     client.force_login(member)
     response = client.post(
-        reverse("inbox:conversation_resolve", args=[conversation.pk]), HTTP_X_CSRFTOKEN="stale" * 6, **HTMX
+        reverse("inbox:conversation_resolve", args=[conversation.public_id]), HTTP_X_CSRFTOKEN="stale" * 6, **HTMX
     )
     _assert_notice(response, status=403, kind="stale")
     conversation.refresh_from_db()
@@ -184,14 +184,14 @@ def test_a_stale_csrf_token_is_an_out_of_date_notice(member, conversation):
 def test_htmx_404_with_debug_is_the_notice_not_the_debug_page(client_other, settings, conversation):
     settings.DEBUG = True
     response = client_other.get(
-        reverse("inbox:conversation_detail", args=[conversation.pk]), **_htmx(target="conversation-pane")
+        reverse("inbox:conversation_detail", args=[conversation.public_id]), **_htmx(target="conversation-pane")
     )
     html = _assert_notice(response, status=404, kind="not_found")
     assert "URLconf" not in html and "No such conversation" not in html and "Giulia" not in html
 
 
 def test_htmx_reply_to_a_conversation_of_another_business_is_a_notice(client_other, conversation):
-    response = client_other.post(reverse("inbox:reply", args=[conversation.pk]), {"text": "x"}, **HTMX)
+    response = client_other.post(reverse("inbox:reply", args=[conversation.public_id]), {"text": "x"}, **HTMX)
     _assert_notice(response, status=404, kind="not_found")
     assert not ChatMessage.objects.exists()
 
@@ -203,7 +203,7 @@ def test_an_unknown_url_for_htmx_is_the_notice(client_member, settings):
 
 def test_non_htmx_404_is_unchanged(client_other, settings, conversation):
     settings.DEBUG = True
-    response = client_other.get(reverse("inbox:conversation_detail", args=[conversation.pk]))
+    response = client_other.get(reverse("inbox:conversation_detail", args=[conversation.public_id]))
     assert response.status_code == 404
     assert not response.has_header(NOTICE_HEADER)
     assert "No such conversation" in response.content.decode()  # the debug page, as before
@@ -222,7 +222,7 @@ def test_htmx_server_error_is_the_notice_without_a_traceback(member, settings, d
 
 def test_a_notice_that_cannot_be_rendered_is_still_a_notice(client, conversation):
     with mock.patch("config.htmx_errors.render_to_string", side_effect=RuntimeError("template gone")):
-        response = client.post(reverse("inbox:reply", args=[conversation.pk]), {"text": "Hi"}, **HTMX)
+        response = client.post(reverse("inbox:reply", args=[conversation.public_id]), {"text": "Hi"}, **HTMX)
     assert response.status_code == 401
     assert response[NOTICE_HEADER] == "signed_out" and response["HX-Reswap"] == "none"
     assert response.content == b""
@@ -230,9 +230,9 @@ def test_a_notice_that_cannot_be_rendered_is_still_a_notice(client, conversation
 
 def test_deliberate_htmx_refusals_are_left_to_the_view(client_member, page):
     conversation = ConversationFactory(contact=ContactFactory(account=page))
-    response = client_member.post(reverse("inbox:conversation_priority", args=[conversation.pk]), {"priority": "x"},
+    response = client_member.post(reverse("inbox:conversation_priority", args=[conversation.public_id]), {"priority": "x"},
                                   **HTMX)
     assert response.status_code == 400
     assert not response.has_header(NOTICE_HEADER)
-    empty = client_member.post(reverse("inbox:reply", args=[conversation.pk]), {"text": " "}, **HTMX)
+    empty = client_member.post(reverse("inbox:reply", args=[conversation.public_id]), {"text": " "}, **HTMX)
     assert empty.status_code == 422 and not empty.has_header(NOTICE_HEADER)

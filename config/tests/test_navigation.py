@@ -33,7 +33,7 @@ def _active(html: str) -> list[str]:
     ],
 )
 def test_each_page_marks_its_section(client_member, page, name, args, section):
-    url = reverse(name, args=[page.pk if arg == "page" else arg for arg in args])
+    url = reverse(name, args=[page.public_id if arg == "page" else arg for arg in args])
     html = client_member.get(url).content.decode()
     assert _active(html) == ([section] if section else [])
 

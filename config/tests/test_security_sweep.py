@@ -50,61 +50,61 @@ ROUTE_OBJECTS: dict[str, dict[str, str]] = {
     "accounts:member_role": {"membership_id": "membership"},
     "accounts:invitation_resend": {"invitation_id": "invitation"},
     "accounts:invitation_revoke": {"invitation_id": "invitation"},
-    "inbox:conversation_detail": {"pk": "conversation"},
-    "inbox:message_list": {"pk": "conversation"},
-    "inbox:reply": {"pk": "conversation"},
-    "inbox:conversation_read": {"pk": "conversation"},
-    "inbox:conversation_unread": {"pk": "conversation"},
-    "inbox:conversation_resolve": {"pk": "conversation"},
-    "inbox:conversation_reopen": {"pk": "conversation"},
-    "inbox:conversation_pending": {"pk": "conversation"},
-    "inbox:conversation_snooze": {"pk": "conversation"},
-    "inbox:conversation_unsnooze": {"pk": "conversation"},
-    "inbox:conversation_priority": {"pk": "conversation"},
-    "inbox:assignee_picker": {"pk": "conversation"},
-    "inbox:conversation_assign": {"pk": "conversation"},
+    "inbox:conversation_detail": {"public_id": "conversation"},
+    "inbox:message_list": {"public_id": "conversation"},
+    "inbox:reply": {"public_id": "conversation"},
+    "inbox:conversation_read": {"public_id": "conversation"},
+    "inbox:conversation_unread": {"public_id": "conversation"},
+    "inbox:conversation_resolve": {"public_id": "conversation"},
+    "inbox:conversation_reopen": {"public_id": "conversation"},
+    "inbox:conversation_pending": {"public_id": "conversation"},
+    "inbox:conversation_snooze": {"public_id": "conversation"},
+    "inbox:conversation_unsnooze": {"public_id": "conversation"},
+    "inbox:conversation_priority": {"public_id": "conversation"},
+    "inbox:assignee_picker": {"public_id": "conversation"},
+    "inbox:conversation_assign": {"public_id": "conversation"},
     "accounts:team_rename": {"team_id": "team"},
     "accounts:team_delete": {"team_id": "team"},
     "accounts:team_members": {"team_id": "team"},
-    "inbox:message_retry": {"pk": "outbound"},
-    "inbox:message_text": {"pk": "message"},
-    "inbox:message_react": {"pk": "message"},
-    "inbox:comment_reply": {"pk": "comment"},
-    "inbox:comment_private_reply": {"pk": "comment"},
-    "inbox:comment_hide": {"pk": "comment"},
-    "inbox:comment_delete": {"pk": "comment"},
-    "inbox:message_unreact": {"pk": "message"},
-    "inbox:conversation_typing": {"pk": "conversation"},
-    "inbox:note_create": {"pk": "conversation"},
-    "inbox:conversation_labels": {"pk": "conversation"},
-    "inbox:thread_take": {"pk": "conversation"},
-    "inbox:thread_pass": {"pk": "conversation"},
-    "inbox:thread_owner_check": {"pk": "conversation"},
+    "inbox:message_retry": {"public_id": "outbound"},
+    "inbox:message_text": {"public_id": "message"},
+    "inbox:message_react": {"public_id": "message"},
+    "inbox:comment_reply": {"public_id": "comment"},
+    "inbox:comment_private_reply": {"public_id": "comment"},
+    "inbox:comment_hide": {"public_id": "comment"},
+    "inbox:comment_delete": {"public_id": "comment"},
+    "inbox:message_unreact": {"public_id": "message"},
+    "inbox:conversation_typing": {"public_id": "conversation"},
+    "inbox:note_create": {"public_id": "conversation"},
+    "inbox:conversation_labels": {"public_id": "conversation"},
+    "inbox:thread_take": {"public_id": "conversation"},
+    "inbox:thread_pass": {"public_id": "conversation"},
+    "inbox:thread_owner_check": {"public_id": "conversation"},
     "inbox:label_update": {"pk": "label"},
     "inbox:label_delete": {"pk": "label"},
-    "inbox:saved_reply_picker": {"pk": "conversation"},
-    "inbox:saved_reply_fill": {"pk": "conversation", "reply_pk": "saved_reply"},
+    "inbox:saved_reply_picker": {"public_id": "conversation"},
+    "inbox:saved_reply_fill": {"public_id": "conversation", "reply_pk": "saved_reply"},
     "inbox:saved_reply_update": {"pk": "saved_reply"},
     "inbox:saved_reply_delete": {"pk": "saved_reply"},
     "inbox:attachment_download": {"pk": "attachment"},
     "inbox:contact_picture": {"pk": "contact"},
-    "inbox:contact_panel": {"pk": "conversation"},
-    "inbox:contact_profile_edit": {"pk": "conversation"},
-    "inbox:contact_search": {"pk": "conversation"},
-    "inbox:contact_merge": {"pk": "conversation"},
-    "inbox:contact_split": {"pk": "conversation"},
-    "inbox:account_policy_notice_dismiss": {"pk": "account"},
-    "inbox:channel_health": {"pk": "account"},
-    "inbox:channel_event_replay": {"pk": "account", "event_pk": "webhook_event"},
-    "inbox:channel_test_message": {"pk": "account"},
-    "inbox:history_import_status": {"pk": "account"},
-    "inbox:history_import_begin": {"pk": "account"},
-    "social:account_reconnect": {"pk": "account"},
-    "social:account_disconnect": {"pk": "account"},
-    "social:account_human_agent": {"pk": "account"},
-    "social:account_auto_assign": {"pk": "account"},
-    "social:messenger_profile": {"pk": "account"},
-    "social:messenger_profile_read": {"pk": "account"},
+    "inbox:contact_panel": {"public_id": "conversation"},
+    "inbox:contact_profile_edit": {"public_id": "conversation"},
+    "inbox:contact_search": {"public_id": "conversation"},
+    "inbox:contact_merge": {"public_id": "conversation"},
+    "inbox:contact_split": {"public_id": "conversation"},
+    "inbox:account_policy_notice_dismiss": {"public_id": "account"},
+    "inbox:channel_health": {"public_id": "account"},
+    "inbox:channel_event_replay": {"public_id": "account", "event_pk": "webhook_event"},
+    "inbox:channel_test_message": {"public_id": "account"},
+    "inbox:history_import_status": {"public_id": "account"},
+    "inbox:history_import_begin": {"public_id": "account"},
+    "social:account_reconnect": {"public_id": "account"},
+    "social:account_disconnect": {"public_id": "account"},
+    "social:account_human_agent": {"public_id": "account"},
+    "social:account_auto_assign": {"public_id": "account"},
+    "social:messenger_profile": {"public_id": "account"},
+    "social:messenger_profile_read": {"public_id": "account"},
     "outbound:webhook_detail": {"pk": "webhook_endpoint"},
     "outbound:webhook_rotate": {"pk": "webhook_endpoint"},
     "outbound:webhook_enable": {"pk": "webhook_endpoint"},
@@ -227,6 +227,27 @@ def test_every_route_is_classified(route):
     assert set(mapping.values()) <= set(TenantA.OBJECTS)
 
 
+# The objects the seed and the REST API name by a public UUID: the app's URLs name them so too, and their
+# integer keys stay inside (a URL shows neither how many there are nor which came first).
+PUBLIC_ID_OBJECTS = {"account", "conversation", "message", "outbound", "comment"}
+
+
+@pytest.mark.parametrize("route", OBJECT_ROUTES, ids=str)
+def test_conversations_messages_and_pages_are_named_by_their_public_uuid(route):
+    for kwarg, obj in ROUTE_OBJECTS.get(route.name, {}).items():
+        if obj in PUBLIC_ID_OBJECTS:
+            assert kwarg == "public_id" and f"<uuid:{kwarg}>" in route.pattern, (
+                f"{route.name} ({route.pattern}) names a {obj} by {kwarg}: use <uuid:public_id>"
+            )
+
+
+def test_an_integer_id_in_place_of_a_public_one_is_a_404(tenants):
+    client = _client_for(tenants.owner)
+    assert client.get(f"/inbox/c/{tenants.conversation.pk}/").status_code == 404
+    assert client.get(f"/inbox/pages/{tenants.account.pk}/health/").status_code == 404
+    assert client.get(tenants.conversation.get_absolute_url()).status_code == 200
+
+
 @pytest.mark.parametrize("name", sorted(ROUTE_OBJECTS))
 def test_route_objects_lists_no_route_that_is_gone(name):
     assert name in {route.name for route in OBJECT_ROUTES}, f"{name} is in ROUTE_OBJECTS but no longer a URL"
@@ -268,7 +289,11 @@ class TenantA:
 
     def url(self, route: Route) -> str:
         mapping = ROUTE_OBJECTS.get(route.name, {})
-        kwargs = {kwarg: getattr(self, mapping[kwarg]).pk for kwarg in route.kwargs}
+        # Conversations, messages and pages are named by their public UUID, other objects by their key.
+        kwargs = {
+            kwarg: getattr(getattr(self, mapping[kwarg]), "public_id" if kwarg == "public_id" else "pk")
+            for kwarg in route.kwargs
+        }
         return reverse(route.name, kwargs=kwargs)
 
 

@@ -243,7 +243,10 @@ def private_reply_echo_apply(
         return Touched()
     extra = dict(comment.extra or {})
     reply = dict(extra.get("private_reply") or {})
-    reply.update(state="sent", mid=clean_text(event.mid, max_length=MID_LENGTH), conversation_id=messenger.pk)
+    reply.update(
+        state="sent", mid=clean_text(event.mid, max_length=MID_LENGTH), conversation_id=messenger.pk,
+        conversation_public_id=str(messenger.public_id),
+    )
     extra["private_reply"] = reply
     ChatMessage.objects.filter(pk=comment.pk).update(extra=extra, updated_at=timezone.now())
     Conversation.objects.filter(pk=comment.conversation_id).update(

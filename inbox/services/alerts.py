@@ -20,6 +20,7 @@ only when there are some, one for the members' choices, however many members and
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -31,7 +32,7 @@ from django.utils.safestring import mark_safe
 
 from accounts.models import Membership
 from inbox.models import ChatMessage, Conversation
-from inbox.pk_urls import pk_url
+from inbox.pk_urls import public_url
 from inbox.realtime import publish_to_user
 from inbox.text import truncate
 
@@ -51,6 +52,7 @@ BODY_CHARS = 140
 class Alert:
     kind: str
     conversation_id: int
+    conversation_public_id: uuid.UUID
     title: str
     body: str
     sound: bool
@@ -59,7 +61,7 @@ class Alert:
 
     @property
     def url(self) -> str:
-        return pk_url("inbox:conversation_detail", self.conversation_id)
+        return public_url("inbox:conversation_detail", self.conversation_public_id)
 
 
 def alert_html(alert: Alert) -> str:
@@ -101,7 +103,7 @@ def message_alerts(
         .select_related("conversation__contact")
         # Only what an alert says: a busy batch holds hundreds of messages.
         .only(
-            "pk", "conversation_id", "content", "created_at",
+            "pk", "conversation_id", "content", "created_at", "conversation__public_id",
             "conversation__assignee_id", "conversation__created_at", "conversation__contact_id",
             "conversation__contact__name", "conversation__contact__username", "conversation__contact__external_id",
         )
@@ -127,6 +129,7 @@ def message_alerts(
                 alert = Alert(
                     kind=ASSIGNED_MESSAGE,
                     conversation_id=conversation_id,
+                    conversation_public_id=conversation.public_id,
                     title=name,
                     body=_body(message),
                     sound=sound,
@@ -136,6 +139,7 @@ def message_alerts(
                 alert = Alert(
                     kind=NEW_CONVERSATION,
                     conversation_id=conversation_id,
+                    conversation_public_id=conversation.public_id,
                     title=f"New conversation · {name}",
                     body=_body(message),
                     sound=sound,
@@ -173,12 +177,14 @@ def alerts_publish_on_commit(*, business_id: int, message_ids: Iterable[int]) ->
 
 
 def mention_alert_on_commit(
-    *, business_id: int, user_id: int, conversation_id: int, notification_id: int, text: str, sound: bool
+    *, business_id: int, user_id: int, conversation_id: int, conversation_public_id: uuid.UUID, notification_id: int,
+    text: str, sound: bool,
 ) -> None:
     """The member was mentioned in a note (the caller checked that they want to be told)."""
     alert = Alert(
         kind=MENTION,
         conversation_id=conversation_id,
+        conversation_public_id=conversation_public_id,
         title="You were mentioned",
         body=truncate(text, BODY_CHARS),
         sound=sound,

@@ -27,6 +27,8 @@ from inbox.realtime import publish_on_commit
 from inbox.text import clean_text
 
 if TYPE_CHECKING:
+    import uuid
+
     from accounts.models import Business, User
 
 logger = logging.getLogger(__name__)
@@ -348,10 +350,10 @@ def comment_post_fetch(*, conversation_id: int) -> bool:
     return True
 
 
-def comment_get(*, business: Business, pk: int) -> ChatMessage:
-    """A comment of this business (``ChatMessage.DoesNotExist`` for anyone else's)."""
+def comment_get(*, business: Business, public_id: uuid.UUID) -> ChatMessage:
+    """A comment of this business by its public id (``ChatMessage.DoesNotExist`` for anyone else's)."""
     return (
         ChatMessage.objects.for_business(business)
         .select_related("account", "business", "conversation")
-        .get(pk=pk, kind=Kind.COMMENT)
+        .get(public_id=public_id, kind=Kind.COMMENT)
     )

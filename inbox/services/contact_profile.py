@@ -190,9 +190,8 @@ def contact_panels_html(*, business: Business, conversation_ids: Iterable[int]) 
     """The live part of these conversations' contact panels (what the push and the actions' answers carry)."""
     parts = []
     for pk in sorted(set(conversation_ids))[:MAX_PANELS_PER_PUSH]:
-        try:
-            conversation = selectors.conversation_get(business=business, pk=pk)
-        except Conversation.DoesNotExist:
+        conversation = selectors.conversation_queryset(business=business).filter(pk=pk).first()
+        if conversation is None:
             continue  # deleted meanwhile
         panel = selectors.contact_panel(business=business, conversation=conversation)
         parts.append(render_to_string(PANEL_LIVE_TEMPLATE, {"panel": panel, "live": True}).strip())

@@ -12,12 +12,14 @@ from django.utils import timezone
 from social.models import SocialAccount
 
 if TYPE_CHECKING:
+    import uuid
+
     from accounts.models import Business
 
 logger = logging.getLogger(__name__)
 
 
-def account_policy_notice_dismiss(*, business: Business, account_id: int, user) -> bool:
+def account_policy_notice_dismiss(*, business: Business, account_public_id: uuid.UUID, user) -> bool:
     """Hide the policy banner of the business's account until Meta sends a newer enforcement.
 
     Returns False when the business has no such account. Dismissing changes nothing Meta decided:
@@ -26,9 +28,9 @@ def account_policy_notice_dismiss(*, business: Business, account_id: int, user) 
     # Meta's time of the enforcement dismissed (not now): Meta's clock decides what is newer.
     updated = (
         SocialAccount.objects.for_business(business)
-        .filter(pk=account_id)
+        .filter(public_id=account_public_id)
         .update(policy_dismissed_at=Coalesce(F("policy_at"), Value(timezone.now(), output_field=DateTimeField())))
     )
     if updated:
-        logger.info("User %s dismissed the policy notice of account %s", getattr(user, "pk", None), account_id)
+        logger.info("User %s dismissed the policy notice of account %s", getattr(user, "pk", None), account_public_id)
     return bool(updated)

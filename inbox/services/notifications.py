@@ -63,7 +63,7 @@ def notification_create(
         if kind == Notification.Kind.MENTIONED and conversation is not None and choices[0]:
             mention_alert_on_commit(
                 business_id=business.pk, user_id=recipient.pk, conversation_id=conversation.pk,
-                notification_id=notification.pk, text=notification.text, sound=choices[1],
+                conversation_public_id=conversation.public_id, notification_id=notification.pk, text=notification.text, sound=choices[1],
             )
     return notification
 

@@ -8,11 +8,12 @@ without JavaScript they post and redirect. Every value is escaped here or is a h
 
 from __future__ import annotations
 
+import uuid
 from html import escape
 from typing import Any
 
 from accounts.templatetags.staff_tags import member_name
-from inbox.pk_urls import pk_url
+from inbox.pk_urls import public_url
 from inbox.selectors import sort_key
 from inbox.services.comments import private_reply_problem
 from inbox.templatetags.inbox_tags import iso, short_time
@@ -59,15 +60,15 @@ def _private_reply_line(m: Any, reply: dict) -> str:
     if state == "queued":
         return '<p class="comment-private" role="status">Private reply sending…</p>'
     link = ""
-    if reply.get("conversation_id"):
-        url = pk_url("inbox:conversation_detail", int(reply["conversation_id"]))
+    if reply.get("conversation_public_id"):
+        url = public_url("inbox:conversation_detail", uuid.UUID(reply["conversation_public_id"]))
         link = f' → <a href="{url}" data-comment-conversation>open the conversation</a>'
     return f'<p class="comment-private is-sent" role="status">Private reply sent{link}</p>'
 
 
 def _actions(m: Any, context: dict) -> str:
     pk = int(m.pk)
-    parts = [_text_form("reply", pk_url("inbox:comment_reply", pk), context, label="Reply publicly",
+    parts = [_text_form("reply", public_url("inbox:comment_reply", m.public_id), context, label="Reply publicly",
                         button="Reply publicly", pk=pk)]
     inbound = m.direction == "inbound"
     if inbound:
@@ -75,14 +76,14 @@ def _actions(m: Any, context: dict) -> str:
         if problem:
             parts.append(f'<p class="comment-note muted">{_t(problem)}</p>')
         else:
-            parts.append(_text_form("private", pk_url("inbox:comment_private_reply", pk), context,
+            parts.append(_text_form("private", public_url("inbox:comment_private_reply", m.public_id), context,
                                     label="Reply privately in Messenger", button="Send private reply", pk=pk))
         hidden = bool(((m.extra or {}).get("comment") or {}).get("hidden"))
-        parts.append(_form(pk_url("inbox:comment_hide", pk), context, (
+        parts.append(_form(public_url("inbox:comment_hide", m.public_id), context, (
             f'<input type="hidden" name="hidden" value="{"0" if hidden else "1"}">'
             f'<button class="small secondary" type="submit">{"Unhide" if hidden else "Hide"}</button>'
         ), css="comment-form comment-inline"))
-    parts.append(_form(pk_url("inbox:comment_delete", pk), context, (
+    parts.append(_form(public_url("inbox:comment_delete", m.public_id), context, (
         '<button class="small secondary danger" type="submit" data-confirm="Delete this comment on Meta?">'
         "Delete</button>"
     ), css="comment-form comment-inline"))

@@ -15,6 +15,7 @@ are what static/js/inbox.js and bulk.js read to place and filter rows live.
 
 from __future__ import annotations
 
+import uuid
 from html import escape
 from typing import Any
 
@@ -22,7 +23,7 @@ from django import template
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
-from inbox.pk_urls import pk_url
+from inbox.pk_urls import public_url
 from inbox.selectors import sort_key
 from inbox.templatetags.assignment_tags import assignee_avatar
 from inbox.templatetags.comment_bubble import COMMENT_ICON
@@ -30,8 +31,8 @@ from inbox.templatetags.inbox_tags import avatar, iso, platform_icon, priority_c
 
 register = template.Library()
 
-def detail_url(pk: int) -> str:
-    return pk_url("inbox:conversation_detail", pk)
+def detail_url(public_id: uuid.UUID) -> str:
+    return public_url("inbox:conversation_detail", public_id)
 
 
 def _status_chip(c: Any) -> SafeString:
@@ -64,7 +65,7 @@ def conversation_row(c: Any) -> SafeString:
     contact, account = c.contact, c.account
     name = escape(contact.display_name)
     labels = c.chip_labels
-    url = escape(detail_url(c.pk))
+    url = escape(detail_url(c.public_id))
     pk, unread_count = int(c.pk), int(c.unread_count)
     status = escape(c.status)
     classes = "conv-row" + (" is-unread" if unread_count else "") + ("" if c.status == "open" else f" is-{status}")
@@ -79,7 +80,7 @@ def conversation_row(c: Any) -> SafeString:
     return mark_safe(  # noqa: S308
         f'<li id="conversation-{pk}" class="{classes}" data-live="row"'
         f' data-sort="{sort_key(c.last_message_at, pk)}" data-status="{status}" data-unread="{unread_count}"'
-        f' data-priority="{escape(c.priority)}" data-account="{int(c.account_id)}"'
+        f' data-priority="{escape(c.priority)}" data-account="{escape(str(c.account.public_id))}"'
         f' data-assignee="{_id(c.assignee_id)}" data-team="{_id(c.team_id)}"'
         f' data-labels="{"".join(f" {int(label.pk)}" for label in labels)}">'
         f'<label class="conv-select-box"><input type="checkbox" class="conv-select" name="ids" value="{pk}"'

@@ -23,7 +23,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import Truncator
 
 from accounts.templatetags.staff_tags import member_name, staff_avatar
-from inbox.pk_urls import pk_url
+from inbox.pk_urls import pk_url, public_url
 from inbox.selectors import sort_key
 from inbox.templatetags.comment_bubble import comment_html
 from inbox.templatetags.handover_tags import handover_app
@@ -308,7 +308,7 @@ def _bubble_body(m: Any) -> str:
         if shown.shortened:
             parts.append(
                 f'<p class="msg-shortened muted">… message shortened, {intcomma(shown.length)} characters — '
-                f'<a href="{pk_url("inbox:message_text", m.pk)}" target="_blank" rel="noopener">Show all</a></p>'
+                f'<a href="{public_url("inbox:message_text", m.public_id)}" target="_blank" rel="noopener">Show all</a></p>'
             )
     elif not m.attachments.all():
         unsupported = (m.extra or {}).get("is_unsupported")
@@ -349,7 +349,7 @@ def _failure(m: Any, context: dict) -> str:
         code = f' <span class="muted">(Meta error {_text(m.error_code)})</span>' if m.error_code else ""
         retry = ""
         if m.source == "inbox":
-            url = pk_url("inbox:message_retry", m.pk)
+            url = public_url("inbox:message_retry", m.public_id)
             retry = (
                 f'<form method="post" action="{url}" hx-post="{url}" hx-swap="none" data-live-response>{_csrf(context)}'
                 '<button class="small" type="submit">Retry</button></form>'
@@ -403,7 +403,7 @@ def _page_reaction(m: Any, context: dict) -> str:
     """The page's reaction (staff gave it): a button that takes it away."""
     if not getattr(m, "page_reaction", ""):
         return ""
-    url = pk_url("inbox:message_unreact", m.pk)
+    url = public_url("inbox:message_unreact", m.public_id)
     return (
         f'<form class="msg-page-reaction-form" method="post" action="{url}" hx-post="{url}" hx-swap="none" '
         f'data-live-response>{_csrf(context)}<button type="submit" class="msg-page-reaction" data-page-reaction '
@@ -438,7 +438,7 @@ def _actions(m: Any, context: dict) -> str:
     )
     if m.platform != "FACEBOOK":
         return f'<div class="msg-actions">{reply}</div>'
-    url = pk_url("inbox:message_react", m.pk)
+    url = public_url("inbox:message_react", m.public_id)
     choices = "".join(
         f'<button type="submit" name="reaction" value="{r}" class="react-choice" aria-label="React {r}">{r}</button>'
         for r in _PAGE_REACTIONS

@@ -57,7 +57,7 @@ def test_a_new_conversation_alerts_every_member_who_wants_it(business, member, s
     assert [group for group, _ in pushes] == [member_group(business.pk, member.pk)]
     html = pushes[0][1]
     assert 'data-kind="new_conversation"' in html and "New conversation · Giulia" in html
-    assert 'data-body="Is it ready?"' in html and f'data-url="/inbox/c/{message.conversation_id}/"' in html
+    assert 'data-body="Is it ready?"' in html and f'data-url="/inbox/c/{message.conversation.public_id}/"' in html
     assert "data-sound" not in html  # sound is off unless chosen
 
 

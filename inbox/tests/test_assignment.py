@@ -52,7 +52,7 @@ def published():
 
 
 def _assign_url(conversation) -> str:
-    return reverse("inbox:conversation_assign", args=[conversation.pk])
+    return reverse("inbox:conversation_assign", args=[conversation.public_id])
 
 
 # --- the service ------------------------------------------------------------------------------------------
@@ -176,13 +176,13 @@ def test_assign_view_refuses_bad_input_and_another_business_team(client_member, 
 
 def test_another_business_gets_404(client_other, conversation, other_member):
     assert client_other.post(_assign_url(conversation), {"assignee": "me"}).status_code == 404
-    assert client_other.get(reverse("inbox:assignee_picker", args=[conversation.pk]), **HTMX).status_code == 404
+    assert client_other.get(reverse("inbox:assignee_picker", args=[conversation.public_id]), **HTMX).status_code == 404
     conversation.refresh_from_db()
     assert conversation.assignee_id is None
 
 
 def test_the_picker_lists_members_and_teams(client_member, conversation, agent, team, other_member):
-    response = client_member.get(reverse("inbox:assignee_picker", args=[conversation.pk]), **HTMX)
+    response = client_member.get(reverse("inbox:assignee_picker", args=[conversation.public_id]), **HTMX)
     html = response.content.decode()
     assert "ada@bakery.example" in html and "Support" in html
     assert "owner@other.example" not in html
@@ -301,7 +301,7 @@ def test_list_and_detail_query_counts_stay_flat(
     rows = make(30)
     with django_assert_max_num_queries(len(few)):
         client_member.get(url)
-    detail = reverse("inbox:conversation_detail", args=[rows[0].pk])
+    detail = reverse("inbox:conversation_detail", args=[rows[0].public_id])
     with CaptureQueriesContext(connection) as one:
         client_member.get(detail)
     make(10)
@@ -411,7 +411,7 @@ def test_another_business_membership_removal_leaves_ours_alone(business, other_b
 
 
 def test_owner_turns_auto_assign_on_for_a_page(client_member, page, client):
-    url = reverse("social:account_auto_assign", args=[page.pk])
+    url = reverse("social:account_auto_assign", args=[page.public_id])
     assert client_member.post(url, {"enabled": "on"}).status_code == 302
     page.refresh_from_db()
     assert page.auto_assign is True
@@ -423,6 +423,6 @@ def test_owner_turns_auto_assign_on_for_a_page(client_member, page, client):
 
 def test_an_agent_cannot_turn_auto_assign_on(client, agent, page):
     client.force_login(agent)
-    assert client.post(reverse("social:account_auto_assign", args=[page.pk]), {"enabled": "on"}).status_code == 403
+    assert client.post(reverse("social:account_auto_assign", args=[page.public_id]), {"enabled": "on"}).status_code == 403
     page.refresh_from_db()
     assert page.auto_assign is False

@@ -60,7 +60,7 @@ def _event(
 
 
 def _url(account, name: str = "inbox:channel_health", **kwargs) -> str:
-    return reverse(name, kwargs={"pk": account.pk, **kwargs})
+    return reverse(name, kwargs={"public_id": account.public_id, **kwargs})
 
 
 def test_the_page_counts_its_events_per_hour_and_lists_its_problems(client_member, page, business):

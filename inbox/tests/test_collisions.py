@@ -96,7 +96,7 @@ def test_reply_after_a_teammates_is_held_with_send_anyway(client_member, member,
     _outbound(conversation, by=sara)
     with mock.patch("inbox.tasks.message_send.apply_async") as delay:
         response = client_member.post(
-            reverse("inbox:reply", args=[conversation.pk]), {"text": "Yes, at 4pm", "seen": str(seen)}, **HTMX
+            reverse("inbox:reply", args=[conversation.public_id]), {"text": "Yes, at 4pm", "seen": str(seen)}, **HTMX
         )
     assert response.status_code == 422
     html = response.content.decode()
@@ -113,7 +113,7 @@ def test_send_anyway_sends(client_member, member, sara, conversation, django_cap
     _outbound(conversation, by=sara)
     with mock.patch("inbox.tasks.message_send.apply_async"), django_capture_on_commit_callbacks(execute=True):
         response = client_member.post(
-            reverse("inbox:reply", args=[conversation.pk]),
+            reverse("inbox:reply", args=[conversation.public_id]),
             {"text": "Yes, at 4pm", "seen": str(seen), "confirm_collision": "1"},
             **HTMX,
         )
@@ -125,17 +125,17 @@ def test_reply_without_a_collision_is_sent(client_member, member, sara, conversa
     _outbound(conversation, by=sara)
     with mock.patch("inbox.tasks.message_send.apply_async"):
         response = client_member.post(
-            reverse("inbox:reply", args=[conversation.pk]), {"text": "Hi", "seen": str(_seen(conversation))}, **HTMX
+            reverse("inbox:reply", args=[conversation.public_id]), {"text": "Hi", "seen": str(_seen(conversation))}, **HTMX
         )
     assert response.status_code == 200
 
 
 def test_the_detail_page_carries_the_newest_message(client_member, conversation):
-    html = client_member.get(reverse("inbox:conversation_detail", args=[conversation.pk])).content.decode()
+    html = client_member.get(reverse("inbox:conversation_detail", args=[conversation.public_id])).content.decode()
     assert f'name="seen" value="{_seen(conversation)}"' in html
     assert f'data-presence-for="{conversation.pk}"' in html
 
 
 def test_another_business_conversation_is_404(client_other, conversation):
-    response = client_other.post(reverse("inbox:reply", args=[conversation.pk]), {"text": "Hi", "seen": "0"}, **HTMX)
+    response = client_other.post(reverse("inbox:reply", args=[conversation.public_id]), {"text": "Hi", "seen": "0"}, **HTMX)
     assert response.status_code == 404

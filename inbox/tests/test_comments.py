@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -98,8 +99,8 @@ def stored(comment: Comment) -> ChatMessage:
     return ChatMessage.objects.get(message_id=comment.comment_id)
 
 
-def htmx_post(client, name: str, pk: int, data: dict | None = None):
-    return run_on_commit(client.post, reverse(f"inbox:{name}", args=[pk]), data or {}, HTTP_HX_REQUEST="true")
+def htmx_post(client, name: str, public_id: uuid.UUID, data: dict | None = None):
+    return run_on_commit(client.post, reverse(f"inbox:{name}", args=[public_id]), data or {}, HTTP_HX_REQUEST="true")
 
 
 # --- parsing ---------------------------------------------------------------------------------------
@@ -161,9 +162,9 @@ def test_a_comment_arrives_as_a_comment_thread(client_member, on_sandbox):
     assert ChatMessage.objects.filter(kind="comment").count() == 1
     html = client_member.get(reverse("inbox:conversation_list")).content.decode()
     assert "Comment on:" in html and 'class="conv-comment"' in html
-    detail = client_member.get(reverse("inbox:conversation_detail", args=[conversation.pk])).content.decode()
+    detail = client_member.get(reverse("inbox:conversation_detail", args=[conversation.public_id])).content.decode()
     assert "View the post" in detail and "Reply publicly" in detail and "Send private reply" in detail
-    panel = client_member.get(reverse("inbox:contact_panel", args=[conversation.pk])).content.decode()
+    panel = client_member.get(reverse("inbox:contact_panel", args=[conversation.public_id])).content.decode()
     assert "Messenger ID (PSID)" not in panel and "comment:" not in panel  # the thread's key is no PSID
 
 
@@ -228,7 +229,7 @@ def test_public_reply_is_posted_and_audited(client_member, member, on_sandbox):
     comment = sandbox_comment(on_sandbox)
     deliver(client_member, comment)
 
-    response = htmx_post(client_member, "comment_reply", stored(comment).pk, {"text": "Yes, every Sunday!"})
+    response = htmx_post(client_member, "comment_reply", stored(comment).public_id, {"text": "Yes, every Sunday!"})
 
     assert response.status_code == 200
     reply = ChatMessage.objects.get(kind="comment", direction="outbound")
@@ -245,7 +246,7 @@ def test_empty_public_reply_is_a_clear_400(client_member, on_sandbox):
     comment = sandbox_comment(on_sandbox)
     deliver(client_member, comment)
 
-    response = htmx_post(client_member, "comment_reply", stored(comment).pk, {"text": "  "})
+    response = htmx_post(client_member, "comment_reply", stored(comment).public_id, {"text": "  "})
 
     assert response.status_code == 400 and "Write the reply" in response.content.decode()
     assert not ChatMessage.objects.filter(direction="outbound").exists()
@@ -254,15 +255,15 @@ def test_empty_public_reply_is_a_clear_400(client_member, on_sandbox):
 def test_hide_unhide_and_delete_through_the_sandbox(client_member, member, on_sandbox):
     comment = sandbox_comment(on_sandbox)
     deliver(client_member, comment)
-    pk = stored(comment).pk
+    public_id = stored(comment).public_id
 
-    assert htmx_post(client_member, "comment_hide", pk, {"hidden": "1"}).status_code == 200
+    assert htmx_post(client_member, "comment_hide", public_id, {"hidden": "1"}).status_code == 200
     comment.refresh_from_db()
     assert comment.hidden is True and stored(comment).extra["comment"]["hidden"] is True
-    assert htmx_post(client_member, "comment_hide", pk, {"hidden": "0"}).status_code == 200
+    assert htmx_post(client_member, "comment_hide", public_id, {"hidden": "0"}).status_code == 200
     comment.refresh_from_db()
     assert comment.hidden is False
-    assert htmx_post(client_member, "comment_delete", pk).status_code == 200
+    assert htmx_post(client_member, "comment_delete", public_id).status_code == 200
     comment.refresh_from_db()
     assert comment.deleted is True and stored(comment).is_deleted is True
     actions = set(AuditEvent.objects.filter(actor=member).values_list("action", flat=True))
@@ -274,7 +275,7 @@ def test_meta_refusal_of_a_delete_is_shown(client_member, on_sandbox):
     deliver(client_member, comment)
     Comment.objects.filter(pk=comment.pk).update(deleted=True)  # gone on Meta's side already
 
-    response = htmx_post(client_member, "comment_delete", stored(comment).pk)
+    response = htmx_post(client_member, "comment_delete", stored(comment).public_id)
 
     assert response.status_code == 400 and "Meta refused" in response.content.decode()
     assert stored(comment).is_deleted is False
@@ -285,7 +286,7 @@ def test_private_reply_continues_in_messenger_and_is_linked(client_member, membe
     deliver(client_member, comment)
     message = stored(comment)
 
-    response = htmx_post(client_member, "comment_private_reply", message.pk, {"text": "Let's sort it out here"})
+    response = htmx_post(client_member, "comment_private_reply", message.public_id, {"text": "Let's sort it out here"})
 
     assert response.status_code == 200
     sent = SentMessage.objects.get(body__recipient__comment_id=comment.comment_id)
@@ -307,18 +308,18 @@ def test_private_reply_continues_in_messenger_and_is_linked(client_member, membe
     assert thread_messages(messenger) == ["Let's sort it out here", "Thanks! Sunday at 10?"]
     comment_thread = thread()
     assert comment_thread.linked_conversation == messenger
-    detail = client_member.get(reverse("inbox:conversation_detail", args=[comment_thread.pk])).content.decode()
+    detail = client_member.get(reverse("inbox:conversation_detail", args=[comment_thread.public_id])).content.decode()
     assert "Private reply sent" in detail
-    assert reverse("inbox:conversation_detail", args=[messenger.pk]) in detail
+    assert reverse("inbox:conversation_detail", args=[messenger.public_id]) in detail
 
 
 def test_a_second_private_reply_is_refused_before_meta(client_member, on_sandbox):
     comment = sandbox_comment(on_sandbox)
     deliver(client_member, comment)
-    pk = stored(comment).pk
-    htmx_post(client_member, "comment_private_reply", pk, {"text": "First"})
+    public_id = stored(comment).public_id
+    htmx_post(client_member, "comment_private_reply", public_id, {"text": "First"})
 
-    response = htmx_post(client_member, "comment_private_reply", pk, {"text": "Second"})
+    response = htmx_post(client_member, "comment_private_reply", public_id, {"text": "Second"})
 
     assert response.status_code == 400 and "one per comment" in response.content.decode()
     assert SentMessage.objects.filter(body__recipient__comment_id=comment.comment_id).count() == 1
@@ -328,7 +329,7 @@ def test_an_eight_day_old_comment_gets_no_private_reply(client_member, on_sandbo
     comment = sandbox_comment(on_sandbox, age_days=8)
     deliver(client_member, comment)
 
-    response = htmx_post(client_member, "comment_private_reply", stored(comment).pk, {"text": "Sorry for the wait"})
+    response = htmx_post(client_member, "comment_private_reply", stored(comment).public_id, {"text": "Sorry for the wait"})
 
     assert response.status_code == 400 and "within 7 days" in response.content.decode()
     assert not SentMessage.objects.exists()
@@ -378,11 +379,11 @@ def test_another_business_gets_404_on_every_comment_action(client, member, other
     client.force_login(member)
     comment = sandbox_comment(on_sandbox)
     deliver(client, comment)
-    pk = stored(comment).pk
+    public_id = stored(comment).public_id
     client.force_login(other_member)
 
     for name in ("comment_reply", "comment_private_reply", "comment_hide", "comment_delete"):
-        assert htmx_post(client, name, pk, {"text": "Hi"}).status_code == 404, name
+        assert htmx_post(client, name, public_id, {"text": "Hi"}).status_code == 404, name
     assert not ChatMessage.objects.filter(direction="outbound").exists()
     assert not Comment.objects.filter(from_page=True).exists()
 
@@ -392,11 +393,11 @@ def test_an_agent_may_reply_and_loses_it_with_the_membership(client, business, o
     client.force_login(agent)
     comment = sandbox_comment(on_sandbox)
     deliver(client, comment)
-    pk = stored(comment).pk
+    public_id = stored(comment).public_id
 
-    assert htmx_post(client, "comment_reply", pk, {"text": "On it"}).status_code == 200
+    assert htmx_post(client, "comment_reply", public_id, {"text": "On it"}).status_code == 200
     agent.memberships.all().delete()
-    response = htmx_post(client, "comment_reply", pk, {"text": "Again"})
+    response = htmx_post(client, "comment_reply", public_id, {"text": "Again"})
 
     assert response.status_code in (302, 403, 404)
     assert ChatMessage.objects.filter(direction="outbound").count() == 1
@@ -433,7 +434,7 @@ def test_meta_refusing_a_public_reply_marks_it_failed(client_member, on_sandbox)
     Fault.objects.create(path=f"/{comment.comment_id}/comments", method="POST", remaining=1, http_status=400,
                          code=100, message="(#100) Invalid parameter")
 
-    htmx_post(client_member, "comment_reply", stored(comment).pk, {"text": "Yes!"})
+    htmx_post(client_member, "comment_reply", stored(comment).public_id, {"text": "Yes!"})
 
     reply = ChatMessage.objects.get(direction="outbound")
     assert reply.status == "failed" and "Invalid parameter" in reply.error and reply.message_id is None
@@ -448,7 +449,7 @@ def test_meta_down_retries_the_public_reply_then_posts_it(client_member, on_sand
     deliver(client_member, comment)
     Fault.objects.create(path=f"/{comment.comment_id}/comments", method="POST", remaining=1, http_status=500, code=2)
 
-    htmx_post(client_member, "comment_reply", stored(comment).pk, {"text": "Yes!"})
+    htmx_post(client_member, "comment_reply", stored(comment).public_id, {"text": "Yes!"})
 
     reply = ChatMessage.objects.get(direction="outbound")
     assert reply.status == "sent" and reply.message_id == Comment.objects.get(from_page=True).comment_id
@@ -496,7 +497,7 @@ def test_the_control_endpoints_comment_and_answer_through_real_webhooks(client_m
                                  data={"comment_id": made["comment_id"], "text": "Hello?"})
     assert refused.status_code == 400  # no private reply to answer yet
 
-    htmx_post(client_member, "comment_private_reply", stored(Comment.objects.get()).pk, {"text": "Yes, behind us"})
+    htmx_post(client_member, "comment_private_reply", stored(Comment.objects.get()).public_id, {"text": "Yes, behind us"})
     answer = run_on_commit(client_member.post, reverse("sandbox:control_comment_answer"),
                            content_type="application/json", data={"comment_id": made["comment_id"], "text": "Great"})
 

@@ -264,7 +264,7 @@ def test_unsend_purges_text_file_and_edit_history_and_keeps_a_tombstone(client, 
     send(client, p.edit(page_id=PAGE_ID, psid=PSID, mid=mid, text="again", num_edit=2, timestamp_ms=1767225603000))
     message.refresh_from_db()
     assert message.content == ""
-    html = client_member.get(reverse("inbox:conversation_detail", args=[message.conversation_id])).content.decode()
+    html = client_member.get(reverse("inbox:conversation_detail", args=[message.conversation.public_id])).content.decode()
     assert "Message unsent" in html and "4111" not in html and "Blue" not in html
 
 

@@ -215,7 +215,7 @@ def test_the_panel_shows_the_other_identity_its_conversations_the_ad_and_the_lab
     ChatMessageFactory(conversation=giulia, content="Later message", timestamp=timezone.now())
     label = Label.objects.create(business=business, name="VIP", colour="purple")
     ConversationLabel.objects.create(business=business, conversation=giulia, label=label)
-    conversation = selectors.conversation_get(business=business, pk=giulia.pk)
+    conversation = selectors.conversation_get(business=business, public_id=giulia.public_id)
 
     panel = selectors.contact_panel(business=business, conversation=conversation)
 
@@ -267,7 +267,7 @@ def test_the_panel_costs_four_queries_whatever_the_data(
     business, member, giulia, identities, django_assert_num_queries
 ):
     _many_identities(business, member, giulia, identities)
-    conversation = selectors.conversation_get(business=business, pk=giulia.pk)
+    conversation = selectors.conversation_get(business=business, public_id=giulia.public_id)
     with django_assert_num_queries(4):
         panel = selectors.contact_panel(business=business, conversation=conversation)
         # Rendering reads nothing more than the panel holds.
@@ -277,7 +277,7 @@ def test_the_panel_costs_four_queries_whatever_the_data(
 
 
 def test_a_customer_of_one_identity_costs_two_queries(business, giulia, django_assert_num_queries):
-    conversation = selectors.conversation_get(business=business, pk=giulia.pk)
+    conversation = selectors.conversation_get(business=business, public_id=giulia.public_id)
     with django_assert_num_queries(2):
         selectors.contact_panel(business=business, conversation=conversation)
 
@@ -302,7 +302,7 @@ def test_the_panel_view_shows_name_page_ids_and_the_other_conversation(
     client_member, business, member, giulia, giulia_ig
 ):
     _pair(business, member, giulia, giulia_ig)
-    response = client_member.get(reverse("inbox:contact_panel", args=[giulia.pk]), **HTMX)
+    response = client_member.get(reverse("inbox:contact_panel", args=[giulia.public_id]), **HTMX)
     html = response.content.decode()
     assert response.status_code == 200
     assert "Giulia Bianchi" in html
@@ -312,7 +312,7 @@ def test_the_panel_view_shows_name_page_ids_and_the_other_conversation(
 
 
 def test_the_form_saves_notes_and_details_and_answers_the_panel(client_member, business, giulia):
-    url = reverse("inbox:contact_profile_edit", args=[giulia.pk])
+    url = reverse("inbox:contact_profile_edit", args=[giulia.public_id])
     assert client_member.get(url, **HTMX).status_code == 200
     response = client_member.post(
         url, {"notes": "Prefers pickup", "key": ["Birthday", ""], "value": ["12 May", ""]}, **HTMX
@@ -338,44 +338,44 @@ def test_the_form_saves_notes_and_details_and_answers_the_panel(client_member, b
     ],
 )
 def test_the_form_refuses_with_a_clear_error_and_keeps_what_was_typed(client_member, giulia, data, error):
-    response = client_member.post(reverse("inbox:contact_profile_edit", args=[giulia.pk]), data, **HTMX)
+    response = client_member.post(reverse("inbox:contact_profile_edit", args=[giulia.public_id]), data, **HTMX)
     assert response.status_code == 422
     assert error in response.content.decode()
     assert Contact.objects.get(pk=giulia.contact_id).notes == ""
 
 
 def test_merging_from_the_search_and_splitting_from_the_panel(client_member, business, giulia, giulia_ig):
-    options = client_member.get(reverse("inbox:contact_search", args=[giulia.pk]), {"q": "giulia"}, **HTMX)
+    options = client_member.get(reverse("inbox:contact_search", args=[giulia.public_id]), {"q": "giulia"}, **HTMX)
     assert f'name="contact" value="{giulia_ig.contact_id}"' in options.content.decode()
     response = client_member.post(
-        reverse("inbox:contact_merge", args=[giulia.pk]), {"contact": giulia_ig.contact_id}, **HTMX
+        reverse("inbox:contact_merge", args=[giulia.public_id]), {"contact": giulia_ig.contact_id}, **HTMX
     )
     assert response.status_code == 200
     assert "Do you deliver on Sundays?" in response.content.decode()
     assert Contact.objects.get(pk=giulia.contact_id).person_id == Contact.objects.get(pk=giulia_ig.contact_id).person_id
 
     again = client_member.post(
-        reverse("inbox:contact_merge", args=[giulia.pk]), {"contact": giulia_ig.contact_id}, **HTMX
+        reverse("inbox:contact_merge", args=[giulia.public_id]), {"contact": giulia_ig.contact_id}, **HTMX
     )
     assert again.status_code == 409 and b"already" in again.content
 
     response = client_member.post(
-        reverse("inbox:contact_split", args=[giulia.pk]), {"contact": giulia_ig.contact_id}, **HTMX
+        reverse("inbox:contact_split", args=[giulia.public_id]), {"contact": giulia_ig.contact_id}, **HTMX
     )
     assert response.status_code == 200
     assert not Person.objects.exists()
 
 
 def test_views_without_htmx_go_back_to_the_conversation(client_member, giulia, giulia_ig):
-    response = client_member.post(reverse("inbox:contact_merge", args=[giulia.pk]), {"contact": giulia_ig.contact_id})
+    response = client_member.post(reverse("inbox:contact_merge", args=[giulia.public_id]), {"contact": giulia_ig.contact_id})
     assert response.status_code == 302
-    assert response["Location"] == reverse("inbox:conversation_detail", args=[giulia.pk])
+    assert response["Location"] == reverse("inbox:conversation_detail", args=[giulia.public_id])
 
 
 def test_merging_with_another_business_contact_is_a_404(client_member, giulia, other_page):
     stranger = ContactFactory(account=other_page, name="Bea Beta")
     for contact, status in ((stranger.pk, 404), (10**9, 404), ("nonsense", 400), ("", 400)):
-        response = client_member.post(reverse("inbox:contact_merge", args=[giulia.pk]), {"contact": contact}, **HTMX)
+        response = client_member.post(reverse("inbox:contact_merge", args=[giulia.public_id]), {"contact": contact}, **HTMX)
         assert response.status_code == status
     assert not Person.objects.exists()
 
@@ -386,7 +386,7 @@ def test_splitting_a_contact_not_joined_to_this_customer_is_a_404(
     _pair(business, member, giulia, giulia_ig)
     unrelated = ConversationFactory(contact=ContactFactory(account=SocialAccountFactory(business=business)))
     response = client_member.post(
-        reverse("inbox:contact_split", args=[unrelated.pk]), {"contact": giulia_ig.contact_id}, **HTMX
+        reverse("inbox:contact_split", args=[unrelated.public_id]), {"contact": giulia_ig.contact_id}, **HTMX
     )
     assert response.status_code == 404
     assert Person.objects.get().contacts.count() == 2
@@ -398,7 +398,7 @@ ROUTES = ["contact_panel", "contact_profile_edit", "contact_search", "contact_me
 @pytest.mark.parametrize("name", ROUTES)
 def test_another_business_member_gets_a_404_everywhere(client_other, business, member, giulia, giulia_ig, name):
     _pair(business, member, giulia, giulia_ig)
-    url = reverse(f"inbox:{name}", args=[giulia.pk])
+    url = reverse(f"inbox:{name}", args=[giulia.public_id])
     for method in ("get", "post"):
         response = getattr(client_other, method)(
             url, {"contact": giulia_ig.contact_id, "notes": "intrusion", "q": "g"}, **HTMX
@@ -412,7 +412,7 @@ def test_another_business_member_gets_a_404_everywhere(client_other, business, m
 def test_the_search_shows_no_other_business_contact(client_member, giulia, other_page):
     ContactFactory(account=other_page, name="Giulia Stranger")
     html = client_member.get(
-        reverse("inbox:contact_search", args=[giulia.pk]), {"q": "Giulia"}, **HTMX
+        reverse("inbox:contact_search", args=[giulia.public_id]), {"q": "Giulia"}, **HTMX
     ).content.decode()
     assert "Stranger" not in html
     assert "No other profile matches" in html
@@ -465,6 +465,6 @@ def test_a_rolled_back_change_pushes_nothing(layer, business, member, giulia, dj
 
 
 def test_a_search_with_a_nul_byte_finds_nothing_and_does_not_fail(client_member, giulia, giulia_ig):
-    response = client_member.get(reverse("inbox:contact_search", args=[giulia.pk]), {"q": "giulia\x00"}, **HTMX)
+    response = client_member.get(reverse("inbox:contact_search", args=[giulia.public_id]), {"q": "giulia\x00"}, **HTMX)
     assert response.status_code == 200
     assert "Join" not in response.content.decode()

@@ -69,7 +69,7 @@ def test_the_rows_data_attributes_are_what_the_scripts_filter_and_place_by(page,
     assert f'<li id="conversation-{conversation.pk}" class="conv-row is-unread is-pending" data-live="row"' in html
     assert f'data-sort="{selectors.sort_key(conversation.last_message_at, conversation.pk)}"' in html
     assert 'data-status="pending" data-unread="3" data-priority="high"' in html
-    assert f'data-account="{page.pk}" data-assignee="{agent.pk}" data-team="{team.pk}"' in html
+    assert f'data-account="{page.public_id}" data-assignee="{agent.pk}" data-team="{team.pk}"' in html
     assert f'data-labels=" {refund.pk} {vip.pk}"' in html  # by name, as the chips
     assert re.findall(r'label-chip label-(\w+)">', html) == ["red", "purple"]
     assert f'title="Assigned to {agent.display_name}"' in html
@@ -108,14 +108,14 @@ def test_our_own_last_message_reads_you_and_a_snooze_shows_its_time(page):
 
 def test_the_link_opens_the_conversation_under_any_url_prefix(page):
     conversation = ConversationFactory(contact=ContactFactory(account=page))
-    assert detail_url(conversation.pk) == reverse("inbox:conversation_detail", args=[conversation.pk])
+    assert detail_url(conversation.public_id) == reverse("inbox:conversation_detail", args=[conversation.public_id])
     set_script_prefix("/support/")
     try:
-        assert detail_url(conversation.pk) == f"/support/inbox/c/{conversation.pk}/"
-        assert detail_url(conversation.pk) == reverse("inbox:conversation_detail", args=[conversation.pk])
+        assert detail_url(conversation.public_id) == f"/support/inbox/c/{conversation.public_id}/"
+        assert detail_url(conversation.public_id) == reverse("inbox:conversation_detail", args=[conversation.public_id])
     finally:
         clear_script_prefix()
-    assert f'href="{reverse("inbox:conversation_detail", args=[conversation.pk])}"' in _row(conversation)
+    assert f'href="{reverse("inbox:conversation_detail", args=[conversation.public_id])}"' in _row(conversation)
 
 
 def test_the_list_page_and_a_push_carry_the_same_row(client_member, page, business):

@@ -74,7 +74,7 @@ def test_every_action_answers_with_the_counters_the_push_sends(client_member, bu
     if name == "conversation_unread":
         Conversation.objects.filter(pk=conversation.pk).update(unread_count=0)
     with mock.patch("inbox.tasks.message_send.apply_async"):
-        response = client_member.post(reverse(f"inbox:{name}", args=[conversation.pk]), data, **HTMX)
+        response = client_member.post(reverse(f"inbox:{name}", args=[conversation.public_id]), data, **HTMX)
     assert response.status_code == 200
     html = response.content.decode()
     expected = _fresh_counters(business)
@@ -90,18 +90,18 @@ def test_resolving_an_unread_conversation_takes_it_out_of_the_badges(client_memb
     conversation = _unread(page, "Resolved now")
     before = client_member.get(reverse("inbox:conversation_list")).content.decode()
     assert _badge(before) == 2
-    response = client_member.post(reverse("inbox:conversation_resolve", args=[conversation.pk]), **HTMX)
+    response = client_member.post(reverse("inbox:conversation_resolve", args=[conversation.public_id]), **HTMX)
     html = response.content.decode()
     assert _badge(html) == 1 == _unread_list_count(client_member)
     assert re.search(rf'id="unread-account-{page.pk}"[^>]*>1<', html)
-    reopened = client_member.post(reverse("inbox:conversation_reopen", args=[conversation.pk]), **HTMX)
+    reopened = client_member.post(reverse("inbox:conversation_reopen", args=[conversation.public_id]), **HTMX)
     assert _badge(reopened.content.decode()) == 2 == _unread_list_count(client_member)
 
 
 def test_opening_a_conversation_brings_its_row_and_the_counters_along(client_member, business, page):
     _unread(page, "Waiting")
     conversation = _unread(page, "Opened")
-    response = client_member.get(reverse("inbox:conversation_detail", args=[conversation.pk]), **HTMX)
+    response = client_member.get(reverse("inbox:conversation_detail", args=[conversation.public_id]), **HTMX)
     html = response.content.decode()
     assert html.lstrip().startswith('<section id="conversation-pane"')
     fragments = html.split("<template data-live-fragments>", 1)[1].split("</template>", 1)[0]
@@ -114,13 +114,13 @@ def test_opening_a_conversation_brings_its_row_and_the_counters_along(client_mem
 
 def test_opening_a_read_conversation_changes_no_badge_and_brings_nothing_along(client_member, page):
     conversation = ConversationFactory(contact=ContactFactory(account=page), unread_count=0)
-    html = client_member.get(reverse("inbox:conversation_detail", args=[conversation.pk]), **HTMX).content.decode()
+    html = client_member.get(reverse("inbox:conversation_detail", args=[conversation.public_id]), **HTMX).content.decode()
     assert "data-live-fragments" not in html
 
 
 def test_a_whole_conversation_page_carries_no_extra_fragments(client_member, page):
     conversation = _unread(page, "Opened")
-    html = client_member.get(reverse("inbox:conversation_detail", args=[conversation.pk])).content.decode()
+    html = client_member.get(reverse("inbox:conversation_detail", args=[conversation.public_id])).content.decode()
     assert "data-live-fragments" not in html
     assert _badge(html) == 0
 

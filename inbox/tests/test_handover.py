@@ -59,7 +59,7 @@ def ours() -> str:
 
 
 def detail(client, conversation) -> str:
-    return client.get(reverse("inbox:conversation_detail", args=[conversation.pk])).content.decode()
+    return client.get(reverse("inbox:conversation_detail", args=[conversation.public_id])).content.decode()
 
 
 # --- webhooks ------------------------------------------------------------------------------------------
@@ -72,7 +72,7 @@ def test_pass_to_page_inbox_shows_the_chip_and_a_line(client_member, page, conve
     assert conversation.thread_owner_app_id == PAGE_INBOX_APP_ID
     html = detail(client_member, conversation)
     assert "Thread: Page Inbox" in html
-    assert reverse("inbox:thread_take", args=[conversation.pk]) in html
+    assert reverse("inbox:thread_take", args=[conversation.public_id]) in html
     assert "Page Inbox has this conversation: Meta refuses replies from this inbox" in html
     assert ChatMessage.objects.filter(conversation=conversation, kind=ChatMessage.Kind.NOTICE).count() == 1
 
@@ -88,7 +88,7 @@ def test_take_from_us_then_pass_back_makes_it_ours_again(client_member, page, co
     assert conversation.thread_owner_app_id == ""
     html = detail(client_member, conversation)
     assert "Thread:" not in html
-    assert reverse("inbox:thread_pass", args=[conversation.pk]) in html
+    assert reverse("inbox:thread_pass", args=[conversation.public_id]) in html
 
 
 def test_a_late_redelivered_handover_does_not_undo_a_newer_one(client_member, page, conversation):
@@ -177,7 +177,7 @@ def test_take_control_is_pushed_live_to_everyone(client_member, on_sandbox, conv
     Conversation.objects.filter(pk=conversation.pk).update(thread_owner_app_id=PAGE_INBOX_APP_ID)
 
     with django_capture_on_commit_callbacks(execute=True):
-        client_member.post(reverse("inbox:thread_take", args=[conversation.pk]), HTTP_HX_REQUEST="true")
+        client_member.post(reverse("inbox:thread_take", args=[conversation.public_id]), HTTP_HX_REQUEST="true")
 
     assert sent == [{"business_id": conversation.business_id, "conversation_ids": (conversation.pk,),
                      "message_ids": (), "pane_ids": None}]
@@ -187,7 +187,7 @@ def test_take_control_through_the_sandbox(client_member, member, on_sandbox, con
     ThreadControl.objects.create(page=on_sandbox, psid=GIULIA, owner_app_id=PAGE_INBOX_APP_ID)
     Conversation.objects.filter(pk=conversation.pk).update(thread_owner_app_id=PAGE_INBOX_APP_ID)
 
-    response = client_member.post(reverse("inbox:thread_take", args=[conversation.pk]), HTTP_HX_REQUEST="true")
+    response = client_member.post(reverse("inbox:thread_take", args=[conversation.public_id]), HTTP_HX_REQUEST="true")
 
     assert response.status_code == 200
     conversation.refresh_from_db()
@@ -201,7 +201,7 @@ def test_take_control_through_the_sandbox(client_member, member, on_sandbox, con
 
 
 def test_pass_to_page_inbox_through_the_sandbox(client_member, on_sandbox, conversation):
-    response = client_member.post(reverse("inbox:thread_pass", args=[conversation.pk]), HTTP_HX_REQUEST="true")
+    response = client_member.post(reverse("inbox:thread_pass", args=[conversation.public_id]), HTTP_HX_REQUEST="true")
 
     assert response.status_code == 200
     conversation.refresh_from_db()
@@ -214,7 +214,7 @@ def test_pass_to_page_inbox_through_the_sandbox(client_member, on_sandbox, conve
 def test_passing_a_thread_we_do_not_own_is_refused_clearly(client_member, on_sandbox, conversation):
     ThreadControl.objects.create(page=on_sandbox, psid=GIULIA, owner_app_id=PAGE_INBOX_APP_ID)
 
-    response = client_member.post(reverse("inbox:thread_pass", args=[conversation.pk]), HTTP_HX_REQUEST="true")
+    response = client_member.post(reverse("inbox:thread_pass", args=[conversation.public_id]), HTTP_HX_REQUEST="true")
 
     assert response.status_code == 400
     assert response.content.decode() == "Meta refused: (#100) calling app is not the thread owner"
@@ -228,7 +228,7 @@ def test_passing_a_thread_we_do_not_own_is_refused_clearly(client_member, on_san
 def test_a_sandbox_fault_on_take_is_a_clear_message(client_member, on_sandbox, conversation):
     Fault.objects.create(path=f"/{PAGE_ID}/take_thread_control", remaining=1, code=2, http_status=500)
 
-    response = client_member.post(reverse("inbox:thread_take", args=[conversation.pk]))
+    response = client_member.post(reverse("inbox:thread_take", args=[conversation.public_id]))
 
     assert response.status_code == 302
     shown = client_member.get(response["Location"]).content.decode()
@@ -238,7 +238,7 @@ def test_a_sandbox_fault_on_take_is_a_clear_message(client_member, on_sandbox, c
 def test_check_asks_meta_who_owns_the_thread(client_member, on_sandbox, conversation):
     ThreadControl.objects.create(page=on_sandbox, psid=GIULIA, owner_app_id=PAGE_INBOX_APP_ID)
 
-    response = client_member.post(reverse("inbox:thread_owner_check", args=[conversation.pk]), HTTP_HX_REQUEST="true")
+    response = client_member.post(reverse("inbox:thread_owner_check", args=[conversation.public_id]), HTTP_HX_REQUEST="true")
 
     assert response.status_code == 200
     conversation.refresh_from_db()
@@ -247,12 +247,12 @@ def test_check_asks_meta_who_owns_the_thread(client_member, on_sandbox, conversa
 
 @pytest.mark.parametrize("name", ["inbox:thread_take", "inbox:thread_pass", "inbox:thread_owner_check"])
 def test_another_business_gets_404(client_other, conversation, name):
-    assert client_other.post(reverse(name, args=[conversation.pk])).status_code == 404
+    assert client_other.post(reverse(name, args=[conversation.public_id])).status_code == 404
 
 
 @pytest.mark.parametrize("name", ["inbox:thread_take", "inbox:thread_pass", "inbox:thread_owner_check"])
 def test_the_actions_are_posts(client_member, conversation, name):
-    assert client_member.get(reverse(name, args=[conversation.pk])).status_code == 405
+    assert client_member.get(reverse(name, args=[conversation.public_id])).status_code == 405
 
 
 # --- replies while another app owns the thread ---------------------------------------------------------

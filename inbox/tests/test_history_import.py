@@ -189,7 +189,7 @@ def test_reconciliation_recovers_a_message_whose_webhook_was_lost(
     assert counts(account) == (200, 401)
 
     client.force_login(member)
-    page = client.get(reverse("inbox:history_import_status", args=[account.pk]))
+    page = client.get(reverse("inbox:history_import_status", args=[account.public_id]))
     assert "Recovered 1 message on" in page.content.decode()
 
 
@@ -197,10 +197,10 @@ def test_the_progress_fragment_polls_while_running_and_owners_may_start_it(
     sandbox_http, business, member, page, client, django_capture_on_commit_callbacks
 ):
     client.force_login(member)
-    url = reverse("inbox:history_import_status", args=[page.pk])
+    url = reverse("inbox:history_import_status", args=[page.public_id])
     assert "Import history" in client.get(url).content.decode()
     with django_capture_on_commit_callbacks(execute=False):
-        response = client.post(reverse("inbox:history_import_begin", args=[page.pk]), HTTP_HX_REQUEST="true")
+        response = client.post(reverse("inbox:history_import_begin", args=[page.public_id]), HTTP_HX_REQUEST="true")
     html = response.content.decode()
     assert response.status_code == 200 and 'hx-trigger="every 2s"' in html and "<progress" in html
     history = HistoryImport.objects.get(account=page)
@@ -213,23 +213,23 @@ def test_an_agent_may_watch_but_not_start_an_import(business, page, client):
 
     agent = MembershipFactory(business=business, role=Membership.Role.AGENT).user
     client.force_login(agent)
-    html = client.get(reverse("inbox:history_import_status", args=[page.pk])).content.decode()
+    html = client.get(reverse("inbox:history_import_status", args=[page.public_id])).content.decode()
     assert "Import history" not in html
-    response = client.post(reverse("inbox:history_import_begin", args=[page.pk]))
+    response = client.post(reverse("inbox:history_import_begin", args=[page.public_id]))
     assert response.status_code in (302, 403) and not HistoryImport.objects.exists()
 
 
 def test_another_business_cannot_see_or_start_an_import(page, client_other, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=False):
         history_import_start(account=page)
-    assert client_other.get(reverse("inbox:history_import_status", args=[page.pk])).status_code == 404
-    assert client_other.post(reverse("inbox:history_import_begin", args=[page.pk])).status_code == 404
+    assert client_other.get(reverse("inbox:history_import_status", args=[page.public_id])).status_code == 404
+    assert client_other.post(reverse("inbox:history_import_begin", args=[page.public_id])).status_code == 404
     assert HistoryImport.objects.count() == 1
 
 
 def test_a_member_who_leaves_sees_the_import_no_more(business, member, page, client):
     client.force_login(member)
-    url = reverse("inbox:history_import_status", args=[page.pk])
+    url = reverse("inbox:history_import_status", args=[page.public_id])
     assert client.get(url).status_code == 200
     Membership.objects.filter(user=member, business=business).delete()
     assert client.get(url).status_code != 200
@@ -239,7 +239,7 @@ def test_a_disconnected_page_is_not_imported(page, client, member):
     page.status = SocialAccount.Status.DISCONNECTED
     page.save(update_fields=["status"])
     client.force_login(member)
-    response = client.post(reverse("inbox:history_import_begin", args=[page.pk]), HTTP_HX_REQUEST="true")
+    response = client.post(reverse("inbox:history_import_begin", args=[page.public_id]), HTTP_HX_REQUEST="true")
     assert response.status_code == 400 and b"Reconnect" in response.content
     assert not HistoryImport.objects.exists()
 
@@ -263,5 +263,5 @@ def test_an_instagram_account_imports_its_own_threads_through_its_page(
 
 def test_channel_health_loads_the_import_of_its_page(member, page, client):
     client.force_login(member)
-    html = client.get(reverse("inbox:channel_health", args=[page.pk])).content.decode()
-    assert f'hx-get="{reverse("inbox:history_import_status", args=[page.pk])}"' in html
+    html = client.get(reverse("inbox:channel_health", args=[page.public_id])).content.decode()
+    assert f'hx-get="{reverse("inbox:history_import_status", args=[page.public_id])}"' in html

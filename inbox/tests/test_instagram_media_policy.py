@@ -209,7 +209,7 @@ def _message(page, **fields):
 
 
 def _page(client_member, message) -> str:
-    return client_member.get(reverse("inbox:conversation_detail", args=[message.conversation_id])).content.decode()
+    return client_member.get(reverse("inbox:conversation_detail", args=[message.conversation.public_id])).content.decode()
 
 
 def test_link_only_media_is_shown_from_metas_link_while_it_lives(client_member, page):

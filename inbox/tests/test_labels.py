@@ -160,7 +160,7 @@ def test_deleting_a_label_takes_it_off_its_conversations_and_pushes_them(
 
 def test_an_agent_adds_and_removes_labels_from_the_header_checklist(client_agent, agent, page, refund, vip, business):
     conversation = _conversation(page)
-    url = reverse("inbox:conversation_labels", args=[conversation.pk])
+    url = reverse("inbox:conversation_labels", args=[conversation.public_id])
     checklist = client_agent.get(url, **HTMX)
     assert checklist.status_code == 200
     assert f'name="labels" value="{refund.pk}"' in checklist.content.decode()
@@ -186,7 +186,7 @@ def test_an_agent_adds_and_removes_labels_from_the_header_checklist(client_agent
 
 def test_the_checklist_applies_only_what_changed_since_it_was_shown(client_member, member, page, refund, vip):
     conversation = _conversation(page)
-    url = reverse("inbox:conversation_labels", args=[conversation.pk])
+    url = reverse("inbox:conversation_labels", args=[conversation.public_id])
     # Shown with nothing ticked; meanwhile a colleague added VIP; this member ticks Refund.
     label_services.labels_add(
         business=page.business, user=member, conversation_ids=[conversation.pk], label_ids=[vip.pk]
@@ -197,13 +197,13 @@ def test_the_checklist_applies_only_what_changed_since_it_was_shown(client_membe
 
 def test_without_javascript_the_checklist_is_a_page_and_redirects_back(client_member, page, refund):
     conversation = _conversation(page)
-    url = reverse("inbox:conversation_labels", args=[conversation.pk])
+    url = reverse("inbox:conversation_labels", args=[conversation.public_id])
     page_response = client_member.get(url)
     assert page_response.status_code == 200
     assert "Save labels" in page_response.content.decode()
     response = client_member.post(url, {"labels": [refund.pk]})
     assert response.status_code == 302
-    assert response["Location"] == reverse("inbox:conversation_detail", args=[conversation.pk])
+    assert response["Location"] == reverse("inbox:conversation_detail", args=[conversation.public_id])
     assert list(conversation.labels.all()) == [refund]
 
 
@@ -211,7 +211,7 @@ def test_another_business_label_cannot_be_put_on_our_conversation(client_member,
     foreign = Label.objects.create(business=other_business, name="Theirs")
     conversation = _conversation(page)
     response = client_member.post(
-        reverse("inbox:conversation_labels", args=[conversation.pk]), {"labels": [foreign.pk]}, **HTMX
+        reverse("inbox:conversation_labels", args=[conversation.public_id]), {"labels": [foreign.pk]}, **HTMX
     )
     assert response.status_code == 404
     assert not ConversationLabel.objects.exists()
@@ -223,7 +223,7 @@ def test_another_business_label_cannot_be_put_on_our_conversation(client_member,
 
 def test_another_business_gets_404_for_our_conversation_labels(client_other, page, refund):
     conversation = _conversation(page)
-    url = reverse("inbox:conversation_labels", args=[conversation.pk])
+    url = reverse("inbox:conversation_labels", args=[conversation.public_id])
     assert client_other.get(url, **HTMX).status_code == 404
     assert client_other.post(url, {"labels": [refund.pk]}, **HTMX).status_code == 404
     assert not ConversationLabel.objects.exists()
@@ -301,11 +301,11 @@ def test_rows_show_chips_and_say_which_labels_they_carry(client_member, page, re
 def test_the_header_shows_the_chips(client_member, page, refund):
     conversation = _conversation(page)
     _label(conversation, refund)
-    response = client_member.get(reverse("inbox:conversation_detail", args=[conversation.pk]), **HTMX)
+    response = client_member.get(reverse("inbox:conversation_detail", args=[conversation.public_id]), **HTMX)
     html = response.content.decode()
     header = html[html.index(f'id="conversation-header-{conversation.pk}"') : html.index("</header>")]
     assert "label-chip label-red" in header
-    assert reverse("inbox:conversation_labels", args=[conversation.pk]) in header
+    assert reverse("inbox:conversation_labels", args=[conversation.public_id]) in header
 
 
 def test_list_queries_stay_flat_with_labels(client_member, page, refund, vip):
@@ -326,7 +326,7 @@ def test_list_queries_stay_flat_with_labels(client_member, page, refund, vip):
 
 def test_detail_queries_stay_flat_with_labels(client_member, page, refund, vip):
     conversation = _conversation(page)
-    url = reverse("inbox:conversation_detail", args=[conversation.pk])
+    url = reverse("inbox:conversation_detail", args=[conversation.public_id])
     with CaptureQueriesContext(connection) as few:
         client_member.get(url)
     _label(conversation, refund)

@@ -76,7 +76,7 @@ def test_replays_of_old_events_are_not_the_pages_speed(client, page):
 
 def test_channel_health_shows_the_figures(client_member, page):
     latency.samples_record({page.pk: {latency.META_TO_STORED: [0.25, 0.5], latency.WEBHOOK_TO_PUSHED: [0.04]}})
-    html = client_member.get(reverse("inbox:channel_health", args=[page.pk])).content.decode()
+    html = client_member.get(reverse("inbox:channel_health", args=[page.public_id])).content.decode()
     assert "Meta → stored" in html and "median <strong>250.0 ms</strong>" in html
     assert "Webhook → pushed to open pages" in html and "<strong>40.0 ms</strong>" in html
     assert "Webhook → on a screen" in html

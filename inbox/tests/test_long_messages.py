@@ -29,12 +29,12 @@ def test_the_live_push_of_a_1_mb_message_is_bounded_and_says_so(long_message):
                        message_ids=[long_message.pk])
     assert len(html) < BOUND
     assert f"… message shortened, {len(long_message.content):,} characters" in html
-    assert reverse("inbox:message_text", args=[long_message.pk]) in html
+    assert reverse("inbox:message_text", args=[long_message.public_id]) in html
     assert "THE END" not in html
 
 
 def test_the_conversation_page_of_a_1_mb_message_is_bounded_and_says_so(client_member, long_message):
-    response = client_member.get(reverse("inbox:conversation_detail", args=[long_message.conversation_id]))
+    response = client_member.get(reverse("inbox:conversation_detail", args=[long_message.conversation.public_id]))
     assert response.status_code == 200
     page = response.content.decode()
     assert len(page) < BOUND + 30_000  # the page around the conversation
@@ -51,7 +51,7 @@ def test_a_message_within_the_limit_is_shown_whole_without_a_notice(page):
 
 
 def test_show_all_serves_the_whole_text_as_plain_text(client_member, long_message):
-    response = client_member.get(reverse("inbox:message_text", args=[long_message.pk]))
+    response = client_member.get(reverse("inbox:message_text", args=[long_message.public_id]))
     assert response.status_code == 200
     assert response["Content-Type"] == "text/plain; charset=utf-8"
     assert "sandbox" in response["Content-Security-Policy"]
@@ -59,15 +59,15 @@ def test_show_all_serves_the_whole_text_as_plain_text(client_member, long_messag
 
 
 def test_show_all_is_a_404_for_another_business(client_other, long_message):
-    assert client_other.get(reverse("inbox:message_text", args=[long_message.pk])).status_code == 404
+    assert client_other.get(reverse("inbox:message_text", args=[long_message.public_id])).status_code == 404
 
 
 def test_show_all_is_a_404_for_a_deleted_message(client_member, long_message):
     long_message.is_deleted = True
     long_message.save(update_fields=["is_deleted"])
-    assert client_member.get(reverse("inbox:message_text", args=[long_message.pk])).status_code == 404
+    assert client_member.get(reverse("inbox:message_text", args=[long_message.public_id])).status_code == 404
 
 
 def test_show_all_needs_a_login(client, long_message):
-    response = client.get(reverse("inbox:message_text", args=[long_message.pk]))
+    response = client.get(reverse("inbox:message_text", args=[long_message.public_id]))
     assert response.status_code == 302 and "login" in response["Location"]

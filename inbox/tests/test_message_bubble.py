@@ -66,7 +66,7 @@ def test_a_failed_reply_says_why_and_offers_a_retry_with_the_pages_csrf_token(pa
 
     assert f"Not sent: Outside the window {ESCAPED}" in html
     assert "(Meta error 10)" in html
-    retry = reverse("inbox:message_retry", args=[message.pk])
+    retry = reverse("inbox:message_retry", args=[message.public_id])
     assert f'<form method="post" action="{retry}" hx-post="{retry}"' in html
     assert '<input type="hidden" name="csrfmiddlewaretoken" value="tok-123">' in html
     # A push has no request, so no token: the page's script sends its own header.

@@ -113,7 +113,7 @@ def test_a_note_cannot_be_retried(conversation, member):
 def test_the_retry_view_refuses_a_note(conversation, member, business):
     note = notes.note_create(conversation=conversation, user=member, text="Internal only")
     client = logged_in_client(member, business.pk)
-    response = client.post(reverse("inbox:message_retry", args=[note.pk]), HTTP_HX_REQUEST="true")
+    response = client.post(reverse("inbox:message_retry", args=[note.public_id]), HTTP_HX_REQUEST="true")
     assert response.status_code == 409
     note.refresh_from_db()
     assert note.status == ChatMessage.Status.RECEIVED
@@ -222,7 +222,7 @@ def test_mentions_are_marked_in_the_thread(conversation, member, agent):
 def test_posting_a_note_with_htmx_answers_the_live_fragments(conversation, member, business, graph):
     client = logged_in_client(member, business.pk)
     response = client.post(
-        reverse("inbox:note_create", args=[conversation.pk]), {"text": "Refund approved"}, HTTP_HX_REQUEST="true"
+        reverse("inbox:note_create", args=[conversation.public_id]), {"text": "Refund approved"}, HTTP_HX_REQUEST="true"
     )
     assert response.status_code == 200
     note = ChatMessage.objects.get(kind="note")
@@ -232,14 +232,14 @@ def test_posting_a_note_with_htmx_answers_the_live_fragments(conversation, membe
 
 def test_posting_a_note_without_htmx_redirects_to_the_conversation(conversation, member, business):
     client = logged_in_client(member, business.pk)
-    response = client.post(reverse("inbox:note_create", args=[conversation.pk]), {"text": "Refund approved"})
+    response = client.post(reverse("inbox:note_create", args=[conversation.public_id]), {"text": "Refund approved"})
     assert response.status_code == 302
-    assert response["Location"] == reverse("inbox:conversation_detail", args=[conversation.pk])
+    assert response["Location"] == reverse("inbox:conversation_detail", args=[conversation.public_id])
 
 
 def test_an_empty_note_answers_the_composer_in_note_mode_with_the_error(conversation, member, business):
     client = logged_in_client(member, business.pk)
-    response = client.post(reverse("inbox:note_create", args=[conversation.pk]), {"text": " "}, HTTP_HX_REQUEST="true")
+    response = client.post(reverse("inbox:note_create", args=[conversation.public_id]), {"text": " "}, HTTP_HX_REQUEST="true")
     assert response.status_code == 422
     html = response.content.decode()
     assert "Write a note." in html and "is-note-mode" in html
@@ -251,24 +251,24 @@ def test_a_note_is_possible_while_replies_are_paused(page, member, business):
         contact=ContactFactory(account=page), last_inbound_at=timezone.now() - timedelta(days=30)
     )
     client = logged_in_client(member, business.pk)
-    detail = client.get(reverse("inbox:conversation_detail", args=[conversation.pk])).content.decode()
+    detail = client.get(reverse("inbox:conversation_detail", args=[conversation.public_id])).content.decode()
     assert "Replies are paused" in detail
-    assert reverse("inbox:note_create", args=[conversation.pk]) in detail
-    response = client.post(reverse("inbox:note_create", args=[conversation.pk]), {"text": "Customer went quiet"})
+    assert reverse("inbox:note_create", args=[conversation.public_id]) in detail
+    response = client.post(reverse("inbox:note_create", args=[conversation.public_id]), {"text": "Customer went quiet"})
     assert response.status_code == 302
     assert ChatMessage.objects.filter(kind="note", conversation=conversation).exists()
 
 
 def test_another_business_cannot_add_a_note(conversation, other_member, other_business):
     client = logged_in_client(other_member, other_business.pk)
-    response = client.post(reverse("inbox:note_create", args=[conversation.pk]), {"text": "hi"})
+    response = client.post(reverse("inbox:note_create", args=[conversation.public_id]), {"text": "hi"})
     assert response.status_code == 404
     assert not ChatMessage.objects.filter(kind="note").exists()
 
 
 def test_the_composer_offers_reply_and_note_tabs(conversation, member, business):
     client = logged_in_client(member, business.pk)
-    html = client.get(reverse("inbox:conversation_detail", args=[conversation.pk])).content.decode()
+    html = client.get(reverse("inbox:conversation_detail", args=[conversation.public_id])).content.decode()
     assert 'role="tablist"' in html
     assert 'data-composer-tab="note"' in html and 'data-composer-tab="reply"' in html
     assert f'id="note-text-{conversation.pk}"' in html and "data-mentions=" in html
@@ -286,7 +286,7 @@ def test_the_thread_shows_who_wrote_replies_and_notes(conversation, member, agen
     )
     notes.note_create(conversation=conversation, user=member, text="Packed it")
     client = logged_in_client(member, business.pk)
-    html = client.get(reverse("inbox:conversation_detail", args=[conversation.pk])).content.decode()
+    html = client.get(reverse("inbox:conversation_detail", args=[conversation.public_id])).content.decode()
     assert "Giulia Rossi" in html  # the reply's author
     assert ">GR<" in html  # and their initials avatar
     assert "Private note" in html and "Packed it" in html

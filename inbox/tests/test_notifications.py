@@ -133,7 +133,7 @@ def test_the_list_shows_my_notifications_and_reads_them(business, member, agent,
     html = client.get(reverse("inbox:notification_list")).content.decode()
     assert "Conversation with Marco assigned to you" in html and "Not for Ada" not in html
     assert "is-new" in html
-    assert reverse("inbox:conversation_detail", args=[conversation.pk]) in html
+    assert reverse("inbox:conversation_detail", args=[conversation.public_id]) in html
     assert not Notification.objects.filter(recipient=agent, read_at__isnull=True).exists()
     assert Notification.objects.filter(recipient=member, read_at__isnull=True).exists()
     assert "is-new" not in client.get(reverse("inbox:notification_list")).content.decode()

@@ -165,7 +165,7 @@ def test_a_thread_notice_is_pushed_to_open_screens(client, fake_page):
 def test_the_thread_shows_the_notice_to_its_business_only(client, fake_page, client_member):
     post_webhook(client, handover(PASS))
     conversation = Conversation.objects.get()
-    url = reverse("inbox:conversation_detail", args=[conversation.pk])
+    url = reverse("inbox:conversation_detail", args=[conversation.public_id])
 
     assert "Thread control passed to app 1234567890" in client_member.get(url).content.decode()
 
@@ -174,7 +174,7 @@ def test_another_business_never_sees_the_thread_notice(client, fake_page, client
     post_webhook(client, handover(PASS))
     conversation = Conversation.objects.get()
 
-    assert client_other.get(reverse("inbox:conversation_detail", args=[conversation.pk])).status_code == 404
+    assert client_other.get(reverse("inbox:conversation_detail", args=[conversation.public_id])).status_code == 404
     assert "Thread control" not in client_other.get(reverse("inbox:conversation_list")).content.decode()
 
 
@@ -235,7 +235,7 @@ def test_staff_dismiss_the_banner_until_meta_sends_a_newer_enforcement(client, p
     post_webhook(client, policy_body(POLICY_BLOCK_ITEM))
     list_url = reverse("inbox:conversation_list")
 
-    response = client_member.post(reverse("inbox:account_policy_notice_dismiss", args=[page.pk]))
+    response = client_member.post(reverse("inbox:account_policy_notice_dismiss", args=[page.public_id]))
 
     assert response.status_code == 302
     assert "policy-notice-" not in client_member.get(list_url).content.decode()
@@ -254,7 +254,7 @@ def test_another_business_never_sees_nor_dismisses_the_banner(client, page, othe
     post_webhook(client, policy_body(POLICY_BLOCK_ITEM))
 
     assert "policy-notice-" not in client_other.get(reverse("inbox:conversation_list")).content.decode()
-    response = client_other.post(reverse("inbox:account_policy_notice_dismiss", args=[page.pk]))
+    response = client_other.post(reverse("inbox:account_policy_notice_dismiss", args=[page.public_id]))
     assert response.status_code == 404
     page.refresh_from_db()
     assert page.policy_dismissed_at is None

@@ -247,7 +247,7 @@ def test_the_header_shows_the_chip_with_its_deadline(client_member, page):
     conversation = ConversationFactory(
         contact=ContactFactory(account=page), last_inbound_at=timezone.now() - timedelta(hours=23, minutes=51)
     )
-    html = client_member.get(reverse("inbox:conversation_detail", args=[conversation.pk])).content.decode()
+    html = client_member.get(reverse("inbox:conversation_detail", args=[conversation.public_id])).content.decode()
     assert 'class="chip reply-window-chip rw-soon"' in html
     assert "Closes in 8 min" in html or "Closes in 9 min" in html
     assert f'data-deadline="{(conversation.last_inbound_at + timedelta(hours=24)).isoformat()}"' in html
@@ -346,14 +346,14 @@ def test_the_filters_keep_the_view_in_their_links():
 
 def test_mark_read_and_unread_answer_the_live_fragments(client_member, member, page):
     conversation = _conversation(page, inbound_ago=timedelta(minutes=5), unread_count=1)
-    response = client_member.post(reverse("inbox:conversation_read", args=[conversation.pk]), HTTP_HX_REQUEST="true")
+    response = client_member.post(reverse("inbox:conversation_read", args=[conversation.public_id]), HTTP_HX_REQUEST="true")
     assert response.status_code == 200
     html = response.content.decode()
     conversation.refresh_from_db()
     assert conversation.unread_count == 0
     assert f'id="conversation-{conversation.pk}"' in html and f'id="conversation-header-{conversation.pk}"' in html
     assert "Mark unread" in html and ">Mark read<" not in html
-    response = client_member.post(reverse("inbox:conversation_unread", args=[conversation.pk]), HTTP_HX_REQUEST="true")
+    response = client_member.post(reverse("inbox:conversation_unread", args=[conversation.public_id]), HTTP_HX_REQUEST="true")
     html = response.content.decode()
     assert "data-mark-read" in html and "data-mark-unread" not in html
 
@@ -361,7 +361,7 @@ def test_mark_read_and_unread_answer_the_live_fragments(client_member, member, p
 @pytest.mark.parametrize("name", ["conversation_read", "conversation_unread"])
 def test_mark_read_and_unread_of_another_business_are_404(client_other, page, name):
     conversation = _conversation(page, inbound_ago=timedelta(minutes=5), unread_count=1)
-    response = client_other.post(reverse(f"inbox:{name}", args=[conversation.pk]), HTTP_HX_REQUEST="true")
+    response = client_other.post(reverse(f"inbox:{name}", args=[conversation.public_id]), HTTP_HX_REQUEST="true")
     assert response.status_code == 404
     conversation.refresh_from_db()
     assert conversation.unread_count == 1

@@ -379,7 +379,7 @@ def test_another_business_sees_only_its_own_empty_reports(client_other, data, pa
 
 
 def test_filtering_by_another_business_s_page_is_refused(client_other, data, page):
-    response = client_other.get(reverse("inbox:reports"), {"page": page.pk})
+    response = client_other.get(reverse("inbox:reports"), {"page": str(page.public_id)})
     assert response.status_code == 400
     assert response.context["report"] is None
     assert client_other.get(reverse("inbox:report_export"), {"report": "messages", "page": page.pk}).status_code == 400
@@ -389,7 +389,7 @@ def test_filters_narrow_the_reports(client_member, data, page, business):
     from social.tests.factories import SocialAccountFactory
 
     quiet = SocialAccountFactory(business=business, account_id="104857600999999", account_name="Quiet page")
-    by_page = client_member.get(reverse("inbox:reports"), {"page": quiet.pk})
+    by_page = client_member.get(reverse("inbox:reports"), {"page": str(quiet.public_id)})
     assert by_page.context["report"].totals["messages_in"] == 0
     today = timezone.now().date().isoformat()
     custom = client_member.get(reverse("inbox:reports"), {"period": "custom", "start": today, "end": "2020-01-01"})

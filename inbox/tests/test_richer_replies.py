@@ -224,7 +224,7 @@ def test_the_composer_sends_several_files_quick_replies_and_a_quote(
     client_member, on_sandbox, conversation, customer_message, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
-        response = client_member.post(reverse("inbox:reply", args=[conversation.pk]), {
+        response = client_member.post(reverse("inbox:reply", args=[conversation.public_id]), {
             "text": "Here you go", "attachments": [image("one.png"), image("two.png")],
             "quick_reply": ["Thanks", ""], "reply_to": str(customer_message.pk),
         }, HTTP_HX_REQUEST="true")
@@ -238,7 +238,7 @@ def test_the_composer_sends_several_files_quick_replies_and_a_quote(
 
 
 def test_the_composer_shows_a_bad_quick_reply_and_keeps_the_text(client_member, conversation):
-    response = client_member.post(reverse("inbox:reply", args=[conversation.pk]), {
+    response = client_member.post(reverse("inbox:reply", args=[conversation.public_id]), {
         "text": "Pick one", "quick_reply": ["A title far too long for Meta"],
     }, HTTP_HX_REQUEST="true")
     assert response.status_code == 422
@@ -254,7 +254,7 @@ def test_a_staff_reaction_is_sent_stored_audited_and_removable(
     client_member, on_sandbox, member, customer_message, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
-        response = client_member.post(reverse("inbox:message_react", args=[customer_message.pk]), {"reaction": "❤️"},
+        response = client_member.post(reverse("inbox:message_react", args=[customer_message.public_id]), {"reaction": "❤️"},
                                       HTTP_HX_REQUEST="true")
     assert response.status_code == 200
     customer_message.refresh_from_db()
@@ -265,7 +265,7 @@ def test_a_staff_reaction_is_sent_stored_audited_and_removable(
     assert AuditEvent.objects.filter(action="message.reacted", actor=member, target_id=str(customer_message.pk)).exists()
 
     with django_capture_on_commit_callbacks(execute=True):
-        client_member.post(reverse("inbox:message_unreact", args=[customer_message.pk]), HTTP_HX_REQUEST="true")
+        client_member.post(reverse("inbox:message_unreact", args=[customer_message.public_id]), HTTP_HX_REQUEST="true")
     customer_message.refresh_from_db()
     assert customer_message.page_reaction == ""
     assert 'data-page-reaction' not in message_html(customer_message)
@@ -276,7 +276,7 @@ def test_a_staff_reaction_is_sent_stored_audited_and_removable(
 
 def test_a_reaction_outside_the_set_or_on_our_own_message_is_refused(client_member, member, conversation,
                                                                      customer_message):
-    response = client_member.post(reverse("inbox:message_react", args=[customer_message.pk]), {"reaction": "🍞"},
+    response = client_member.post(reverse("inbox:message_react", args=[customer_message.public_id]), {"reaction": "🍞"},
                                   HTTP_HX_REQUEST="true")
     assert response.status_code == 400 and "Pick one of" in response.content.decode()
     ours = ChatMessageFactory(conversation=conversation, direction="outbound", message_id="m_ours")
@@ -292,7 +292,7 @@ def test_a_reaction_outside_the_set_or_on_our_own_message_is_refused(client_memb
 def test_typing_is_throttled_to_one_sender_action_per_ten_seconds(
     client_member, on_sandbox, conversation, django_capture_on_commit_callbacks
 ):
-    url = reverse("inbox:conversation_typing", args=[conversation.pk])
+    url = reverse("inbox:conversation_typing", args=[conversation.public_id])
     with django_capture_on_commit_callbacks(execute=True):
         assert client_member.post(url, {"action": "typing_on"}).status_code == 204
         assert client_member.post(url, {"action": "typing_on"}).status_code == 204
@@ -316,14 +316,14 @@ def test_a_refused_typing_indicator_is_only_logged(on_sandbox, conversation, cap
 
 @pytest.mark.parametrize("name", ["message_react", "message_unreact"])
 def test_another_business_gets_404_on_reactions(client_other, customer_message, name):
-    response = client_other.post(reverse(f"inbox:{name}", args=[customer_message.pk]), {"reaction": "👍"})
+    response = client_other.post(reverse(f"inbox:{name}", args=[customer_message.public_id]), {"reaction": "👍"})
     assert response.status_code == 404
     customer_message.refresh_from_db()
     assert customer_message.page_reaction == ""
 
 
 def test_another_business_gets_404_on_typing(client_other, conversation):
-    response = client_other.post(reverse("inbox:conversation_typing", args=[conversation.pk]), {"action": "typing_on"})
+    response = client_other.post(reverse("inbox:conversation_typing", args=[conversation.public_id]), {"action": "typing_on"})
     assert response.status_code == 404
 
 

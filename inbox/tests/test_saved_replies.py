@@ -122,15 +122,15 @@ def test_another_business_gets_404_for_our_saved_replies(client_other, greeting,
     update = {f"{prefix}-code": "hacked", f"{prefix}-text": "Hacked"}
     assert client_other.post(reverse("inbox:saved_reply_update", args=[greeting.pk]), update).status_code == 404
     assert client_other.post(reverse("inbox:saved_reply_delete", args=[greeting.pk])).status_code == 404
-    assert client_other.get(reverse("inbox:saved_reply_picker", args=[conversation.pk]), **HTMX).status_code == 404
-    fill = reverse("inbox:saved_reply_fill", args=[conversation.pk, greeting.pk])
+    assert client_other.get(reverse("inbox:saved_reply_picker", args=[conversation.public_id]), **HTMX).status_code == 404
+    fill = reverse("inbox:saved_reply_fill", args=[conversation.public_id, greeting.pk])
     assert client_other.get(fill, **HTMX).status_code == 404
     assert SavedReply.objects.filter(pk=greeting.pk, code="hello").exists()
 
 
 def test_our_conversation_cannot_use_another_business_saved_reply(client_member, conversation, other_business):
     theirs = SavedReply.objects.create(business=other_business, code="secret", text="Their secret text")
-    response = client_member.get(reverse("inbox:saved_reply_fill", args=[conversation.pk, theirs.pk]), **HTMX)
+    response = client_member.get(reverse("inbox:saved_reply_fill", args=[conversation.public_id, theirs.pk]), **HTMX)
     assert response.status_code == 404
     assert b"Their secret text" not in response.content
 
@@ -141,11 +141,11 @@ def test_our_conversation_cannot_use_another_business_saved_reply(client_member,
 def test_an_agent_lists_and_searches_saved_replies(client_agent, business, conversation, greeting):
     SavedReply.objects.create(business=business, code="refund", text="Your refund is on its way.")
     SavedReply.objects.create(business=business, code="hours", text="We open at 9.")
-    url = reverse("inbox:saved_reply_picker", args=[conversation.pk])
+    url = reverse("inbox:saved_reply_picker", args=[conversation.public_id])
     html = client_agent.get(url, **HTMX).content.decode()
     assert [code for code in ("/hello", "/hours", "/refund") if code in html] == ["/hello", "/hours", "/refund"]
     assert html.index("/hello") < html.index("/hours") < html.index("/refund")
-    assert reverse("inbox:saved_reply_fill", args=[conversation.pk, greeting.pk]) in html
+    assert reverse("inbox:saved_reply_fill", args=[conversation.public_id, greeting.pk]) in html
 
     by_text = client_agent.get(url, {"q": "ON ITS WAY"}, **HTMX).content.decode()
     assert "/refund" in by_text
@@ -158,13 +158,13 @@ def test_an_agent_lists_and_searches_saved_replies(client_agent, business, conve
 
 
 def test_the_picker_says_so_when_there_are_none(client_member, conversation):
-    html = client_member.get(reverse("inbox:saved_reply_picker", args=[conversation.pk]), **HTMX).content.decode()
+    html = client_member.get(reverse("inbox:saved_reply_picker", args=[conversation.public_id]), **HTMX).content.decode()
     assert "No saved replies yet" in html
     assert reverse("inbox:saved_reply_list") in html  # an owner may add some
 
 
 def test_fill_uses_the_first_name_and_the_agent_name(client_agent, conversation, greeting):
-    response = client_agent.get(reverse("inbox:saved_reply_fill", args=[conversation.pk, greeting.pk]), **HTMX)
+    response = client_agent.get(reverse("inbox:saved_reply_fill", args=[conversation.public_id, greeting.pk]), **HTMX)
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/plain")
     assert response.content.decode() == "Hi Giulia, Marta Verdi here."
@@ -197,6 +197,6 @@ def test_agent_name_is_the_members_display_name(page, business, conversation):
 
 
 def test_the_composer_has_the_saved_replies_picker(client_member, conversation):
-    html = client_member.get(reverse("inbox:conversation_detail", args=[conversation.pk]), **HTMX).content.decode()
+    html = client_member.get(reverse("inbox:conversation_detail", args=[conversation.public_id]), **HTMX).content.decode()
     assert "data-saved-replies-open" in html
-    assert f'data-saved-replies="{reverse("inbox:saved_reply_picker", args=[conversation.pk])}"' in html
+    assert f'data-saved-replies="{reverse("inbox:saved_reply_picker", args=[conversation.public_id])}"' in html

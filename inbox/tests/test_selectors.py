@@ -53,7 +53,7 @@ def test_conversation_list_walks_every_row_once_with_ties(page):
 
 def test_account_filter_cannot_reach_another_business(page, other_page):
     ConversationFactory(contact=ContactFactory(account=other_page))
-    result = selectors.conversation_list(business=page.business, filters=ConversationFilters(account_id=other_page.pk))
+    result = selectors.conversation_list(business=page.business, filters=ConversationFilters(account=other_page.public_id))
     assert result.conversations == []
 
 

@@ -348,7 +348,7 @@ def test_the_migration_turns_archived_into_resolved_and_back(page):
 )
 def test_actions_answer_htmx_with_the_new_row_and_header(client_member, conversation, name, start, status):
     Conversation.objects.filter(pk=conversation.pk).update(status=start)
-    response = client_member.post(reverse(f"inbox:{name}", args=[conversation.pk]), **HTMX)
+    response = client_member.post(reverse(f"inbox:{name}", args=[conversation.public_id]), **HTMX)
     assert response.status_code == 200
     html = response.content.decode()
     assert f'data-status="{status}"' in html
@@ -360,8 +360,8 @@ def test_actions_answer_htmx_with_the_new_row_and_header(client_member, conversa
 @pytest.mark.parametrize("role", [Membership.Role.AGENT, Membership.Role.ADMIN, Membership.Role.OWNER])
 def test_every_role_of_the_business_may_change_statuses(client, business, conversation, role):
     client.force_login(MembershipFactory(business=business, role=role).user)
-    assert client.post(reverse("inbox:conversation_pending", args=[conversation.pk]), **HTMX).status_code == 200
-    response = client.post(reverse("inbox:conversation_snooze", args=[conversation.pk]), {"preset": "1h"}, **HTMX)
+    assert client.post(reverse("inbox:conversation_pending", args=[conversation.public_id]), **HTMX).status_code == 200
+    response = client.post(reverse("inbox:conversation_snooze", args=[conversation.public_id]), {"preset": "1h"}, **HTMX)
     assert response.status_code == 200
     conversation.refresh_from_db()
     assert conversation.status == Status.SNOOZED
@@ -378,7 +378,7 @@ def test_every_role_of_the_business_may_change_statuses(client, business, conver
     ],
 )
 def test_status_actions_of_another_business_are_404_and_need_a_login(client, client_other, conversation, name):
-    url = reverse(f"inbox:{name}", args=[conversation.pk])
+    url = reverse(f"inbox:{name}", args=[conversation.public_id])
     assert client_other.post(url, {"preset": "1h"}, **HTMX).status_code == 404
     client.logout()
     assert client.post(url, {"preset": "1h"}).status_code == 302
@@ -389,12 +389,12 @@ def test_status_actions_of_another_business_are_404_and_need_a_login(client, cli
 
 def test_status_actions_are_post_only(client_member, conversation):
     for name in ("conversation_resolve", "conversation_pending", "conversation_snooze", "conversation_unsnooze"):
-        assert client_member.get(reverse(f"inbox:{name}", args=[conversation.pk])).status_code == 405
+        assert client_member.get(reverse(f"inbox:{name}", args=[conversation.public_id])).status_code == 405
 
 
 def test_snooze_with_a_preset_shows_snoozed_until(client_member, conversation):
     response = client_member.post(
-        reverse("inbox:conversation_snooze", args=[conversation.pk]),
+        reverse("inbox:conversation_snooze", args=[conversation.public_id]),
         {"preset": "tomorrow", "tz": "Europe/Rome"},
         **HTMX,
     )
@@ -414,7 +414,7 @@ def test_snooze_until_a_typed_time_in_the_staff_members_zone(client_member, conv
         .replace(hour=16, minute=30, second=0, microsecond=0)
     )
     response = client_member.post(
-        reverse("inbox:conversation_snooze", args=[conversation.pk]),
+        reverse("inbox:conversation_snooze", args=[conversation.public_id]),
         {"until": local.strftime("%Y-%m-%dT%H:%M"), "tz": "America/New_York"},
         **HTMX,
     )
@@ -434,12 +434,12 @@ def test_snooze_until_a_typed_time_in_the_staff_members_zone(client_member, conv
     ],
 )
 def test_snooze_refuses_bad_input(client_member, conversation, data, message):
-    url = reverse("inbox:conversation_snooze", args=[conversation.pk])
+    url = reverse("inbox:conversation_snooze", args=[conversation.public_id])
     response = client_member.post(url, data, **HTMX)
     assert response.status_code == 400  # the page shows the reason
     assert message in response.content.decode()
     without_htmx = client_member.post(url, data, follow=True)
-    assert without_htmx.redirect_chain[0][0] == reverse("inbox:conversation_detail", args=[conversation.pk])
+    assert without_htmx.redirect_chain[0][0] == reverse("inbox:conversation_detail", args=[conversation.public_id])
     assert message in without_htmx.content.decode()
     conversation.refresh_from_db()
     assert (conversation.status, conversation.snoozed_until) == (Status.OPEN, None)
@@ -451,17 +451,17 @@ def test_without_htmx_resolve_pending_and_snooze_go_back_to_the_list(client_memb
         ("conversation_snooze", {"preset": "1h"}),
         ("conversation_resolve", {}),
     ):
-        response = client_member.post(reverse(f"inbox:{name}", args=[conversation.pk]), data)
+        response = client_member.post(reverse(f"inbox:{name}", args=[conversation.public_id]), data)
         assert response.status_code == 302 and response["Location"] == reverse("inbox:conversation_list")
-    reopened = client_member.post(reverse("inbox:conversation_reopen", args=[conversation.pk]))
-    assert reopened["Location"] == reverse("inbox:conversation_detail", args=[conversation.pk])
+    reopened = client_member.post(reverse("inbox:conversation_reopen", args=[conversation.public_id]))
+    assert reopened["Location"] == reverse("inbox:conversation_detail", args=[conversation.public_id])
 
 
 # --- what the header offers in each status -------------------------------------------------------------
 
 
 def _header(client, conversation) -> str:
-    html = client.get(reverse("inbox:conversation_detail", args=[conversation.pk]), **HTMX).content.decode()
+    html = client.get(reverse("inbox:conversation_detail", args=[conversation.public_id]), **HTMX).content.decode()
     return html.split(f'id="conversation-header-{conversation.pk}"', 1)[1].split("</header>", 1)[0]
 
 
@@ -496,9 +496,9 @@ def test_the_header_offers_what_applies(client_member, conversation, status, off
     )
     header = _header(client_member, conversation)
     for name in offered:
-        assert f'action="{reverse(f"inbox:{name}", args=[conversation.pk])}"' in header, name
+        assert f'action="{reverse(f"inbox:{name}", args=[conversation.public_id])}"' in header, name
     for name in not_offered:
-        assert f'action="{reverse(f"inbox:{name}", args=[conversation.pk])}"' not in header, name
+        assert f'action="{reverse(f"inbox:{name}", args=[conversation.public_id])}"' not in header, name
     if status == Status.SNOOZED:
         assert "Snoozed until" in header
     elif status != Status.OPEN:

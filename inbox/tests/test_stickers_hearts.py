@@ -38,7 +38,7 @@ def graph():
 
 
 def detail(client_member, message: ChatMessage) -> str:
-    return client_member.get(reverse("inbox:conversation_detail", args=[message.conversation_id])).content.decode()
+    return client_member.get(reverse("inbox:conversation_detail", args=[message.conversation.public_id])).content.decode()
 
 
 # --- Messenger's old-style sticker: message.sticker_id beside an image ----------------------------

@@ -42,7 +42,7 @@ def _thread(page, texts: list[str], **kwargs) -> tuple:
 
 
 def _detail(client, conversation, **params):
-    return client.get(reverse("inbox:conversation_detail", args=[conversation.pk]), params, **HTMX)
+    return client.get(reverse("inbox:conversation_detail", args=[conversation.public_id]), params, **HTMX)
 
 
 # --- opening a search result at its match ----------------------------------------------------------------
@@ -76,7 +76,7 @@ def test_the_pages_around_a_match_continue_both_ways_without_gaps(client_member,
     texts = [f"message {i}" for i in range(20)]
     texts[9] = "where is my parcel"
     conversation, messages = _thread(page, texts)
-    url = reverse("inbox:message_list", args=[conversation.pk])
+    url = reverse("inbox:message_list", args=[conversation.public_id])
 
     first = _detail(client_member, conversation, q="parcel")
     seen = _ids(first.content.decode())
@@ -125,16 +125,16 @@ def test_the_match_is_looked_for_in_this_conversation_only(client_member, page):
 
 def test_another_business_cannot_open_a_conversation_with_q(client_other, page):
     conversation, messages = _thread(page, ["secret recipe"])
-    response = client_other.get(reverse("inbox:conversation_detail", args=[conversation.pk]), {"q": "secret"}, **HTMX)
+    response = client_other.get(reverse("inbox:conversation_detail", args=[conversation.public_id]), {"q": "secret"}, **HTMX)
     assert response.status_code == 404
-    url = reverse("inbox:message_list", args=[conversation.pk])
+    url = reverse("inbox:message_list", args=[conversation.public_id])
     cursor = selectors.cursor_encode(messages[0].timestamp - timedelta(seconds=1), 0)
     assert client_other.get(url, {"newer": cursor}, **HTMX).status_code == 404
 
 
 def test_a_malformed_newer_cursor_is_a_404(client_member, page):
     conversation, _ = _thread(page, ["hello"])
-    url = reverse("inbox:message_list", args=[conversation.pk])
+    url = reverse("inbox:message_list", args=[conversation.public_id])
     assert client_member.get(url, {"newer": "not-a-cursor"}, **HTMX).status_code == 404
 
 
@@ -152,7 +152,7 @@ def test_the_match_query_count_is_flat(client_member, page, monkeypatch):
 
 def test_the_newer_pages_query_count_is_flat(client_member, page):
     conversation, messages = _thread(page, [f"m {i}" for i in range(4)])
-    url = reverse("inbox:message_list", args=[conversation.pk])
+    url = reverse("inbox:message_list", args=[conversation.public_id])
     cursor = selectors.cursor_encode(messages[0].timestamp - timedelta(seconds=1), 0)
     with CaptureQueriesContext(connection) as few:
         client_member.get(url, {"newer": cursor}, **HTMX)

@@ -72,7 +72,7 @@ def test_the_list_and_a_conversation_never_decrypt_the_page_tokens(client_member
     ChatMessageFactory(conversation=conversation, content="Hello")
     with mock.patch("social.crypto.decrypt", side_effect=AssertionError("a token was decrypted")):
         assert client_member.get(reverse("inbox:conversation_list")).status_code == 200
-        assert client_member.get(reverse("inbox:conversation_detail", args=[conversation.pk])).status_code == 200
+        assert client_member.get(reverse("inbox:conversation_detail", args=[conversation.public_id])).status_code == 200
 
 
 def test_list_query_count_does_not_grow_with_the_data(client_member, page, django_assert_max_num_queries):
@@ -149,7 +149,7 @@ def test_list_filters_by_page(client_member, business, page):
     second = SocialAccountFactory(business=business, account_name="Second page")
     ConversationFactory(contact=ContactFactory(account=page, name="On first"))
     ConversationFactory(contact=ContactFactory(account=second, name="On second"))
-    response = client_member.get(reverse("inbox:conversation_list"), {"page": second.pk})
+    response = client_member.get(reverse("inbox:conversation_list"), {"page": str(second.public_id)})
     assert [c.contact.name for c in response.context["page"].conversations] == ["On second"]
 
 
@@ -200,7 +200,7 @@ def test_detail_shows_history_and_marks_read(client_member, member, page):
     outbound = ChatMessageFactory(
         conversation=conversation, direction="outbound", source="inbox", status="delivered", content="We open at 9"
     )
-    response = client_member.get(reverse("inbox:conversation_detail", args=[conversation.pk]))
+    response = client_member.get(reverse("inbox:conversation_detail", args=[conversation.public_id]))
     assert response.status_code == 200
     html = response.content.decode()
     for message in [*inbound, outbound]:
@@ -217,15 +217,15 @@ def test_detail_shows_history_and_marks_read(client_member, member, page):
 def test_detail_of_another_business_is_404(client_other, page):
     conversation = ConversationFactory(contact=ContactFactory(account=page), unread_count=1)
     message = ChatMessageFactory(conversation=conversation, is_read=False)
-    assert client_other.get(reverse("inbox:conversation_detail", args=[conversation.pk])).status_code == 404
-    assert client_other.get(reverse("inbox:message_list", args=[conversation.pk])).status_code == 404
+    assert client_other.get(reverse("inbox:conversation_detail", args=[conversation.public_id])).status_code == 404
+    assert client_other.get(reverse("inbox:message_list", args=[conversation.public_id])).status_code == 404
     message.refresh_from_db()
     assert message.is_read is False
 
 
 def test_detail_query_count_does_not_grow_with_the_data(client_member, page, django_assert_max_num_queries):
     conversation = ConversationFactory(contact=ContactFactory(account=page))
-    url = reverse("inbox:conversation_detail", args=[conversation.pk])
+    url = reverse("inbox:conversation_detail", args=[conversation.public_id])
     _messages(conversation, 5, is_read=True)
     AttachmentFactory(message=ChatMessage.objects.filter(conversation=conversation).first())
     _conversations(page, 5)
@@ -243,18 +243,18 @@ def test_detail_query_count_does_not_grow_with_the_data(client_member, page, dja
 def test_detail_by_its_address_carries_the_thread_and_loads_the_lists_rows_after(client_member, page):
     conversation = ConversationFactory(contact=ContactFactory(account=page))
     others = _conversations(page, 3)
-    url = reverse("inbox:conversation_detail", args=[conversation.pk])
+    url = reverse("inbox:conversation_detail", args=[conversation.public_id])
 
-    html = client_member.get(url, {"unread": "1", "page": page.pk}).content.decode()
+    html = client_member.get(url, {"unread": "1", "page": str(page.public_id)}).content.decode()
 
     assert 'id="conversation-pane"' in html and f'data-conversation="{conversation.pk}"' in html
     assert not any(f'id="conversation-{c.pk}"' in html for c in others)
     # The results column asks for the same filtered list as soon as the page is in (`#results`).
     results = re.search(r'<div id="conversation-results"[^>]*>', html).group(0)
     assert 'hx-trigger="load"' in results and 'hx-target="this"' in results
-    assert 'data-unread="1"' in results and f'data-account="{page.pk}"' in results
+    assert 'data-unread="1"' in results and f'data-account="{page.public_id}"' in results
     list_url = re.search(r'hx-get="([^"]+)"', results).group(1).replace("&amp;", "&")
-    assert "unread=1" in list_url and f"page={page.pk}" in list_url
+    assert "unread=1" in list_url and f"page={page.public_id}" in list_url
 
     Conversation.objects.filter(pk=others[0].pk).update(unread_count=1)
     rows = client_member.get(list_url, HTTP_HX_REQUEST="true", HTTP_HX_TARGET="conversation-results")
@@ -266,7 +266,7 @@ def test_detail_by_its_address_carries_the_thread_and_loads_the_lists_rows_after
 
 def test_detail_for_htmx_is_the_pane_only(client_member, page):
     conversation = ConversationFactory(contact=ContactFactory(account=page))
-    response = client_member.get(reverse("inbox:conversation_detail", args=[conversation.pk]), **HTMX)
+    response = client_member.get(reverse("inbox:conversation_detail", args=[conversation.public_id]), **HTMX)
     html = response.content.decode()
     assert html.lstrip().startswith('<section id="conversation-pane"')
     assert "<html" not in html
@@ -276,18 +276,18 @@ def test_older_messages_are_keyset_paged(client_member, page, monkeypatch):
     monkeypatch.setattr("inbox.views.conversations.MESSAGE_PAGE_SIZE", 4)
     conversation = ConversationFactory(contact=ContactFactory(account=page))
     messages = _messages(conversation, 10, is_read=True)
-    first = client_member.get(reverse("inbox:conversation_detail", args=[conversation.pk]))
+    first = client_member.get(reverse("inbox:conversation_detail", args=[conversation.public_id]))
     shown = [m.pk for m in first.context["message_page"].messages]
     assert shown == [m.pk for m in messages[-4:]]
     cursor = first.context["message_page"].older_cursor
-    older = client_member.get(reverse("inbox:message_list", args=[conversation.pk]), {"before": cursor}, **HTMX)
+    older = client_member.get(reverse("inbox:message_list", args=[conversation.public_id]), {"before": cursor}, **HTMX)
     assert _ids(older, "message") == [m.pk for m in messages[2:6]]
     assert b'hx-trigger="revealed, intersect once"' in older.content
 
 
 def test_older_messages_query_count_is_flat(client_member, page, django_assert_max_num_queries):
     conversation = ConversationFactory(contact=ContactFactory(account=page))
-    url = reverse("inbox:message_list", args=[conversation.pk])
+    url = reverse("inbox:message_list", args=[conversation.public_id])
     _messages(conversation, 5)
     few = _queries(client_member, url, **HTMX)
     _messages(conversation, 45)
@@ -301,7 +301,7 @@ def test_catch_up_returns_messages_after_the_last_seen(client_member, page):
     missed = ChatMessageFactory(conversation=conversation, content="while you were away", is_read=True)
     other = ChatMessageFactory(conversation=ConversationFactory(contact=ContactFactory(account=page)))
     html = client_member.get(
-        reverse("inbox:message_list", args=[conversation.pk]), {"after": seen[-1].pk}
+        reverse("inbox:message_list", args=[conversation.public_id]), {"after": seen[-1].pk}
     ).content.decode()
     assert f'id="message-{missed.pk}"' in html
     assert f'id="message-{other.pk}"' not in html
@@ -317,7 +317,7 @@ def test_catch_up_returns_messages_after_the_last_seen(client_member, page):
 def test_actions_of_another_business_are_404(client_other, page, name):
     conversation = ConversationFactory(contact=ContactFactory(account=page), status="snoozed")
     response = client_other.post(
-        reverse(f"inbox:{name}", args=[conversation.pk]), {"priority": "high", "text": "x", "preset": "1h"}
+        reverse(f"inbox:{name}", args=[conversation.public_id]), {"priority": "high", "text": "x", "preset": "1h"}
     )
     assert response.status_code == 404
     conversation.refresh_from_db()
@@ -327,12 +327,12 @@ def test_actions_of_another_business_are_404(client_other, page, name):
 
 def test_actions_are_post_only(client_member, page):
     conversation = ConversationFactory(contact=ContactFactory(account=page))
-    assert client_member.get(reverse("inbox:conversation_resolve", args=[conversation.pk])).status_code == 405
+    assert client_member.get(reverse("inbox:conversation_resolve", args=[conversation.public_id])).status_code == 405
 
 
 def test_resolve_answers_htmx_with_the_live_fragments(client_member, page):
     conversation = ConversationFactory(contact=ContactFactory(account=page))
-    response = client_member.post(reverse("inbox:conversation_resolve", args=[conversation.pk]), **HTMX)
+    response = client_member.post(reverse("inbox:conversation_resolve", args=[conversation.public_id]), **HTMX)
     assert response.status_code == 200
     html = response.content.decode()
     assert f'id="conversation-{conversation.pk}"' in html
@@ -343,14 +343,14 @@ def test_resolve_answers_htmx_with_the_live_fragments(client_member, page):
 
 def test_resolve_without_htmx_redirects_to_the_list(client_member, page):
     conversation = ConversationFactory(contact=ContactFactory(account=page))
-    response = client_member.post(reverse("inbox:conversation_resolve", args=[conversation.pk]))
+    response = client_member.post(reverse("inbox:conversation_resolve", args=[conversation.public_id]))
     assert response.status_code == 302
     assert response["Location"] == reverse("inbox:conversation_list")
 
 
 def test_priority_rejects_unknown_values(client_member, page):
     conversation = ConversationFactory(contact=ContactFactory(account=page))
-    response = client_member.post(reverse("inbox:conversation_priority", args=[conversation.pk]), {"priority": "max"})
+    response = client_member.post(reverse("inbox:conversation_priority", args=[conversation.public_id]), {"priority": "max"})
     assert response.status_code == 400
     conversation.refresh_from_db()
     assert conversation.priority == "none"
@@ -361,7 +361,7 @@ def test_reply_inside_the_window_is_queued_and_sent_after_commit(
 ):
     conversation = ConversationFactory(contact=ContactFactory(account=page), last_inbound_at=timezone.now())
     with mock.patch("inbox.tasks.message_send.apply_async") as delay, django_capture_on_commit_callbacks(execute=True):
-        response = client_member.post(reverse("inbox:reply", args=[conversation.pk]), {"text": "Hello!"}, **HTMX)
+        response = client_member.post(reverse("inbox:reply", args=[conversation.public_id]), {"text": "Hello!"}, **HTMX)
     assert response.status_code == 200
     message = ChatMessage.objects.get(conversation=conversation)
     assert (message.direction, message.status, message.source, message.sent_by) == ("outbound", "queued", "inbox", member)
@@ -373,11 +373,11 @@ def test_reply_outside_the_window_is_refused_with_the_reason(client_member, page
     conversation = ConversationFactory(
         contact=ContactFactory(account=page), last_inbound_at=timezone.now() - timedelta(days=2)
     )
-    detail = client_member.get(reverse("inbox:conversation_detail", args=[conversation.pk])).content.decode()
+    detail = client_member.get(reverse("inbox:conversation_detail", args=[conversation.public_id])).content.decode()
     assert "Replies are paused" in detail
     assert "within 24 hours" in detail
     with mock.patch("inbox.tasks.message_send.apply_async") as delay:
-        response = client_member.post(reverse("inbox:reply", args=[conversation.pk]), {"text": "Hello?"}, **HTMX)
+        response = client_member.post(reverse("inbox:reply", args=[conversation.public_id]), {"text": "Hello?"}, **HTMX)
     assert response.status_code == 422
     assert "within 24 hours" in response.content.decode()
     assert not ChatMessage.objects.filter(conversation=conversation).exists()
@@ -386,7 +386,7 @@ def test_reply_outside_the_window_is_refused_with_the_reason(client_member, page
 
 def test_reply_empty_is_refused(client_member, page):
     conversation = ConversationFactory(contact=ContactFactory(account=page))
-    response = client_member.post(reverse("inbox:reply", args=[conversation.pk]), {"text": "  "}, **HTMX)
+    response = client_member.post(reverse("inbox:reply", args=[conversation.public_id]), {"text": "  "}, **HTMX)
     assert response.status_code == 422
     assert "Write a reply" in response.content.decode()
 
@@ -395,7 +395,7 @@ def test_retry_of_another_business_is_404(client_other, page):
     conversation = ConversationFactory(contact=ContactFactory(account=page))
     failed = ChatMessageFactory(conversation=conversation, direction="outbound", source="inbox", status="failed",
                                 message_id=None)
-    assert client_other.post(reverse("inbox:message_retry", args=[failed.pk])).status_code == 404
+    assert client_other.post(reverse("inbox:message_retry", args=[failed.public_id])).status_code == 404
     failed.refresh_from_db()
     assert failed.status == "failed"
 
@@ -428,7 +428,7 @@ def test_attachment_not_stored_is_404_and_labelled(client_member, page):
     message = ChatMessageFactory(conversation=ConversationFactory(contact=ContactFactory(account=page)))
     attachment = AttachmentFactory(message=message, type="file", state=Attachment.State.FAILED)
     assert client_member.get(reverse("inbox:attachment_download", args=[attachment.pk])).status_code == 404
-    html = client_member.get(reverse("inbox:conversation_detail", args=[message.conversation_id])).content.decode()
+    html = client_member.get(reverse("inbox:conversation_detail", args=[message.conversation.public_id])).content.decode()
     assert "File not stored" in html
 
 
@@ -457,7 +457,7 @@ def test_attachment_kinds_render_as_what_they_are(client_member, page):
     meta = ChatMessageFactory(conversation=conversation, direction="outbound", source="meta", status="sent")
     edited = ChatMessageFactory(conversation=conversation, edit_count=1, reaction="\u2764\ufe0f")
     deleted = ChatMessageFactory(conversation=conversation, is_deleted=True, content="secret")
-    html = client_member.get(reverse("inbox:conversation_detail", args=[conversation.pk])).content.decode()
+    html = client_member.get(reverse("inbox:conversation_detail", args=[conversation.public_id])).content.decode()
     assert "https://www.openstreetmap.org/?mlat=45.440800&amp;mlon=12.315500" in html
     assert html.count("fbcdn.net/sticker.png") == 1  # the legacy image twin of the sticker is hidden
     assert 'href="https://example.com/menu"' in html and "Our menu" in html
@@ -474,9 +474,9 @@ def test_failed_reply_shows_the_reason_and_a_retry_button(client_member, page):
     conversation = ConversationFactory(contact=ContactFactory(account=page))
     failed = ChatMessageFactory(conversation=conversation, direction="outbound", source="inbox", status="failed",
                                 message_id=None, error="This person isn't available right now.", error_code=551)
-    html = client_member.get(reverse("inbox:conversation_detail", args=[conversation.pk])).content.decode()
+    html = client_member.get(reverse("inbox:conversation_detail", args=[conversation.public_id])).content.decode()
     assert "available right now" in html and "Meta error 551" in html
-    assert reverse("inbox:message_retry", args=[failed.pk]) in html
+    assert reverse("inbox:message_retry", args=[failed.public_id]) in html
 
 
 def test_public_attachment_url_is_signed_and_only_for_replies(client, page, settings):
@@ -496,7 +496,7 @@ def test_reply_with_a_file_stores_it_and_sends_two_messages(client_member, page,
     upload = SimpleUploadedFile("menu.pdf", b"%PDF-1.4 menu", content_type="application/pdf")
     with mock.patch("inbox.tasks.message_send.apply_async") as delay, django_capture_on_commit_callbacks(execute=True):
         response = client_member.post(
-            reverse("inbox:reply", args=[conversation.pk]), {"text": "Here it is", "file": upload}, **HTMX
+            reverse("inbox:reply", args=[conversation.public_id]), {"text": "Here it is", "file": upload}, **HTMX
         )
     assert response.status_code == 200
     file_message, text_message = ChatMessage.objects.filter(conversation=conversation).order_by("timestamp", "pk")

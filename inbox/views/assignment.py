@@ -11,32 +11,26 @@ from typing import TYPE_CHECKING
 
 from django.contrib import messages as flash
 from django.db.models import Q
-from django.http import Http404, HttpResponse, HttpResponseRedirect
+from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
-from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.decorators import business_required
 from accounts.models import Membership, Team
-from inbox import selectors
 from inbox.forms import AssignForm
 from inbox.models import Conversation
 from inbox.realtime import render_live
 from inbox.services import assignment
+from inbox.views.lookups import conversation_or_404
 
 if TYPE_CHECKING:
+    import uuid
+
     from accounts.requests import BusinessRequest
 
 PICKER_TEMPLATE = "inbox/_assignee_picker.html"
 NOT_A_MEMBER = "Pick a member of the business."
-
-
-def _conversation_or_404(request: BusinessRequest, pk: int) -> Conversation:
-    try:
-        return selectors.conversation_get(business=request.business, pk=pk)
-    except Conversation.DoesNotExist:
-        raise Http404("No such conversation.") from None
 
 
 def _members(request: BusinessRequest):
@@ -48,9 +42,9 @@ def _members(request: BusinessRequest):
 @never_cache
 @require_GET
 @business_required
-def assignee_picker(request: BusinessRequest, pk: int) -> HttpResponse:
+def assignee_picker(request: BusinessRequest, public_id: uuid.UUID) -> HttpResponse:
     """The picker's form: a type-ahead of the business's members (a datalist) and the team select."""
-    conversation = _conversation_or_404(request, pk)
+    conversation = conversation_or_404(request, public_id)
     context = {
         "conversation": conversation,
         "members": list(_members(request)),
@@ -101,14 +95,14 @@ def _refused(request: BusinessRequest, conversation: Conversation, error: str) -
         # Not swapped (a 4xx); the page script shows the reason as a toast.
         return HttpResponse(error, status=400, content_type="text/plain; charset=utf-8")
     flash.error(request, error)
-    return HttpResponseRedirect(reverse("inbox:conversation_detail", args=[conversation.pk]))
+    return HttpResponseRedirect(conversation.get_absolute_url())
 
 
 @require_POST
 @business_required
-def conversation_assign(request: BusinessRequest, pk: int) -> HttpResponse:
+def conversation_assign(request: BusinessRequest, public_id: uuid.UUID) -> HttpResponse:
     """Set the assignee ("me", "none", a member) and/or the team ("none", a team) of one conversation."""
-    conversation = _conversation_or_404(request, pk)
+    conversation = conversation_or_404(request, public_id)
     form = AssignForm(request.POST)
     if not form.is_valid():
         return _refused(request, conversation, "Pick a member or a team.")
@@ -120,4 +114,4 @@ def conversation_assign(request: BusinessRequest, pk: int) -> HttpResponse:
         return _refused(request, conversation, str(exc))
     if request.htmx:
         return HttpResponse(render_live(business_id=request.business.pk, conversation_ids=[conversation.pk]))
-    return HttpResponseRedirect(reverse("inbox:conversation_detail", args=[conversation.pk]))
+    return HttpResponseRedirect(conversation.get_absolute_url())

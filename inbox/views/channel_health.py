@@ -16,24 +16,19 @@ from inbox import channel_health as health_selectors
 from inbox.ingest.replay import webhook_events_replay
 from inbox.models import WebhookEvent
 from inbox.services.sandbox_check import SandboxUnavailable, sandbox_base_url, test_message_send
-from social.models import SocialAccount
+from inbox.views.lookups import account_or_404
 
 if TYPE_CHECKING:
+    import uuid
+
     from accounts.requests import BusinessRequest
-
-
-def _account_or_404(request: BusinessRequest, pk: int) -> SocialAccount:
-    account = SocialAccount.objects.for_business(request.business).without_tokens().filter(pk=pk).first()
-    if account is None:
-        raise Http404("No such page.")
-    return account
 
 
 @never_cache
 @require_GET
 @business_required
-def channel_health(request: BusinessRequest, pk: int) -> HttpResponse:
-    account = _account_or_404(request, pk)
+def channel_health(request: BusinessRequest, public_id: uuid.UUID) -> HttpResponse:
+    account = account_or_404(request, public_id)
     health = health_selectors.channel_health(account=account)
     chart = {
         "labels": [hour.hour.isoformat() for hour in health.hours],
@@ -55,9 +50,9 @@ def channel_health(request: BusinessRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @business_admin_required
-def channel_event_replay(request: BusinessRequest, pk: int, event_pk: int) -> HttpResponse:
+def channel_event_replay(request: BusinessRequest, public_id: uuid.UUID, event_pk: int) -> HttpResponse:
     """Process one failed or unroutable event of this page again (idempotent: nothing is stored twice)."""
-    account = _account_or_404(request, pk)
+    account = account_or_404(request, public_id)
     event = (
         WebhookEvent.objects.filter(pk=event_pk, state__in=(WebhookEvent.State.FAILED, WebhookEvent.State.UNROUTABLE))
         .defer("body")
@@ -75,21 +70,21 @@ def channel_event_replay(request: BusinessRequest, pk: int, event_pk: int) -> Ht
         metadata={"event": event.pk, "state": event.state},
     )
     flash.success(request, f"Event {event.pk} is being applied again; it shows below until it is processed.")
-    return redirect("inbox:channel_health", pk=account.pk)
+    return redirect("inbox:channel_health", public_id=account.public_id)
 
 
 @require_POST
 @business_admin_required
-def channel_test_message(request: BusinessRequest, pk: int) -> HttpResponse:
+def channel_test_message(request: BusinessRequest, public_id: uuid.UUID) -> HttpResponse:
     """Development: the sandbox (standing in for Meta) sends this page a customer's message."""
-    account = _account_or_404(request, pk)
+    account = account_or_404(request, public_id)
     try:
         test_message_send(account=account)
     except SandboxUnavailable as exc:
         flash.error(request, f"The test message was not sent: {exc}")
     else:
         flash.success(request, "The sandbox sent a test message as a customer: it appears in the inbox in a moment.")
-    return redirect("inbox:channel_health", pk=account.pk)
+    return redirect("inbox:channel_health", public_id=account.public_id)
 
 
 __all__ = ["channel_event_replay", "channel_health", "channel_test_message"]

@@ -12,7 +12,6 @@ from django.contrib import messages as flash
 from django.core.exceptions import BadRequest
 from django.http import Http404, HttpResponse, HttpResponseRedirect, QueryDict
 from django.shortcuts import render
-from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -20,8 +19,11 @@ from accounts.decorators import business_required
 from inbox import selectors
 from inbox.models import Contact, Conversation
 from inbox.services import contact_profile
+from inbox.views.lookups import conversation_or_404
 
 if TYPE_CHECKING:
+    import uuid
+
     from accounts.requests import BusinessRequest
 
 PANEL_TEMPLATE = "inbox/_contact_panel.html"
@@ -62,13 +64,6 @@ class ContactProfileForm(forms.Form):
         return cleaned
 
 
-def _conversation_or_404(request: BusinessRequest, pk: int) -> Conversation:
-    try:
-        return selectors.conversation_get(business=request.business, pk=pk)
-    except Conversation.DoesNotExist:
-        raise Http404("No such conversation.") from None
-
-
 def _contact_or_404(request: BusinessRequest) -> Contact:
     """The contact named in the POST: one of this business's, a 404 for anyone else's (a 400 for no id)."""
     try:
@@ -93,7 +88,7 @@ def _answer(request: BusinessRequest, conversation: Conversation) -> HttpRespons
     """After an action: the panel's fragments (htmx places them by id, and closes the editor and the
     search), or back to the conversation without a script."""
     if not request.htmx:
-        return HttpResponseRedirect(reverse("inbox:conversation_detail", args=[conversation.pk]))
+        return HttpResponseRedirect(conversation.get_absolute_url())
     html = contact_profile.contact_panels_html(business=request.business, conversation_ids=[conversation.pk])
     tools = render(request, PANEL_TEMPLATE + "#tools", {"conversation": conversation}).content.decode()
     return HttpResponse(html + "\n" + tools)
@@ -102,8 +97,8 @@ def _answer(request: BusinessRequest, conversation: Conversation) -> HttpRespons
 @never_cache
 @require_GET
 @business_required
-def contact_panel(request: BusinessRequest, pk: int) -> HttpResponse:
-    conversation = _conversation_or_404(request, pk)
+def contact_panel(request: BusinessRequest, public_id: uuid.UUID) -> HttpResponse:
+    conversation = conversation_or_404(request, public_id)
     panel = selectors.contact_panel(business=request.business, conversation=conversation)
     return render(request, PANEL_TEMPLATE + "#panel", {"panel": panel, "conversation": conversation})
 
@@ -111,9 +106,9 @@ def contact_panel(request: BusinessRequest, pk: int) -> HttpResponse:
 @never_cache
 @require_http_methods(["GET", "POST"])
 @business_required
-def contact_profile_edit(request: BusinessRequest, pk: int) -> HttpResponse:
+def contact_profile_edit(request: BusinessRequest, public_id: uuid.UUID) -> HttpResponse:
     """GET: the notes and details form (opened in the panel); POST saves it."""
-    conversation = _conversation_or_404(request, pk)
+    conversation = conversation_or_404(request, public_id)
     contact = conversation.contact
     form: ContactProfileForm | None = None
     if request.method == "POST":
@@ -148,9 +143,9 @@ def contact_profile_edit(request: BusinessRequest, pk: int) -> HttpResponse:
 @never_cache
 @require_GET
 @business_required
-def contact_search(request: BusinessRequest, pk: int) -> HttpResponse:
+def contact_search(request: BusinessRequest, public_id: uuid.UUID) -> HttpResponse:
     """The "same person as…" type-ahead: this business's contacts matching `q`, as options to pick."""
-    conversation = _conversation_or_404(request, pk)
+    conversation = conversation_or_404(request, public_id)
     q = request.GET.get("q", "")
     if "\x00" in q:
         q = ""
@@ -161,8 +156,8 @@ def contact_search(request: BusinessRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @business_required
-def contact_merge(request: BusinessRequest, pk: int) -> HttpResponse:
-    conversation = _conversation_or_404(request, pk)
+def contact_merge(request: BusinessRequest, public_id: uuid.UUID) -> HttpResponse:
+    conversation = conversation_or_404(request, public_id)
     other = _contact_or_404(request)
     try:
         contact_profile.contacts_merge(
@@ -175,9 +170,9 @@ def contact_merge(request: BusinessRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @business_required
-def contact_split(request: BusinessRequest, pk: int) -> HttpResponse:
+def contact_split(request: BusinessRequest, public_id: uuid.UUID) -> HttpResponse:
     """Take one identity out of this conversation's customer (this contact, or one joined to it)."""
-    conversation = _conversation_or_404(request, pk)
+    conversation = conversation_or_404(request, public_id)
     contact = _contact_or_404(request)
     person_id = conversation.contact.person_id
     if person_id is None or contact.person_id != person_id:
@@ -194,4 +189,4 @@ def _refused(request: BusinessRequest, conversation: Conversation, reason: str) 
         # A short 4xx text: the page's script shows it as a toast (static/js/inbox.js).
         return HttpResponse(reason, status=409, content_type="text/plain; charset=utf-8")
     flash.error(request, reason)
-    return HttpResponseRedirect(reverse("inbox:conversation_detail", args=[conversation.pk]))
+    return HttpResponseRedirect(conversation.get_absolute_url())

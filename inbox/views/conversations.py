@@ -28,8 +28,10 @@ from inbox.services import collisions as collision_services
 from inbox.services import conversations as conversation_services
 from inbox.services import notices as notice_services
 from inbox.services import replies as reply_services
+from inbox.views.lookups import conversation_or_404
 
 if TYPE_CHECKING:
+    import uuid
     from collections.abc import Sequence
 
     from django.http import HttpRequest
@@ -48,13 +50,6 @@ MESSAGE_PAGE_SIZE = 30
 
 def _page_size() -> int:
     return int(getattr(settings, "INBOX_PAGE_SIZE", 50))
-
-
-def _conversation_or_404(request: BusinessRequest, pk: int) -> Conversation:
-    try:
-        return selectors.conversation_get(business=request.business, pk=pk)
-    except Conversation.DoesNotExist:
-        raise Http404("No such conversation.") from None
 
 
 def _list_context(request: BusinessRequest, *, rows: bool = True, part: str = "") -> dict:
@@ -104,8 +99,8 @@ def conversation_list(request: BusinessRequest) -> HttpResponse:
 @never_cache
 @require_GET
 @business_required
-def conversation_detail(request: BusinessRequest, pk: int) -> HttpResponse:
-    conversation = _conversation_or_404(request, pk)
+def conversation_detail(request: BusinessRequest, public_id: uuid.UUID) -> HttpResponse:
+    conversation = conversation_or_404(request, public_id)
     was_unread = conversation.unread_count > 0
     conversation_services.conversation_mark_read(conversation=conversation, user=request.user)
     # Opened from search results (`q`): at the newest message that matched, which the page highlights.
@@ -136,10 +131,10 @@ def conversation_detail(request: BusinessRequest, pk: int) -> HttpResponse:
 @never_cache
 @require_GET
 @business_required
-def message_list(request: BusinessRequest, pk: int) -> HttpResponse:
+def message_list(request: BusinessRequest, public_id: uuid.UUID) -> HttpResponse:
     """Older messages (`?before=<cursor>`, on scroll), newer ones below a search match (`?newer=<cursor>`) or,
     after a reconnect, what came since (`?after=<id>`)."""
-    conversation = _conversation_or_404(request, pk)
+    conversation = conversation_or_404(request, public_id)
     after = request.GET.get("after")
     if after is not None:
         try:
@@ -179,13 +174,13 @@ def _action_response(request: BusinessRequest, conversation: Conversation, *, me
         return HttpResponse(
             render_live(business_id=request.business.pk, conversation_ids=[conversation.pk], message_ids=message_ids)
         )
-    return HttpResponseRedirect(reverse("inbox:conversation_detail", args=[conversation.pk]))
+    return HttpResponseRedirect(conversation.get_absolute_url())
 
 
 @require_POST
 @business_required
-def reply(request: BusinessRequest, pk: int) -> HttpResponse:
-    conversation = _conversation_or_404(request, pk)
+def reply(request: BusinessRequest, public_id: uuid.UUID) -> HttpResponse:
+    conversation = conversation_or_404(request, public_id)
     form = ReplyForm(request.POST, request.FILES)
     error = ""
     # Someone else replied since this page was loaded: held, with a "Send anyway" (confirm_collision=1).
@@ -211,7 +206,7 @@ def reply(request: BusinessRequest, pk: int) -> HttpResponse:
         error = " ".join(str(e) for e in form.errors.get("__all__", [])) or "Check the reply and try again."
     if not request.htmx:
         flash.error(request, error)
-        return HttpResponseRedirect(reverse("inbox:conversation_detail", args=[conversation.pk]))
+        return HttpResponseRedirect(conversation.get_absolute_url())
     context = {
         "conversation": conversation,
         "window": reply_services.reply_window(conversation=conversation),
@@ -237,8 +232,8 @@ def _quoted_or_error(request: BusinessRequest, conversation: Conversation, pk: i
 
 @require_POST
 @business_required
-def message_retry(request: BusinessRequest, pk: int) -> HttpResponse:
-    message = ChatMessage.objects.for_business(request.business).select_related("conversation").filter(pk=pk).first()
+def message_retry(request: BusinessRequest, public_id: uuid.UUID) -> HttpResponse:
+    message = ChatMessage.objects.for_business(request.business).select_related("conversation").filter(public_id=public_id).first()
     if message is None:
         raise Http404("No such message.")
     try:
@@ -261,8 +256,8 @@ LEAVES_THE_LIST = {
 def _conversation_action(service_name: str):
     @require_POST
     @business_required
-    def view(request: BusinessRequest, pk: int) -> HttpResponse:
-        conversation = _conversation_or_404(request, pk)
+    def view(request: BusinessRequest, public_id: uuid.UUID) -> HttpResponse:
+        conversation = conversation_or_404(request, public_id)
         getattr(conversation_services, service_name)(conversation=conversation, user=request.user)
         if service_name in LEAVES_THE_LIST and not request.htmx:
             flash.success(request, LEAVES_THE_LIST[service_name])
@@ -283,9 +278,9 @@ conversation_unsnooze = _conversation_action("conversation_unsnooze")
 
 @require_POST
 @business_required
-def conversation_snooze(request: BusinessRequest, pk: int) -> HttpResponse:
+def conversation_snooze(request: BusinessRequest, public_id: uuid.UUID) -> HttpResponse:
     """Snooze until a preset or a typed time, in the staff member's time zone (sent by the page)."""
-    conversation = _conversation_or_404(request, pk)
+    conversation = conversation_or_404(request, public_id)
     form = SnoozeForm(request.POST)
     error = ""
     if form.is_valid():
@@ -301,7 +296,7 @@ def conversation_snooze(request: BusinessRequest, pk: int) -> HttpResponse:
         if request.htmx:
             return HttpResponse(error, status=400)
         flash.error(request, error)
-        return HttpResponseRedirect(reverse("inbox:conversation_detail", args=[conversation.pk]))
+        return HttpResponseRedirect(conversation.get_absolute_url())
     if not request.htmx:
         flash.success(request, "Conversation snoozed.")
         return HttpResponseRedirect(reverse("inbox:conversation_list"))
@@ -310,8 +305,8 @@ def conversation_snooze(request: BusinessRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @business_required
-def conversation_priority(request: BusinessRequest, pk: int) -> HttpResponse:
-    conversation = _conversation_or_404(request, pk)
+def conversation_priority(request: BusinessRequest, public_id: uuid.UUID) -> HttpResponse:
+    conversation = conversation_or_404(request, public_id)
     form = PriorityForm(request.POST)
     if not form.is_valid():
         return HttpResponse("Unknown priority.", status=400)
@@ -339,10 +334,10 @@ def _content_type(attachment: Attachment) -> str:
 
 @require_GET
 @business_required
-def message_text(request: BusinessRequest, pk: int) -> HttpResponse:
+def message_text(request: BusinessRequest, public_id: uuid.UUID) -> HttpResponse:
     """The whole text of a message, for one too long for its bubble: plain text, never HTML."""
     content = (
-        ChatMessage.objects.for_business(request.business).filter(pk=pk, is_deleted=False)
+        ChatMessage.objects.for_business(request.business).filter(public_id=public_id, is_deleted=False)
         .values_list("content", flat=True).first()
     )
     if content is None:
@@ -392,9 +387,11 @@ def contact_picture(request: BusinessRequest, pk: int) -> FileResponse:
 
 @require_POST
 @business_required
-def account_policy_notice_dismiss(request: BusinessRequest, pk: int) -> HttpResponse:
+def account_policy_notice_dismiss(request: BusinessRequest, public_id: uuid.UUID) -> HttpResponse:
     """Hide a Page's policy banner (until Meta sends a newer enforcement)."""
-    if not notice_services.account_policy_notice_dismiss(business=request.business, account_id=pk, user=request.user):
+    if not notice_services.account_policy_notice_dismiss(
+        business=request.business, account_public_id=public_id, user=request.user
+    ):
         raise Http404("No such page.")
     return HttpResponseRedirect(reverse("inbox:conversation_list"))
 

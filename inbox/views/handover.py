@@ -10,27 +10,20 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from django.contrib import messages as flash
-from django.http import Http404, HttpResponse, HttpResponseRedirect
-from django.urls import reverse
+from django.http import HttpResponse, HttpResponseRedirect
 from django.views.decorators.http import require_POST
 
 from accounts.decorators import business_required
-from inbox import selectors
 from inbox.models import Conversation
 from inbox.realtime import render_live
 from inbox.services import handover
+from inbox.views.lookups import conversation_or_404
 
 if TYPE_CHECKING:
+    import uuid
     from collections.abc import Callable
 
     from accounts.requests import BusinessRequest
-
-
-def _conversation_or_404(request: BusinessRequest, pk: int) -> Conversation:
-    try:
-        return selectors.conversation_get(business=request.business, pk=pk)
-    except Conversation.DoesNotExist:
-        raise Http404("No such conversation.") from None
 
 
 def _answer(request: BusinessRequest, conversation: Conversation, *, error: str = "", done: str = "") -> HttpResponse:
@@ -43,14 +36,14 @@ def _answer(request: BusinessRequest, conversation: Conversation, *, error: str 
         flash.error(request, error)
     elif done:
         flash.success(request, done)
-    return HttpResponseRedirect(reverse("inbox:conversation_detail", args=[conversation.pk]))
+    return HttpResponseRedirect(conversation.get_absolute_url())
 
 
 def _action(act: Callable[[Conversation, BusinessRequest], str]):
     @require_POST
     @business_required
-    def view(request: BusinessRequest, pk: int) -> HttpResponse:
-        conversation = _conversation_or_404(request, pk)
+    def view(request: BusinessRequest, public_id: uuid.UUID) -> HttpResponse:
+        conversation = conversation_or_404(request, public_id)
         try:
             done = act(conversation, request)
         except handover.HandoverError as exc:

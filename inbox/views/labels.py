@@ -14,12 +14,15 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.decorators import business_admin_required, business_required
 from inbox import selectors
-from inbox.models import Conversation, Label
+from inbox.models import Label
 from inbox.realtime import render_live
 from inbox.services import labels as label_services
+from inbox.views.lookups import conversation_or_404
 from inbox.views.submit import form_submit
 
 if TYPE_CHECKING:
+    import uuid
+
     from accounts.requests import BusinessRequest
 
 SETTINGS_TEMPLATE = "accounts/labels.html"
@@ -49,13 +52,6 @@ def _label_or_404(request: BusinessRequest, pk: int) -> Label:
         return selectors.label_get(business=request.business, pk=pk)
     except Label.DoesNotExist:
         raise Http404("No such label.") from None
-
-
-def _conversation_or_404(request: BusinessRequest, pk: int) -> Conversation:
-    try:
-        return selectors.conversation_get(business=request.business, pk=pk)
-    except Conversation.DoesNotExist:
-        raise Http404("No such conversation.") from None
 
 
 def _settings_page(
@@ -142,13 +138,13 @@ def label_delete(request: BusinessRequest, pk: int) -> HttpResponse:
 @never_cache
 @require_http_methods(["GET", "POST"])
 @business_required
-def conversation_labels(request: BusinessRequest, pk: int) -> HttpResponse:
+def conversation_labels(request: BusinessRequest, public_id: uuid.UUID) -> HttpResponse:
     """A conversation's labels as a checklist (GET: the header's popover for htmx, a page without it); POST saves.
 
     The POST carries the ticked labels and those ticked when the checklist was shown: only the
     difference is applied. htmx gets the live fragments back, as for every other action.
     """
-    conversation = _conversation_or_404(request, pk)
+    conversation = conversation_or_404(request, public_id)
     labels = selectors.label_list(business=request.business)
     if request.method == "POST":
         form = ConversationLabelsForm(request.POST, choices=labels)
@@ -162,7 +158,7 @@ def conversation_labels(request: BusinessRequest, pk: int) -> HttpResponse:
         if request.htmx:
             return HttpResponse(render_live(business_id=request.business.pk, conversation_ids=[conversation.pk]))
         flash.success(request, "Labels saved.")
-        return HttpResponseRedirect(reverse("inbox:conversation_detail", args=[conversation.pk]))
+        return HttpResponseRedirect(conversation.get_absolute_url())
     current = {label.pk for label in conversation.labels.all()}
     context = {"conversation": conversation, "labels": labels, "current": current}
     if request.htmx:

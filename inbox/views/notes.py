@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING
 from django.contrib import messages as flash
 from django.http import Http404, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
-from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
@@ -20,6 +19,8 @@ from inbox.reply_window import reply_window
 from inbox.services import notes as note_services
 
 if TYPE_CHECKING:
+    import uuid
+
     from accounts.requests import BusinessRequest
 
 DETAIL_TEMPLATE = "inbox/conversation_detail.html"
@@ -27,9 +28,9 @@ DETAIL_TEMPLATE = "inbox/conversation_detail.html"
 
 @require_POST
 @business_required
-def note_create(request: BusinessRequest, pk: int) -> HttpResponse:
+def note_create(request: BusinessRequest, public_id: uuid.UUID) -> HttpResponse:
     try:
-        conversation = selectors.conversation_get(business=request.business, pk=pk)
+        conversation = selectors.conversation_get(business=request.business, public_id=public_id)
     except Conversation.DoesNotExist:
         raise Http404("No such conversation.") from None
     try:
@@ -39,7 +40,7 @@ def note_create(request: BusinessRequest, pk: int) -> HttpResponse:
     except note_services.NoteError as exc:
         if not request.htmx:
             flash.error(request, str(exc))
-            return HttpResponseRedirect(reverse("inbox:conversation_detail", args=[conversation.pk]))
+            return HttpResponseRedirect(conversation.get_absolute_url())
         context = {
             "conversation": conversation,
             "window": reply_window(conversation=conversation),
@@ -52,7 +53,7 @@ def note_create(request: BusinessRequest, pk: int) -> HttpResponse:
         return render(request, DETAIL_TEMPLATE + "#composer", context, status=422)
     if request.htmx:
         return HttpResponse(render_live(business_id=request.business.pk, message_ids=[note.pk]))
-    return HttpResponseRedirect(reverse("inbox:conversation_detail", args=[conversation.pk]))
+    return HttpResponseRedirect(conversation.get_absolute_url())
 
 
 @never_cache

@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING
 
 from django.contrib import messages as flash
 from django.http import Http404, HttpResponse, HttpResponseRedirect
-from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from accounts.decorators import business_required
@@ -20,13 +19,15 @@ from inbox.realtime import render_live
 from inbox.services import reactions, typing
 
 if TYPE_CHECKING:
+    import uuid
+
     from accounts.requests import BusinessRequest
 
 
-def _message_or_404(request: BusinessRequest, pk: int) -> ChatMessage:
+def _message_or_404(request: BusinessRequest, public_id: uuid.UUID) -> ChatMessage:
     message = (
         ChatMessage.objects.for_business(request.business).select_related("conversation__business")
-        .filter(pk=pk).first()
+        .filter(public_id=public_id).first()
     )
     if message is None:
         raise Http404("No such message.")
@@ -42,13 +43,13 @@ def _answer(request: BusinessRequest, message: ChatMessage, *, error: str = "") 
         ))
     if error:
         flash.error(request, error)
-    return HttpResponseRedirect(reverse("inbox:conversation_detail", args=[message.conversation_id]))
+    return HttpResponseRedirect(message.conversation.get_absolute_url())
 
 
 @require_POST
 @business_required
-def message_react(request: BusinessRequest, pk: int) -> HttpResponse:
-    message = _message_or_404(request, pk)
+def message_react(request: BusinessRequest, public_id: uuid.UUID) -> HttpResponse:
+    message = _message_or_404(request, public_id)
     try:
         reactions.message_react(message=message, user=request.user, reaction=request.POST.get("reaction", ""))
     except reactions.ReactionError as exc:
@@ -58,8 +59,8 @@ def message_react(request: BusinessRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @business_required
-def message_unreact(request: BusinessRequest, pk: int) -> HttpResponse:
-    message = _message_or_404(request, pk)
+def message_unreact(request: BusinessRequest, public_id: uuid.UUID) -> HttpResponse:
+    message = _message_or_404(request, public_id)
     try:
         reactions.message_unreact(message=message, user=request.user)
     except reactions.ReactionError as exc:
@@ -69,10 +70,10 @@ def message_unreact(request: BusinessRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @business_required
-def conversation_typing(request: BusinessRequest, pk: int) -> HttpResponse:
+def conversation_typing(request: BusinessRequest, public_id: uuid.UUID) -> HttpResponse:
     """204 whether or not the throttle let a sender action through (the browser need not know)."""
     try:
-        conversation = selectors.conversation_get(business=request.business, pk=pk)
+        conversation = selectors.conversation_get(business=request.business, public_id=public_id)
     except Conversation.DoesNotExist:
         raise Http404("No such conversation.") from None
     action = request.POST.get("action", "typing_on")

@@ -39,7 +39,7 @@ class ReportFilterForm(forms.Form):
     period = forms.ChoiceField(choices=PERIODS, required=False, initial="7d")
     start = forms.DateField(required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}))
     end = forms.DateField(required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}))
-    page = forms.TypedChoiceField(coerce=int, required=False, empty_value=None, label="Page")
+    page = forms.ChoiceField(required=False, label="Page")  # a page's public id
     team = forms.TypedChoiceField(coerce=int, required=False, empty_value=None)
     agent = forms.TypedChoiceField(coerce=int, required=False, empty_value=None)
 
@@ -91,18 +91,20 @@ def _zone(name: str | None) -> dt.tzinfo:
 def _choices(request: BusinessRequest) -> dict[str, Any]:
     business = request.business
     members = member_choices(business=business)
+    accounts = list(selectors.account_list(business=business))
     return {
         "pages": [
-            (account.pk, account.account_name or f"Page {account.pk}")
-            for account in selectors.account_list(business=business)
+            (str(account.public_id), account.account_name or account.account_id)
+            for account in accounts
         ],
+        "page_pks": {str(account.public_id): account.pk for account in accounts},
         "teams": [(team.pk, team.name) for team in team_groups(business=business)],
         "agents": [(pk, name) for pk, name, _ in members],
         "names": {pk: name for pk, name, _ in members},
     }
 
 
-def _filters(form: ReportFilterForm, tz: dt.tzinfo) -> ReportFilters:
+def _filters(form: ReportFilterForm, tz: dt.tzinfo, page_pks: dict[str, int]) -> ReportFilters:
     data = form.cleaned_data
     period = data.get("period") or "7d"
     today = timezone.now().astimezone(tz).date()
@@ -115,7 +117,7 @@ def _filters(form: ReportFilterForm, tz: dt.tzinfo) -> ReportFilters:
     start = dt.datetime.combine(first, dt.time(), tzinfo=tz)
     end = dt.datetime.combine(last + dt.timedelta(days=1), dt.time(), tzinfo=tz)
     return ReportFilters(
-        start=start, end=end, tz=tz, account_id=data.get("page"), team_pk=data.get("team"), agent_pk=data.get("agent")
+        start=start, end=end, tz=tz, account_id=page_pks.get(data.get("page") or ""), team_pk=data.get("team"), agent_pk=data.get("agent")
     )
 
 
@@ -128,7 +130,8 @@ def _report(request: BusinessRequest, *, only: str | None = None) -> tuple[Repor
     )
     if not form.is_valid():
         return form, None, tz
-    report = report_build(business=request.business, filters=_filters(form, tz), members=choices["names"], only=only)
+    filters = _filters(form, tz, choices["page_pks"])
+    report = report_build(business=request.business, filters=filters, members=choices["names"], only=only)
     return form, report, tz
 
 

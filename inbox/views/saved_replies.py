@@ -14,11 +14,14 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts.decorators import business_admin_required, business_required
 from inbox import selectors
-from inbox.models import Conversation, SavedReply
+from inbox.models import SavedReply
 from inbox.services import saved_replies as saved_reply_services
+from inbox.views.lookups import conversation_or_404
 from inbox.views.submit import form_submit
 
 if TYPE_CHECKING:
+    import uuid
+
     from accounts.requests import BusinessRequest
 
 SETTINGS_TEMPLATE = "accounts/saved_replies.html"
@@ -44,13 +47,6 @@ def _saved_reply_or_404(request: BusinessRequest, pk: int) -> SavedReply:
         return selectors.saved_reply_get(business=request.business, pk=pk)
     except SavedReply.DoesNotExist:
         raise Http404("No such saved reply.") from None
-
-
-def _conversation_or_404(request: BusinessRequest, pk: int) -> Conversation:
-    try:
-        return selectors.conversation_get(business=request.business, pk=pk)
-    except Conversation.DoesNotExist:
-        raise Http404("No such conversation.") from None
 
 
 def _settings_page(
@@ -131,9 +127,9 @@ def saved_reply_delete(request: BusinessRequest, pk: int) -> HttpResponse:
 @never_cache
 @require_GET
 @business_required
-def saved_reply_picker(request: BusinessRequest, pk: int) -> HttpResponse:
+def saved_reply_picker(request: BusinessRequest, public_id: uuid.UUID) -> HttpResponse:
     """The composer's list of saved replies (`?q=` narrows it by code and text); the page loads it once per pane."""
-    conversation = _conversation_or_404(request, pk)
+    conversation = conversation_or_404(request, public_id)
     replies = selectors.saved_reply_list(business=request.business, q=request.GET.get("q", "")[:100])
     return render(request, PICKER_TEMPLATE, {"conversation": conversation, "replies": replies})
 
@@ -141,9 +137,9 @@ def saved_reply_picker(request: BusinessRequest, pk: int) -> HttpResponse:
 @never_cache
 @require_GET
 @business_required
-def saved_reply_fill(request: BusinessRequest, pk: int, reply_pk: int) -> HttpResponse:
+def saved_reply_fill(request: BusinessRequest, public_id: uuid.UUID, reply_pk: int) -> HttpResponse:
     """The saved reply's text with its placeholders filled for this conversation and this member: plain text."""
-    conversation = _conversation_or_404(request, pk)
+    conversation = conversation_or_404(request, public_id)
     saved_reply = _saved_reply_or_404(request, reply_pk)
     text = saved_reply_services.saved_reply_fill(saved_reply=saved_reply, conversation=conversation, user=request.user)
     response = HttpResponse(text, content_type="text/plain; charset=utf-8")

@@ -26,7 +26,7 @@ def on_sandbox(sandbox_http, page):
 
 
 def url(page) -> str:
-    return reverse("social:messenger_profile", args=[page.pk])
+    return reverse("social:messenger_profile", args=[page.public_id])
 
 
 FULL = {
@@ -124,7 +124,7 @@ def test_the_sandbox_refuses_a_too_long_greeting_like_meta(on_sandbox, page, mem
 def test_read_from_meta(client_member, page, on_sandbox):
     SandboxProfile.objects.create(page=on_sandbox, properties={"greeting": [{"locale": "default", "text": "Set in Meta"}]})
 
-    response = client_member.post(reverse("social:messenger_profile_read", args=[page.pk]))
+    response = client_member.post(reverse("social:messenger_profile_read", args=[page.public_id]))
 
     assert response.status_code == 302
     assert MessengerProfile.objects.get(account=page).meta_profile == {"greeting": [{"locale": "default", "text": "Set in Meta"}]}
@@ -134,7 +134,7 @@ def test_read_from_meta(client_member, page, on_sandbox):
 def test_another_business_gets_404(client_other, page):
     assert client_other.get(url(page)).status_code == 404
     assert client_other.post(url(page), FULL).status_code == 404
-    assert client_other.post(reverse("social:messenger_profile_read", args=[page.pk])).status_code == 404
+    assert client_other.post(reverse("social:messenger_profile_read", args=[page.public_id])).status_code == 404
 
 
 def test_an_agent_cannot_see_or_change_the_profile(client, business, page):

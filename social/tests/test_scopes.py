@@ -35,7 +35,7 @@ def test_connecting_asks_only_for_the_page_and_instagram_permissions_used(client
 
 
 def test_reconnecting_asks_for_the_same_permissions(client_member, page):
-    assert _scope(client_member.post(reverse("social:account_reconnect", args=[page.pk]))) == CONNECT
+    assert _scope(client_member.post(reverse("social:account_reconnect", args=[page.public_id]))) == CONNECT
 
 
 def test_every_permission_asked_for_is_explained_in_one_line():

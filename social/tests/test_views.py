@@ -78,7 +78,7 @@ def test_account_list_shows_the_business_accounts_only(client_member, page, othe
     html = response.content.decode()
     assert "Bakery Rossi" in html and page.account_id in html
     assert "Other Shop" not in html and other_page.account_id not in html
-    assert "Connect Facebook" in html and reverse("social:account_disconnect", args=[page.pk]) in html
+    assert "Connect Facebook" in html and reverse("social:account_disconnect", args=[page.public_id]) in html
     assert page.access_token not in html and page.refresh_token not in html
 
 
@@ -87,7 +87,7 @@ def test_an_agent_sees_the_page_but_no_actions(client, business, page):
     client.force_login(agent)
     html = client.get(reverse("social:account_list")).content.decode()
     assert "Bakery Rossi" in html and "Connect Facebook" not in html and "Disconnect" not in html
-    assert client.post(reverse("social:account_disconnect", args=[page.pk])).status_code == 403
+    assert client.post(reverse("social:account_disconnect", args=[page.public_id])).status_code == 403
     assert client.post(reverse("social:connect_start")).status_code == 403
 
 
@@ -98,21 +98,21 @@ def test_an_anonymous_visitor_is_sent_to_sign_in(client):
 
 @pytest.mark.parametrize("name", ["social:account_disconnect", "social:account_reconnect", "social:account_human_agent"])
 def test_another_business_cannot_touch_an_account(client_other, page, name):
-    response = client_other.post(reverse(name, args=[page.pk]), {"enabled": "on"})
+    response = client_other.post(reverse(name, args=[page.public_id]), {"enabled": "on"})
     assert response.status_code == 404
     page.refresh_from_db()
     assert page.status == SocialAccount.Status.ACTIVE and not page.human_agent_enabled
 
 
 def test_actions_are_post_only(client_member, page):
-    assert client_member.get(reverse("social:account_disconnect", args=[page.pk])).status_code == 405
+    assert client_member.get(reverse("social:account_disconnect", args=[page.public_id])).status_code == 405
     assert client_member.get(reverse("social:connect_start")).status_code == 405
 
 
 def test_disconnect_asks_for_confirmation_first(client_member, page):
     html = client_member.get(reverse("social:account_list")).content.decode()
     assert 'name="confirm" value="yes" required' in html  # the browser asks before it posts, without JavaScript
-    response = client_member.post(reverse("social:account_disconnect", args=[page.pk]), follow=True)
+    response = client_member.post(reverse("social:account_disconnect", args=[page.public_id]), follow=True)
     assert "still connected: confirm the disconnection first" in response.content.decode()
     page.refresh_from_db()
     assert page.status == SocialAccount.Status.ACTIVE and page.access_token
@@ -120,10 +120,10 @@ def test_disconnect_asks_for_confirmation_first(client_member, page):
 
 
 def test_human_agent_toggle(client_member, page):
-    client_member.post(reverse("social:account_human_agent", args=[page.pk]), {"enabled": "on"})
+    client_member.post(reverse("social:account_human_agent", args=[page.public_id]), {"enabled": "on"})
     page.refresh_from_db()
     assert page.human_agent_enabled
-    client_member.post(reverse("social:account_human_agent", args=[page.pk]), {})
+    client_member.post(reverse("social:account_human_agent", args=[page.public_id]), {})
     page.refresh_from_db()
     assert not page.human_agent_enabled
     assert AuditEvent.objects.filter(action="social.account.human_agent").count() == 2
@@ -240,7 +240,7 @@ def test_reconnect_renews_the_account_in_place(sandbox_http, client_member, busi
     old_token = account.access_token
     SocialAccount.objects.filter(pk=account.pk).update(status=SocialAccount.Status.NEEDS_RECONNECT,
                                                        status_reason="token invalid")
-    response = client_member.post(reverse("social:account_reconnect", args=[account.pk]))
+    response = client_member.post(reverse("social:account_reconnect", args=[account.public_id]))
     callback = through_dialog(client_member, response["Location"])
     response = client_member.get(callback)
     assert response["Location"] == reverse("social:account_list")
@@ -254,7 +254,7 @@ def test_disconnect_view(sandbox_http, client_member, replay):
     client_member.get(start_connect(client_member))
     client_member.post(reverse("social:connect_pages"), {"pages": [BAKERY]})
     account = SocialAccount.objects.get(account_id=BAKERY)
-    response = client_member.post(reverse("social:account_disconnect", args=[account.pk]), {"confirm": "yes"},
+    response = client_member.post(reverse("social:account_disconnect", args=[account.public_id]), {"confirm": "yes"},
                                   follow=True)
     assert "is disconnected" in response.content.decode()
     account.refresh_from_db()
@@ -336,7 +336,7 @@ def test_instagram_reconnect_goes_through_its_page(sandbox_http, client_member, 
     client_member.post(reverse("social:connect_pages"), {"instagram": [BAKERY_IG]})
     ig = SocialAccount.objects.get(platform=Platform.INSTAGRAM)
     SocialAccount.objects.update(status=SocialAccount.Status.NEEDS_RECONNECT)
-    response = client_member.post(reverse("social:account_reconnect", args=[ig.pk]))
+    response = client_member.post(reverse("social:account_reconnect", args=[ig.public_id]))
     client_member.get(through_dialog(client_member, response["Location"]))
     assert set(SocialAccount.objects.values_list("status", flat=True)) == {SocialAccount.Status.ACTIVE}
 

@@ -36,7 +36,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
-from django.db import OperationalError, transaction
+from django.db import IntegrityError, OperationalError, transaction
 
 STACK_URL = os.environ.get("E2E_STACK_URL", "").strip().rstrip("/")
 EXTERNAL = bool(STACK_URL)
@@ -238,7 +238,9 @@ def delete_created(*, businesses, users, session_keys=(), page_ids=()) -> None:
     for attachment in Attachment.objects.filter(message__conversation__business_id__in=business_ids).exclude(file=""):
         attachment.file.delete(save=False)
     # The stack's workers may still be busy with these rows (a connected page's history import, a
-    # profile lookup): a deadlock with them is retried, as the workers' own tasks retry theirs.
+    # profile lookup): a deadlock with them is retried, as the workers' own tasks retry theirs, and so is
+    # a row they added under a business while it was being deleted (the foreign key fails at commit; the
+    # next attempt's cascade finds the row).
     for attempt in range(1, DELETE_ATTEMPTS + 1):
         try:
             with transaction.atomic():
@@ -253,8 +255,9 @@ def delete_created(*, businesses, users, session_keys=(), page_ids=()) -> None:
                         condition |= Q(account_ids__contains=[page_id]) | Q(unroutable_account_ids__contains=[page_id])
                     WebhookEvent.objects.filter(condition).delete()
             return
-        except OperationalError as exc:
-            if "deadlock" not in str(exc) or attempt == DELETE_ATTEMPTS:
+        except (OperationalError, IntegrityError) as exc:
+            raced = "deadlock" in str(exc) or "foreign key" in str(exc)
+            if not raced or attempt == DELETE_ATTEMPTS:
                 raise
             time.sleep(0.5 * attempt)
 

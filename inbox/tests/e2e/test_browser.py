@@ -412,7 +412,7 @@ class CoreLoopInTheBrowserTests(InboxInTheBrowserTests):
         # Marco opens it: it is read, and Sara's badge clears without a reload.
         row.locator("a").click()
         expect(marco.locator(f"#messages-{conversation.pk}")).to_contain_text("torta della nonna")
-        expect(marco).to_have_url(re.compile(rf"/inbox/c/{conversation.pk}/$"))
+        expect(marco).to_have_url(re.compile(rf"/inbox/c/{conversation.public_id}/$"))
         expect(sara_row.locator(".unread-badge")).to_have_count(0)
         expect(sara.locator("#unread-total")).to_be_hidden()
         self._shot(marco, "03-conversation-open")
@@ -459,7 +459,7 @@ class CoreLoopInTheBrowserTests(InboxInTheBrowserTests):
             contact=ContactFactory(account=self.page_a, name="Luca Neri"), last_message_preview="Hello",
         )
         ChatMessageFactory(conversation=conversation, content="Hello", is_read=True)
-        marco = self._open(self.staff_a, self.business_a, path=f"/inbox/c/{conversation.pk}/")
+        marco = self._open(self.staff_a, self.business_a, path=f"/inbox/c/{conversation.public_id}/")
         sara = self._open(self.staff_a2, self.business_a)
         sara_row = sara.locator(f"#conversation-{conversation.pk}")
         expect(sara_row).to_be_visible()
@@ -508,9 +508,9 @@ class CoreLoopInTheBrowserTests(InboxInTheBrowserTests):
         self._customer_writes("First message")
         conversation = Conversation.objects.get(business=self.business_a)
         link = _SocketLink()
-        page = self._open(self.staff_a, self.business_a, path=f"/inbox/c/{conversation.pk}/", socket_link=link)
+        page = self._open(self.staff_a, self.business_a, path=f"/inbox/c/{conversation.public_id}/", socket_link=link)
         # A second member's page stays online: once it shows the message, any push has been sent.
-        control = self._open(self.staff_a2, self.business_a, path=f"/inbox/c/{conversation.pk}/")
+        control = self._open(self.staff_a2, self.business_a, path=f"/inbox/c/{conversation.public_id}/")
         expect(page.locator(f"#messages-{conversation.pk}")).to_contain_text("First message")
         # The network drops the socket (Chromium's offline emulation leaves open sockets up).
         link.drop()
@@ -537,7 +537,7 @@ class CoreLoopInTheBrowserTests(InboxInTheBrowserTests):
             page = self._open(self.staff_a, self.business_a, viewport=viewport, phone=phone)
             expect(page.locator("#conversation-list > li").first).to_be_visible()
             self._shot(page, f"{name}-list")
-            page.goto(f"{self.live_server_url}/inbox/c/{main.pk}/")
+            page.goto(f"{self.live_server_url}/inbox/c/{main.public_id}/")
             page.wait_for_selector("body[data-ws='open']", state="attached")
             expect(page.locator(f"#messages-{main.pk}")).to_contain_text("See you on Saturday")
             self._shot(page, f"{name}-conversation")
@@ -550,10 +550,10 @@ class CoreLoopInTheBrowserTests(InboxInTheBrowserTests):
                 expect(page.locator(".inbox-list")).to_be_visible()
             assert page.errors == [], page.errors
         locked = Conversation.objects.get(contact__name="Paolo Conti")
-        page = self._open(self.staff_a, self.business_a, path=f"/inbox/c/{locked.pk}/")
+        page = self._open(self.staff_a, self.business_a, path=f"/inbox/c/{locked.public_id}/")
         expect(page.locator(".composer-lock")).to_contain_text("24 hours")
         self._shot(page, "laptop-conversation-locked")
-        tablet = self._open(self.staff_a, self.business_a, path=f"/inbox/c/{main.pk}/",
+        tablet = self._open(self.staff_a, self.business_a, path=f"/inbox/c/{main.public_id}/",
                             viewport={"width": 900, "height": 1100})
         expect(tablet.locator(".inbox-list")).to_be_visible()
         self._shot(tablet, "tablet-conversation")

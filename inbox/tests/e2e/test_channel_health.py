@@ -38,7 +38,7 @@ class ChannelHealthInTheBrowserTests(test_browser.InboxInTheBrowserTests):
 
         text = f"Did my order go through? {uuid.uuid4().hex[:6]}"
         event = self._failed_event(text)
-        page = self._open(self.staff_a, self.business_a, path=f"/inbox/pages/{self.page_a.pk}/health/", live=False)
+        page = self._open(self.staff_a, self.business_a, path=f"/inbox/pages/{self.page_a.public_id}/health/", live=False)
         expect(page.locator("h1")).to_contain_text("Bakery Rossi")
         drawn = page.evaluate("() => !!(window.Chart && Chart.getChart(document.getElementById('events-chart')))")
         assert drawn, f"the events chart was not drawn ({page.errors})"
@@ -69,7 +69,7 @@ class ChannelHealthInTheBrowserTests(test_browser.InboxInTheBrowserTests):
         inbox.locator("#conversation-list .conv-link").first.click()
         expect(inbox.locator(".messages")).to_contain_text(text)
         # The page acknowledged the pushed message (at most a second later): the health page shows a figure.
-        health = self._open(self.staff_a, self.business_a, path=f"/inbox/pages/{self.page_a.pk}/health/", live=False)
+        health = self._open(self.staff_a, self.business_a, path=f"/inbox/pages/{self.page_a.public_id}/health/", live=False)
         screen = health.locator(".health-latency dd").nth(2)
         deadline = time.monotonic() + 10
         while "median" not in screen.inner_text() and time.monotonic() < deadline:
@@ -84,10 +84,10 @@ class ChannelHealthInTheBrowserTests(test_browser.InboxInTheBrowserTests):
         from playwright.sync_api import expect
 
         event = self._failed_event("Secret order for Bakery Rossi")
-        other = self._open(self.staff_b, self.business_b, path=f"/inbox/pages/{self.page_a.pk}/health/", live=False)
+        other = self._open(self.staff_b, self.business_b, path=f"/inbox/pages/{self.page_a.public_id}/health/", live=False)
         assert "Secret order" not in other.content()
         expect(other.locator("body")).not_to_contain_text("Bakery Rossi")
-        own = self._open(self.staff_b, self.business_b, path=f"/inbox/pages/{self.page_b.pk}/health/", live=False)
+        own = self._open(self.staff_b, self.business_b, path=f"/inbox/pages/{self.page_b.public_id}/health/", live=False)
         expect(own.locator("h1")).to_contain_text("Other Shop")
         expect(own.locator(f"#event-{event.pk}")).to_have_count(0)
         expect(own.locator("body")).not_to_contain_text("database was unavailable")
@@ -96,7 +96,7 @@ class ChannelHealthInTheBrowserTests(test_browser.InboxInTheBrowserTests):
         from playwright.sync_api import expect
 
         self._failed_event("Phone-sized failure")
-        page = self._open(self.staff_a, self.business_a, path=f"/inbox/pages/{self.page_a.pk}/health/", live=False,
+        page = self._open(self.staff_a, self.business_a, path=f"/inbox/pages/{self.page_a.public_id}/health/", live=False,
                           viewport=PHONE, phone=True)
         expect(page.get_by_role("button", name="Replay").first).to_be_visible()
         width = page.evaluate("() => document.documentElement.scrollWidth")

@@ -89,7 +89,7 @@ class ContactPanelInTheBrowserTests(test_browser.InboxInTheBrowserTests):
 
     def _detail(self, user, conversation: Conversation, **kwargs):
         """A conversation page with its panel loaded and its socket open."""
-        page = self._open(user, self.business_a, path=f"/inbox/c/{conversation.pk}/", **kwargs)
+        page = self._open(user, self.business_a, path=f"/inbox/c/{conversation.public_id}/", **kwargs)
         page.wait_for_selector(f"#contact-card-{conversation.pk}", state="attached")
         page.wait_for_load_state("networkidle")
         return page
@@ -203,7 +203,7 @@ class ContactPanelInTheBrowserTests(test_browser.InboxInTheBrowserTests):
 
         # The other conversation opens from the panel.
         links.locator(".contact-conv").click()
-        expect(marco).to_have_url(re.compile(rf"/inbox/c/{self.giulia_ig.pk}/$"))
+        expect(marco).to_have_url(re.compile(rf"/inbox/c/{self.giulia_ig.public_id}/$"))
         ig_links = marco.locator(f"#contact-links-{self.giulia_ig.pk}")
         expect(ig_links.locator(".contact-identity-name")).to_have_text("Giulia Bianchi")
 

@@ -75,7 +75,7 @@ class DraftsAndBadgesInTheBrowserTests(harness.InboxInTheBrowserTests):
 
         self._customer_writes("Ciao! Is the torta della nonna ready for Saturday?")
         conversation = Conversation.objects.get(business=self.business_a)
-        detail = f"/inbox/c/{conversation.pk}/"
+        detail = f"/inbox/c/{conversation.public_id}/"
         page = self._open_quiet(self.staff_a, self.business_a, path=detail)
         expect(page.locator(f"#messages-{conversation.pk}")).to_contain_text("torta della nonna")
         composer = self._type_reply(page, conversation, REPLY)
@@ -125,7 +125,7 @@ class DraftsAndBadgesInTheBrowserTests(harness.InboxInTheBrowserTests):
         conversation = ConversationFactory(contact=ContactFactory(account=self.page_a, name="Luca Neri"))
         ChatMessageFactory(conversation=conversation, content="Hello", is_read=True)
         other = ConversationFactory(contact=ContactFactory(account=self.page_a, name="Marta Bakes"))
-        page = self._open_quiet(self.staff_a, self.business_a, path=f"/inbox/c/{conversation.pk}/")
+        page = self._open_quiet(self.staff_a, self.business_a, path=f"/inbox/c/{conversation.public_id}/")
         self._type_reply(page, conversation, "Half a thought")
         page.reload()
         expect(page.locator(f"#reply-text-{conversation.pk}")).to_have_value("Half a thought")
@@ -149,7 +149,7 @@ class DraftsAndBadgesInTheBrowserTests(harness.InboxInTheBrowserTests):
                               (2, "Is the shop open on Sunday?")):
             ChatMessageFactory(conversation=conversation, content=text, is_read=True,
                                timestamp=now - timedelta(minutes=minutes))
-        page = self._open_quiet(self.staff_a, self.business_a, path=f"/inbox/c/{conversation.pk}/",
+        page = self._open_quiet(self.staff_a, self.business_a, path=f"/inbox/c/{conversation.public_id}/",
                                 viewport=harness.PHONE, phone=True)
         composer = self._type_reply(page, conversation, "We open at 9 on Sunday.")
         self._end_session(page)
@@ -175,7 +175,7 @@ class DraftsAndBadgesInTheBrowserTests(harness.InboxInTheBrowserTests):
         ChatMessageFactory(conversation=first, content="Can I change my order?", is_read=True)
         second = ConversationFactory(contact=ContactFactory(account=self.page_a, name="Tom Baker"))
         ChatMessageFactory(conversation=second, content="Thanks!", is_read=True)
-        detail = f"/inbox/c/{first.pk}/"
+        detail = f"/inbox/c/{first.public_id}/"
         page = self._open_quiet(self.staff_a, self.business_a, path=detail)
         composer = self._type_reply(page, first, "Of course, 12 cupcakes it is.")
 

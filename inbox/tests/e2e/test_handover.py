@@ -44,7 +44,7 @@ class HandoverInTheBrowserTests(test_browser.InboxInTheBrowserTests):
             "the take_thread_control webhook was never applied",
         )
 
-        path = f"/inbox/c/{conversation.pk}/"
+        path = f"/inbox/c/{conversation.public_id}/"
         page = self._open(self.staff_a, self.business_a, path=path, viewport=LAPTOP)
         other = self._open(self.staff_a2, self.business_a, path=path, viewport=PHONE, phone=True)
         header = page.locator(f"#conversation-header-{conversation.pk}")

@@ -93,7 +93,7 @@ class PresenceAndAlertsInTheBrowserTests(test_browser.InboxInTheBrowserTests):
 
         self._customer_writes("Ciao! Is the torta della nonna ready for Saturday?")
         conversation = Conversation.objects.get(business=self.business_a)
-        path = f"/inbox/c/{conversation.pk}/"
+        path = f"/inbox/c/{conversation.public_id}/"
         header = f"#conversation-header-{conversation.pk} [data-presence-activity]"
 
         # Sara has the conversation open; Marco opens it: she sees him within a second.

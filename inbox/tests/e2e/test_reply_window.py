@@ -54,7 +54,7 @@ class ReplyWindowInTheBrowserTests(test_browser.InboxInTheBrowserTests):
         return conversation
 
     def _pane(self, conversation: Conversation, **kwargs):
-        page = self._open(self.staff_a, self.business_a, path=f"/inbox/c/{conversation.pk}/", **kwargs)
+        page = self._open(self.staff_a, self.business_a, path=f"/inbox/c/{conversation.public_id}/", **kwargs)
         page.wait_for_load_state("networkidle")
         return page
 

@@ -73,7 +73,7 @@ class RicherRepliesInTheBrowserTests(test_browser.InboxInTheBrowserTests):
         self._customer_writes("Can I see the cakes you have today?")
         conversation = Conversation.objects.get(business=self.business_a, account__account_id=test_browser.PAGE_A)
         asked = ChatMessage.objects.get(conversation=conversation, content="Can I see the cakes you have today?")
-        page = self._open(self.staff_a, self.business_a, path=f"/inbox/c/{conversation.pk}/", viewport=LAPTOP)
+        page = self._open(self.staff_a, self.business_a, path=f"/inbox/c/{conversation.public_id}/", viewport=LAPTOP)
         composer = page.locator(f"#composer-{conversation.pk}")
 
         # Images picked, pasted and dropped: each a chip, one removed again.
@@ -138,7 +138,7 @@ class RicherRepliesInTheBrowserTests(test_browser.InboxInTheBrowserTests):
                            "the sandbox never got the unreact")
         assert AuditEvent.objects.filter(action="message.reacted", actor=self.staff_a).exists()
 
-        phone = self._open(self.staff_a, self.business_a, path=f"/inbox/c/{conversation.pk}/", viewport=PHONE,
+        phone = self._open(self.staff_a, self.business_a, path=f"/inbox/c/{conversation.public_id}/", viewport=PHONE,
                            phone=True)
         expect(phone.locator(f"#messages-{conversation.pk} .msg-outbound .att-image img")).to_have_count(3)
         self._shot(phone, "richer-replies-thread-phone")
@@ -149,7 +149,7 @@ class RicherRepliesInTheBrowserTests(test_browser.InboxInTheBrowserTests):
 
         self._customer_writes("Can you tell me the opening hours?")
         conversation = Conversation.objects.get(business=self.business_a, account__account_id=test_browser.PAGE_A)
-        page = self._open(self.staff_a, self.business_a, path=f"/inbox/c/{conversation.pk}/", viewport=LAPTOP)
+        page = self._open(self.staff_a, self.business_a, path=f"/inbox/c/{conversation.public_id}/", viewport=LAPTOP)
         page.context.grant_permissions(["microphone"])
         composer = page.locator(f"#composer-{conversation.pk}")
 

@@ -118,7 +118,7 @@ class TeamInboxInTheBrowserTests(test_browser.InboxInTheBrowserTests):
         closing a menu opened meanwhile; and when the socket opens the page fetches what it may have
         missed (static/js/inbox.js, catchUpMessages), whose header always differs from the page's (it has
         no CSRF inputs), so it replaces the header once, a moment after the page has loaded."""
-        page = self._open(user, self.business_a, path=f"/inbox/c/{conversation.pk}/", live=False, **kwargs)
+        page = self._open(user, self.business_a, path=f"/inbox/c/{conversation.public_id}/", live=False, **kwargs)
         # Opening it marks it read, and that change is pushed to every screen: let it land before the reload.
         page.wait_for_load_state("networkidle")
         with page.expect_response(lambda response: "/messages/?after=" in response.url) as caught:

@@ -241,7 +241,7 @@ class ThreadAndKeyboardInTheBrowserTests(test_browser.InboxInTheBrowserTests):
             conversation=conversation, content="Great, thank you!", is_read=True, timestamp=now - timedelta(minutes=2)
         )
 
-        page = self._open(self.staff_a, self.business_a, path=f"/inbox/c/{conversation.pk}/", viewport=LAPTOP)
+        page = self._open(self.staff_a, self.business_a, path=f"/inbox/c/{conversation.public_id}/", viewport=LAPTOP)
         container = page.locator(f"#messages-{conversation.pk}")
         separators = container.locator("> [data-day-separator]")
         expect(separators).to_have_count(3)
@@ -278,7 +278,7 @@ class ThreadAndKeyboardInTheBrowserTests(test_browser.InboxInTheBrowserTests):
         )
         self._shot(page, "thread-laptop")
         phone = self._open(
-            self.staff_a, self.business_a, path=f"/inbox/c/{conversation.pk}/", viewport=PHONE, phone=True
+            self.staff_a, self.business_a, path=f"/inbox/c/{conversation.public_id}/", viewport=PHONE, phone=True
         )
         expect(phone.locator(f"#messages-{conversation.pk} > [data-day-separator]")).to_have_count(3)
         self._shot(phone, "thread-phone")
@@ -290,7 +290,7 @@ class ThreadAndKeyboardInTheBrowserTests(test_browser.InboxInTheBrowserTests):
         conversation, (message,) = self._conversation("Elena Greco", ["Is the shop open?"], minutes_ago=2)
         when = message.timestamp
         self._set_clock(self.staff_a, zone="Asia/Tokyo", clock="24")
-        page = self._open(self.staff_a, self.business_a, path=f"/inbox/c/{conversation.pk}/")
+        page = self._open(self.staff_a, self.business_a, path=f"/inbox/c/{conversation.public_id}/")
         stamp = page.locator(f"#message-{message.pk} time")
         tokyo = _clock(when, "Asia/Tokyo")
         expect(stamp).to_have_text(tokyo)
@@ -333,7 +333,7 @@ class ThreadAndKeyboardInTheBrowserTests(test_browser.InboxInTheBrowserTests):
             position=0,
         )
         sticker.file.save("sticker.png", ContentFile(_png(240, 240, tint=90)), save=True)
-        page = self._open(self.staff_a, self.business_a, path=f"/inbox/c/{conversation.pk}/", viewport=LAPTOP)
+        page = self._open(self.staff_a, self.business_a, path=f"/inbox/c/{conversation.public_id}/", viewport=LAPTOP)
         photos = page.locator(f"#messages-{conversation.pk} .att-image img")
         expect(photos).to_have_count(3)
         for i in range(3):
@@ -370,7 +370,7 @@ class ThreadAndKeyboardInTheBrowserTests(test_browser.InboxInTheBrowserTests):
         page.mouse.click(10, 450)
         expect(lightbox).to_be_hidden()
         # The page did not navigate to the photo.
-        assert f"/inbox/c/{conversation.pk}/" in page.url
+        assert f"/inbox/c/{conversation.public_id}/" in page.url
         assert page.errors == [], page.errors
 
     # --- search -----------------------------------------------------------------------------------------
@@ -420,7 +420,7 @@ class ThreadAndKeyboardInTheBrowserTests(test_browser.InboxInTheBrowserTests):
 
         # On a phone the same.
         phone = self._open(
-            self.staff_a, self.business_a, viewport=PHONE, phone=True, path=f"/inbox/c/{conversation.pk}/?q=tiramisu"
+            self.staff_a, self.business_a, viewport=PHONE, phone=True, path=f"/inbox/c/{conversation.public_id}/?q=tiramisu"
         )
         expect(phone.locator(f"#message-{messages[20].pk} mark.search-hit")).to_be_in_viewport()
         phone.wait_for_timeout(500)  # a reconnect's catch-up would reload the pane at the newest
