@@ -15,5 +15,6 @@ if TYPE_CHECKING:
 
 
 class BusinessQuerySet(models.QuerySet):
-    def for_business(self, business: Business) -> Self:
-        return self.filter(business=business)
+    def for_business(self, business: Business | int) -> Self:
+        """The rows of this business (a Business, or its id where only the id travelled: a task, a signal)."""
+        return self.filter(business_id=business if isinstance(business, int) else business.pk)

@@ -63,7 +63,7 @@ def _limit(limit: int) -> int:
     return limit
 
 
-def account_queryset(*, business: Business):
+def account_queryset(*, business: Business | int):
     return SocialAccount.objects.for_business(business).without_tokens().select_related("business", "page")
 
 
@@ -78,7 +78,7 @@ def account_get(*, business: Business, public_id: str) -> SocialAccount:
         raise not_found("account") from None
 
 
-def _conversation_queryset(*, business: Business):
+def conversation_queryset(*, business: Business | int):
     return (
         Conversation.objects.for_business(business)
         .select_related("business", "account", "assignee")
@@ -88,7 +88,7 @@ def _conversation_queryset(*, business: Business):
 
 def conversation_get(*, business: Business, public_id: str) -> Conversation:
     try:
-        conversation = _conversation_queryset(business=business).get(public_id=_uuid(public_id, "conversation"))
+        conversation = conversation_queryset(business=business).get(public_id=_uuid(public_id, "conversation"))
     except Conversation.DoesNotExist:
         raise not_found("conversation") from None
     labels_prefetch([conversation])
@@ -107,7 +107,7 @@ class ConversationFilters:
 
 def conversation_list(*, business: Business, filters: ConversationFilters, cursor: str | None, limit: int) -> Page:
     limit = _limit(limit)
-    rows = _conversation_queryset(business=business)
+    rows = conversation_queryset(business=business)
     if filters.status:
         if filters.status not in Conversation.Status.values:
             raise ApiError(400, "invalid_filter", f"status is one of {', '.join(Conversation.Status.values)}.")
@@ -142,14 +142,17 @@ def conversation_list(*, business: Business, filters: ConversationFilters, curso
     return Page(found, _cursor_encode("conversations", last.last_message_at, last.pk) if last else None)
 
 
-def message_list(*, conversation: Conversation, cursor: str | None, limit: int) -> Page:
-    limit = _limit(limit)
-    rows = (
-        ChatMessage.objects.for_business(conversation.business)
-        .filter(conversation=conversation)
+def message_queryset(*, business: Business | int):
+    return (
+        ChatMessage.objects.for_business(business)
         .select_related("business", "account", "conversation", "reply_to")
         .defer("account__access_token", "account__refresh_token")
     )
+
+
+def message_list(*, conversation: Conversation, cursor: str | None, limit: int) -> Page:
+    limit = _limit(limit)
+    rows = message_queryset(business=conversation.business_id).filter(conversation=conversation)
     if cursor:
         at, pk = _cursor_decode(f"messages:{conversation.pk}", cursor)
         rows = rows.filter(Q(timestamp__lt=at) | Q(timestamp=at, pk__lt=pk))

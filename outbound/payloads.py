@@ -1,8 +1,9 @@
 """The documents events carry, from api/documents.py (the REST API's shapes), loaded in a few queries.
 
 ``data`` of an event is one document: a message for ``message.*``, a conversation for
-``conversation.*``, an account (never a token) for ``account.*``. Rows are read through the
-business that sent the signal, so an id of another business yields nothing.
+``conversation.*``, an account (never a token) for ``account.*``. Rows are read through the REST API's
+querysets for the business that sent the signal (`.for_business()`, tokens deferred), so an id of
+another business yields nothing and a document is the same whichever way it leaves.
 """
 
 from __future__ import annotations
@@ -12,37 +13,23 @@ from datetime import datetime
 from typing import Any
 
 from api.documents import account_document, conversation_document, message_document
-from inbox.models import ChatMessage, Conversation
+from api.selectors import account_queryset, conversation_queryset, message_queryset
 from inbox.selectors import labels_prefetch
-from social.models import SocialAccount
 
 
 def _messages(business_id: int, ids: Sequence[int]) -> list[dict]:
-    rows = (
-        ChatMessage.objects.filter(business_id=business_id, pk__in=ids)
-        .select_related("business", "account", "conversation", "reply_to")
-        .order_by("pk")
-    )
+    rows = message_queryset(business=business_id).filter(pk__in=ids).order_by("pk")
     return [message_document(row) for row in rows]
 
 
 def _conversations(business_id: int, ids: Sequence[int]) -> list[dict]:
-    rows = list(
-        Conversation.objects.filter(business_id=business_id, pk__in=ids)
-        .select_related("business", "account", "assignee")
-        .order_by("pk")
-    )
+    rows = list(conversation_queryset(business=business_id).filter(pk__in=ids).order_by("pk"))
     labels_prefetch(rows)
     return [conversation_document(row) for row in rows]
 
 
 def _accounts(business_id: int, ids: Sequence[int]) -> list[dict]:
-    rows = (
-        SocialAccount.objects.without_tokens()
-        .filter(business_id=business_id, pk__in=ids)
-        .select_related("business", "page")
-        .order_by("pk")
-    )
+    rows = account_queryset(business=business_id).filter(pk__in=ids).order_by("pk")
     return [account_document(row) for row in rows]
 
 
