@@ -536,3 +536,33 @@ def test_an_unreadable_post_keeps_a_post(client_member, on_sandbox):
     assert thread().post_excerpt == ""
     html = client_member.get(reverse("inbox:conversation_list")).content.decode()
     assert "Comment on: a post" in html
+
+
+def test_private_replies_recorded_with_an_integer_id_gain_the_conversations_public_id(db):
+    """Migration 0025: the bubble links a private reply's conversation by its public id (the app's URLs)."""
+    import importlib
+
+    from django.apps import apps
+
+    from inbox.tests.factories import ChatMessageFactory, ConversationFactory
+
+    migration = importlib.import_module("inbox.migrations.0025_private_reply_public_ids")
+    messenger = ConversationFactory()
+    thread = ConversationFactory(kind=Conversation.Kind.COMMENTS)
+    sent = ChatMessageFactory(conversation=thread, kind=ChatMessage.Kind.COMMENT, extra={
+        "comment": {"hidden": False}, "private_reply": {"state": "sent", "conversation_id": messenger.pk},
+    })
+    queued = ChatMessageFactory(conversation=thread, kind=ChatMessage.Kind.COMMENT,
+                                extra={"private_reply": {"state": "queued", "text": "Hi"}})
+    gone = ChatMessageFactory(conversation=thread, kind=ChatMessage.Kind.COMMENT,
+                              extra={"private_reply": {"state": "sent", "conversation_id": 987654}})
+
+    migration.forwards(apps, None)
+
+    sent.refresh_from_db(), queued.refresh_from_db(), gone.refresh_from_db()
+    assert sent.extra["private_reply"] == {
+        "state": "sent", "conversation_id": messenger.pk, "conversation_public_id": str(messenger.public_id),
+    }
+    assert sent.extra["comment"] == {"hidden": False}
+    assert queued.extra == {"private_reply": {"state": "queued", "text": "Hi"}}
+    assert "conversation_public_id" not in gone.extra["private_reply"]
