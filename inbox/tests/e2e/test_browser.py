@@ -184,7 +184,9 @@ class InboxInTheBrowserTests(_StackTestCase if stack.EXTERNAL else ChannelsLiveS
                                          user__name="Marco Rossi").user
         self.staff_a2 = MembershipFactory(business=self.business_a, user__email=self._email("sara@bakery.example", tag),
                                           user__name="Sara").user
-        self.staff_b = MembershipFactory(business=self.business_b, user__email=self._email("olga@other.example", tag)).user
+        # A fixed name: tests check that business A's staff names never show on B's screens.
+        self.staff_b = MembershipFactory(business=self.business_b, user__email=self._email("olga@other.example", tag),
+                                         user__name="Olga Berg").user
         self.page_a = SocialAccountFactory(
             business=self.business_a, account_id=PAGE_A, account_name="Bakery Rossi",
             access_token=self._page_token(fb_id=MARCO, page_id=PAGE_A),

@@ -172,7 +172,7 @@ class ReportsInTheBrowserTests(test_browser.InboxInTheBrowserTests):
         for name in ("Marco Rossi", "Sara", "Bakery Rossi"):
             assert name not in body, name
         # Bakery Rossi's page in the filter is not one of Other Shop's: refused, nothing shown.
-        page.goto(f"{self.live_server_url}/inbox/reports/?page={self.page_a.pk}")
+        page.goto(f"{self.live_server_url}/inbox/reports/?page={self.page_a.public_id}")
         expect(page.locator(".report-errors")).to_be_visible()
         assert page.locator(".report-totals").count() == 0
         agent = self._open(self.staff_a2, self.business_a, path="/inbox/reports/", live=False)
