@@ -23,7 +23,9 @@ from inbox.tests.factories import ContactFactory, ConversationFactory
 
 pytestmark = pytest.mark.django_db
 
-NOW = timezone.now()
+# Half past the current hour: a test's messages a few minutes apart stay in one hour's rollup row whatever the
+# time the suite runs (at 13:57, NOW - 2 h + 5 min would fall in the next hour).
+NOW = timezone.now().replace(minute=30, second=0, microsecond=0)
 H = dt.timedelta(hours=1)
 
 
