@@ -159,6 +159,10 @@ class ContactPanelInTheBrowserTests(test_browser.InboxInTheBrowserTests):
 
         # A refused save keeps the form open, with the reason and what was typed.
         card.get_by_role("link", name="Edit notes and details").click()
+        # The editor is loaded (focus on its notes, the saved detail in it) before a field is cleared, or
+        # the form that arrives afterwards would put the name back.
+        expect(panel.get_by_label("Notes", exact=True)).to_be_focused()
+        expect(panel.get_by_label("Detail name").first).to_have_value("Birthday")
         panel.get_by_label("Detail name").first.fill("")
         panel.get_by_role("button", name="Save").click()
         expect(panel.locator(".contact-editor .errorlist")).to_contain_text("Give each detail a name")
