@@ -5,18 +5,17 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from django.contrib import messages as flash
-from django.http import Http404, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.http import HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.decorators import business_required
 from accounts.selectors import member_choices
-from inbox import selectors
-from inbox.models import Conversation
 from inbox.realtime import render_live
 from inbox.reply_window import reply_window
 from inbox.services import notes as note_services
+from inbox.views.lookups import conversation_or_404
 
 if TYPE_CHECKING:
     import uuid
@@ -29,10 +28,7 @@ DETAIL_TEMPLATE = "inbox/conversation_detail.html"
 @require_POST
 @business_required
 def note_create(request: BusinessRequest, public_id: uuid.UUID) -> HttpResponse:
-    try:
-        conversation = selectors.conversation_get(business=request.business, public_id=public_id)
-    except Conversation.DoesNotExist:
-        raise Http404("No such conversation.") from None
+    conversation = conversation_or_404(request, public_id)
     try:
         note = note_services.note_create(
             conversation=conversation, user=request.user, text=request.POST.get("text", "")

@@ -13,10 +13,10 @@ from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.views.decorators.http import require_POST
 
 from accounts.decorators import business_required
-from inbox import selectors
-from inbox.models import ChatMessage, Conversation
+from inbox.models import ChatMessage
 from inbox.realtime import render_live
 from inbox.services import reactions, typing
+from inbox.views.lookups import conversation_or_404
 
 if TYPE_CHECKING:
     import uuid
@@ -72,10 +72,7 @@ def message_unreact(request: BusinessRequest, public_id: uuid.UUID) -> HttpRespo
 @business_required
 def conversation_typing(request: BusinessRequest, public_id: uuid.UUID) -> HttpResponse:
     """204 whether or not the throttle let a sender action through (the browser need not know)."""
-    try:
-        conversation = selectors.conversation_get(business=request.business, public_id=public_id)
-    except Conversation.DoesNotExist:
-        raise Http404("No such conversation.") from None
+    conversation = conversation_or_404(request, public_id)
     action = request.POST.get("action", "typing_on")
     if action not in typing.TYPING_ACTIONS:
         return HttpResponse("action must be typing_on or typing_off.", status=400,
