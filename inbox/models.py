@@ -434,6 +434,31 @@ class ChatMessage(models.Model):
         return f"{self.direction} message {self.message_id or self.pk}"
 
 
+class ConversationSearchText(models.Model):
+    """Every text a conversation's messages ever held, upper-cased, in chunks of about 2,000 characters.
+
+    Written by PostgreSQL itself (triggers on ``chat_messages``, migration inbox 0026), never by Python,
+    so no way of storing a message can forget it; SQLite installs leave it empty. A search walking the
+    list newest first checks one short row per conversation here instead of each of its messages
+    (``inbox.selectors``). It only ever grows: a deleted or edited message's old text stays, so a
+    match here is confirmed against the messages themselves before a conversation is listed.
+    """
+
+    pk = models.CompositePrimaryKey("conversation", "chunk")
+    # The database deletes these rows with their conversation (ON DELETE CASCADE, migration 0026).
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+",
+    )
+    chunk = models.PositiveIntegerField()
+    text = models.TextField()
+
+    class Meta:
+        db_table = "conversation_search_text"
+
+    def __str__(self) -> str:
+        return f"search text {self.conversation_id}/{self.chunk}"
+
+
 class Attachment(models.Model):
     """A file, sticker, location or share on a message; Meta's URL expires, so a task stores a copy."""
 

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from django.db import connection
-from django.db.models import BooleanField, Count, Exists, Max, OuterRef, Prefetch, Q, Sum
+from django.db.models import BooleanField, Count, Exists, Max, OuterRef, Prefetch, Q, Sum, Value
 from django.db.models.expressions import RawSQL
-from django.db.models.functions import Lower
+from django.db.models.functions import Lower, Upper
 from django.urls import reverse
 from django.utils import timezone
 
@@ -25,6 +25,7 @@ from inbox.models import (
     Contact,
     Conversation,
     ConversationLabel,
+    ConversationSearchText,
     Label,
     NoteMention,
     Notification,
@@ -309,20 +310,19 @@ def _few_old_rows(qs: QuerySet[Conversation], *, limit: int) -> list[Conversatio
 # How many matches a search collects through the trigram indexes (migration inbox 0003) before it
 # calls its text common, when the window of the newest conversations (_search_recent) found too little
 # to decide. Measured with 100,000 conversations / 1,000,000 messages (bench/pages.py): collecting ids
-# costs ~2.3 µs a match for rare text (a bitmap scan), ~5 µs for common text (a sequential scan reading
-# ~5 rows per match), while the newest-first walk costs ~15–20 µs per conversation it passes
-# (≈ 51 / the share of conversations that match). "tracking" (5,000 matches, 5 % of conversations):
-# 12 ms of ids + 1 ms for the page; at 2,000 it walked ~930 conversations for 35–45 ms.
+# costs ~2.3 ms for the index plus ~2.8 µs a match (each match is a message row on its own heap page),
+# while on PostgreSQL the newest-first walk costs ~6 µs per conversation it passes (its search text,
+# migration 0026), ≈ 0.3 ms / the share of conversations that match.
 SEARCH_ID_LIMIT = 5000
 
 
-# A search first checks the newest conversations of the list one by one (~20 µs each), at most this many:
-# ~2 ms, which every search pays, against the 25–30 ms that collecting the matches of common text costs.
+# A search first checks the newest conversations of the list (~6 µs each on PostgreSQL), at most this
+# many: ~0.6 ms, which every search pays, against the 5–15 ms that collecting the matches costs.
 SEARCH_RECENT_WINDOW = 100
-# When that window holds at least this many matches (10 %) but not a page, the text is common enough for
-# a walk newest first (~51 / 10 % ≈ 500 conversations, ~10 ms); with fewer, its matches are collected
-# ("tracking", in 8 of the newest 100: 5,000 ids in ~12 ms, where its walk took 20–45 ms).
-SEARCH_WALK_FROM = 10
+# When that window holds at least this many matches (3 %) but not a page, the text is common enough for
+# a walk newest first (≈ 0.3 ms / 3 % ≈ 10 ms at worst, ~6 ms for "tracking" in 5 % of conversations,
+# whose 5,000 matching messages took 13 ms to collect); with fewer, its matches are collected.
+SEARCH_WALK_FROM = 3
 
 
 def _search_by_row(*, business: Business, q: str) -> Q:
@@ -330,11 +330,18 @@ def _search_by_row(*, business: Business, q: str) -> Q:
 
     Written as one OR, the message check stays a per-row check: an EXISTS on its own would be turned
     into a join that collects every match first (PostgreSQL often guesses `LIKE '%word%'` a hundred
-    times too rare).
+    times too rare). On PostgreSQL the conversation's search text (``ConversationSearchText``, a row
+    or two) is checked first, and only a conversation found there has its messages read, which
+    confirms the match: the search text keeps what was deleted or edited away.
     """
+    by_customer = Q(contact__name__icontains=q) | Q(contact__username__icontains=q)
     messages = ChatMessage.objects.for_business(business).filter(content__icontains=q, is_deleted=False)
-    return (Q(contact__name__icontains=q) | Q(contact__username__icontains=q)
-            | Q(Exists(messages.filter(conversation=OuterRef("pk")))))
+    by_message = Q(Exists(messages.filter(conversation=OuterRef("pk"))))
+    if connection.vendor != "postgresql":
+        return by_customer | by_message
+    # Upper-cased like the stored text; PostgreSQL folds the pattern to a constant when it plans.
+    texts = ConversationSearchText.objects.filter(conversation=OuterRef("pk"), text__contains=Upper(Value(q)))
+    return by_customer | (Q(Exists(texts)) & by_message)
 
 
 def _search_recent(qs: QuerySet[Conversation], *, business: Business, q: str, limit: int) -> list[Conversation]:

@@ -74,7 +74,9 @@ def apply(events_by_account: Mapping[SocialAccount, Sequence[Event]]) -> Changes
     try:
         with transaction.atomic():
             changes = Changes()
-            for account, events in events_by_account.items():
+            # Accounts in id order: two drains applying overlapping batches lock their rows (conversations,
+            # their search text) account by account in the same order, so neither waits on the other in a circle.
+            for account, events in sorted(events_by_account.items(), key=lambda item: item[0].pk):
                 changes.add(account.business_id, _apply_account(account, events))
             return changes
     except (OperationalError, InterfaceError):

@@ -252,6 +252,7 @@ def test_many_matching_conversations_are_one_id_list_query(page, monkeypatch, dj
     # Below the limit the matches go to the database as ids; four queries whatever their number (the
     # window of the newest conversations finds too few of them to fill a page or to choose a walk).
     monkeypatch.setattr(selectors, "SEARCH_RECENT_WINDOW", 5)
+    monkeypatch.setattr(selectors, "SEARCH_WALK_FROM", 6)  # never a walk: the window holds only 5
     monkeypatch.setattr(selectors, "SEARCH_ID_LIMIT", 50)
     rows = []
     for index in range(30):
