@@ -56,6 +56,8 @@ WARMUP = 10  # enough for every worker to have rendered the page once
 # whose matches are just past the search's switch from an id list to a per-row check ("order 1…").
 COMMON_WORD = "refund"
 SWITCH_OVER_PHRASE = "order 1"
+# How many more queries the costliest of a search's plans takes than the cheapest (4 − 1): see the query check below.
+SEARCH_PLAN_SPREAD = 3
 
 
 @dataclass
@@ -383,11 +385,14 @@ def main() -> int:
         rows.append(c.Row("pages", f"{name} p99", result.label(99), "ms", f"≤ {TARGET_P99_MS:.0f} ms", p99_ok))
         counts = f"{result.queries}" + (f" (small: {small_count}{'' if comparable else ', no match there'})"
                                         if small_count is not None else "")
-        # Search picks its plan by how common the text is, so the big data set may need fewer queries
-        # than the small one (common text is answered in one); it must never need more.
+        # Search picks its plan by how common the text is among the newest conversations: the window
+        # alone (1 query), a walk (2) or id lists (4; inbox.selectors). A few matches in the small data
+        # set's 60 conversations are common there and rare among 100,000, so the big one may take up to
+        # SEARCH_PLAN_SPREAD more; what must not happen is a count that grows with the data.
+        spread = SEARCH_PLAN_SPREAD if "?q=" in result.case.url else 0
         rows.append(c.Row("pages", f"{name} queries", counts, "",
-                          "≤ the small data set's" if comparable else "",
-                          (result.queries <= small_count) if comparable else None))
+                          ("≤ the small data set's" + (f" + {spread}" if spread else "")) if comparable else "",
+                          (result.queries <= small_count + spread) if comparable else None))
         rows.append(c.Row("pages", f"{name} KiB on the wire / uncompressed",
                           f"{result.wire_bytes / 1024:.1f} / {result.body_bytes / 1024:.1f}"
                           f"{'' if result.content_encoding else ' (not compressed)'}"))

@@ -16,30 +16,37 @@ SQLite installs keep the table empty and search their messages directly.
 
 from django.db import migrations, models
 
-# About this many bytes of text per row: short rows stay in the table's pages uncompressed
-# (PostgreSQL compresses rows past ~2 kB and moves long values out of line), so checking one costs a
-# page read and a LIKE.
-CHUNK_BYTES = 1600
+# A new row starts after about this many bytes of text (a row ends with the text that crosses the
+# line): short rows stay in the table's pages uncompressed (PostgreSQL compresses rows past ~2 kB and
+# moves long values out of line), so checking one costs a page read and a LIKE.
+CHUNK_BYTES = 1200
 
-# The texts of `changed` (a transition table or a one-row VALUES list of chat_messages rows) added
-# to their conversations' last rows, or to a new row once the last is full. In conversation order,
-# so two writers lock shared rows in the same order; a race for the same new row merges (ON CONFLICT).
+# The texts of `changed` (a transition table, or the one row of a row trigger) added after their
+# conversation's last row: each text goes to the row where it starts, counting from that row's start,
+# so a statement of many texts (an import, a bulk insert) fills rows as the rebuild below would. In
+# conversation order, so two writers lock shared rows in the same order; two that add the same new
+# row merge (ON CONFLICT).
 APPEND = f"""
+WITH added AS (
+    SELECT id, conversation_id, upper(content) AS text, octet_length(content) + 1 AS size
+    FROM changed WHERE content <> '' AND conversation_id IS NOT NULL
+), last AS (
+    SELECT ids.conversation_id, coalesce(tail.chunk, 0) AS chunk, coalesce(tail.size, 0) AS size
+    FROM (SELECT DISTINCT conversation_id FROM added) ids
+    LEFT JOIN LATERAL (
+        SELECT chunk, octet_length(text) + 1 AS size FROM conversation_search_text
+        WHERE conversation_id = ids.conversation_id ORDER BY chunk DESC LIMIT 1
+    ) tail ON true
+), placed AS (
+    SELECT added.conversation_id, added.id, added.text,
+           last.chunk + (last.size + sum(added.size) OVER (PARTITION BY added.conversation_id ORDER BY added.id)
+                         - added.size) / {CHUNK_BYTES} AS chunk
+    FROM added JOIN last USING (conversation_id)
+)
 INSERT INTO conversation_search_text AS kept (conversation_id, chunk, text)
-SELECT added.conversation_id,
-       CASE WHEN last.chunk IS NULL THEN 0
-            WHEN last.length + octet_length(added.text) < {CHUNK_BYTES} THEN last.chunk
-            ELSE last.chunk + 1 END,
-       added.text
-FROM (
-    SELECT conversation_id, string_agg(upper(content), E'\\n' ORDER BY id) AS text
-    FROM changed WHERE content <> '' AND conversation_id IS NOT NULL GROUP BY conversation_id
-) added
-LEFT JOIN LATERAL (
-    SELECT chunk, octet_length(text) AS length FROM conversation_search_text
-    WHERE conversation_id = added.conversation_id ORDER BY chunk DESC LIMIT 1
-) last ON true
-ORDER BY added.conversation_id
+SELECT conversation_id, chunk, string_agg(text, E'\\n' ORDER BY id) FROM placed
+GROUP BY conversation_id, chunk
+ORDER BY conversation_id, chunk
 ON CONFLICT (conversation_id, chunk) DO UPDATE SET text = kept.text || E'\\n' || EXCLUDED.text
 """
 
