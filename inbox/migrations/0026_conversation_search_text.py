@@ -5,7 +5,7 @@ message trigram index (0003), then read every matching message's row, scattered 
 pages as there are matches (~5,000 of them, ~13 ms). Walking the list newest first instead checked
 each conversation's messages one by one (~15–20 µs a conversation). ``conversation_search_text``
 holds each conversation's texts upper-cased, so the walk checks a row or two per conversation
-(~5 µs), and stops at the page's last match.
+(~6–10 µs with its joins), and stops at the page's last match.
 
 Triggers keep it, so every way of storing a message (ingest, replies, notes, imports, moves between
 conversations) is covered without Python remembering to: a statement trigger appends the texts of
