@@ -80,10 +80,12 @@ FORWARD = [
     """CREATE TRIGGER conversation_search_text_inserted AFTER INSERT ON chat_messages
        REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT
        EXECUTE FUNCTION conversation_search_text_inserted()""",
-    # Only when the text or the conversation really changed: status and read updates skip it in C.
+    # Only when the text or the conversation really changed and there is text: status and read
+    # updates, and a purge emptying many messages (an unsent message, retention), skip it in C.
     """CREATE TRIGGER conversation_search_text_changed AFTER UPDATE OF content, conversation_id ON chat_messages
-       FOR EACH ROW WHEN (OLD.content IS DISTINCT FROM NEW.content
-                          OR OLD.conversation_id IS DISTINCT FROM NEW.conversation_id)
+       FOR EACH ROW WHEN ((OLD.content IS DISTINCT FROM NEW.content
+                           OR OLD.conversation_id IS DISTINCT FROM NEW.conversation_id)
+                          AND NEW.content <> '')
        EXECUTE FUNCTION conversation_search_text_changed()""",
     REBUILD,
     # Statistics now, or the planner guesses at the first searches and may scan the whole table.

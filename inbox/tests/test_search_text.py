@@ -71,6 +71,8 @@ def test_an_edit_or_a_move_adds_the_new_text_and_a_status_change_adds_nothing(pa
     assert _texts(first) == ["OLD WORDS\nNEW WORDS"]
     ChatMessage.objects.filter(pk=message.pk).update(conversation=second)
     assert _texts(second) == ["NEW WORDS"]
+    ChatMessage.objects.filter(pk=message.pk).update(content="")  # purged: nothing to add
+    assert (_texts(first), _texts(second)) == (["OLD WORDS\nNEW WORDS"], ["NEW WORDS"])
 
 
 @on_postgres
