@@ -435,7 +435,7 @@ class ChatMessage(models.Model):
 
 
 class ConversationSearchText(models.Model):
-    """Every text a conversation's messages ever held, upper-cased, in chunks of about 2,000 characters.
+    """Every text a conversation's messages ever held, upper-cased, in rows of about 1,200 bytes.
 
     Written by PostgreSQL itself (triggers on ``chat_messages``, migration inbox 0026), never by Python,
     so no way of storing a message can forget it; SQLite installs leave it empty. A search walking the

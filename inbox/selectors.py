@@ -311,17 +311,17 @@ def _few_old_rows(qs: QuerySet[Conversation], *, limit: int) -> list[Conversatio
 # calls its text common, when the window of the newest conversations (_search_recent) found too little
 # to decide. Measured with 100,000 conversations / 1,000,000 messages (bench/pages.py): collecting ids
 # costs ~2.3 ms for the index plus ~2.8 µs a match (each match is a message row on its own heap page),
-# while on PostgreSQL the newest-first walk costs ~6 µs per conversation it passes (its search text,
-# migration 0026), ≈ 0.3 ms / the share of conversations that match.
+# while on PostgreSQL the newest-first walk costs ~6–10 µs per conversation it passes (its search text,
+# migration 0026), ≈ 0.3–0.5 ms / the share of conversations that match.
 SEARCH_ID_LIMIT = 5000
 
 
-# A search first checks the newest conversations of the list (~6 µs each on PostgreSQL), at most this
-# many: ~0.6 ms, which every search pays, against the 5–15 ms that collecting the matches costs.
+# A search first checks the newest conversations of the list (~6–10 µs each on PostgreSQL), at most this
+# many: ~1 ms, which every search pays, against the 5–15 ms that collecting the matches costs.
 SEARCH_RECENT_WINDOW = 100
 # When that window holds at least this many matches (3 %) but not a page, the text is common enough for
-# a walk newest first (≈ 0.3 ms / 3 % ≈ 10 ms at worst, ~6 ms for "tracking" in 5 % of conversations,
-# whose 5,000 matching messages took 13 ms to collect); with fewer, its matches are collected.
+# a walk newest first (≈ 0.4 ms / 3 % ≈ 13 ms at worst, ~10 ms for "tracking" in 5 % of conversations,
+# whose 5,000 matching messages took 13 ms to collect and 3 more for the page); with fewer, its matches are collected.
 SEARCH_WALK_FROM = 3
 
 

@@ -28,7 +28,7 @@ def _texts(conversation: Conversation) -> list[str]:
 
 
 def _walked(business, q: str, **kwargs) -> list[int]:
-    """The search's result by its newest-first walk (the plan that reads the search text)."""
+    """The search's result; with the `walk` fixture, by its newest-first walk (the plan that reads the search text)."""
     return [c.pk for c in selectors.conversation_list(business=business, filters=ConversationFilters(q=q),
                                                       **kwargs).conversations]
 
