@@ -17,16 +17,12 @@ push, so a lost event cannot leak more than about that much data.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import logging
-import threading
 from dataclasses import dataclass
 from importlib import import_module
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.conf import settings
 from django.contrib.auth import SESSION_KEY as AUTH_USER_SESSION_KEY
 from django.db import transaction
@@ -34,6 +30,7 @@ from django.utils.crypto import constant_time_compare
 
 from accounts.middleware import SESSION_KEY
 from accounts.models import Membership
+from config import channel_send
 
 logger = logging.getLogger(__name__)
 
@@ -175,24 +172,8 @@ def _send_on_commit(group: str, event: dict) -> None:
 
 
 def _send(group: str, event: dict) -> None:
-    layer = get_channel_layer()
-    if layer is None:
-        return
     try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        _group_send(layer, group, event)
-    else:
-        # Sync code inside an event loop's thread (DJANGO_ALLOW_ASYNC_UNSAFE, e.g. a browser test
-        # driving the ORM from Playwright's loop) cannot use async_to_sync there: a thread of its own.
-        thread = threading.Thread(target=_group_send, args=(layer, group, event), daemon=True)
-        thread.start()
-        thread.join(timeout=5)
-
-
-def _group_send(layer, group: str, event: dict) -> None:
-    try:
-        async_to_sync(layer.group_send)(group, event)
+        channel_send.group_send(group, event)
     except Exception:
         # The consumer's own recheck before each push still ends the socket within RECHECK_SECONDS.
         logger.exception("Could not tell open inboxes that access ended (%s)", event.get("type"))

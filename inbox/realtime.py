@@ -13,11 +13,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.db import transaction
 from django.template.loader import render_to_string
 
+from config import channel_send
 from config.metrics import push_timer
 from inbox.reply_window import reply_window
 
@@ -109,8 +108,7 @@ def publish(
     *, business_id: int, conversation_ids: Iterable[int] = (), message_ids: Iterable[int] = (),
     pane_ids: Iterable[int] | None = None,
 ) -> None:
-    layer = get_channel_layer()
-    if layer is None:
+    if not channel_send.has_layer():
         return
     try:
         with push_timer():
@@ -118,7 +116,7 @@ def publish(
                 business_id=business_id, conversation_ids=conversation_ids, message_ids=message_ids,
                 pane_ids=pane_ids,
             )
-            async_to_sync(layer.group_send)(business_group(business_id), {"type": "inbox.html", "html": html})
+            channel_send.group_send(business_group(business_id), {"type": "inbox.html", "html": html})
     except Exception:
         # A broadcast is best effort: the rows are committed and pages catch up on reconnect.
         logger.exception("Broadcast to business %s failed", business_id)
@@ -139,13 +137,12 @@ def render_member_live(*, business_id: int, user_id: int) -> str:
 
 def publish_to_user(*, business_id: int, user_id: int, html: str | None = None) -> None:
     """Send HTML (by default the member's bell) to every open screen of this member in this business."""
-    layer = get_channel_layer()
-    if layer is None:
+    if not channel_send.has_layer():
         return
     try:
         if html is None:
             html = render_member_live(business_id=business_id, user_id=user_id)
-        async_to_sync(layer.group_send)(member_group(business_id, user_id), {"type": "inbox.html", "html": html})
+        channel_send.group_send(member_group(business_id, user_id), {"type": "inbox.html", "html": html})
     except Exception:
         logger.exception("Push to member %s of business %s failed", user_id, business_id)
 
@@ -162,13 +159,12 @@ def publish_html_on_commit(*, business_id: int, render: Callable[[], str]) -> No
     open screen of the business: rendered after the commit, they show the committed rows."""
 
     def send() -> None:
-        layer = get_channel_layer()
-        if layer is None:
+        if not channel_send.has_layer():
             return
         try:
             html = render()
             if html:
-                async_to_sync(layer.group_send)(business_group(business_id), {"type": "inbox.html", "html": html})
+                channel_send.group_send(business_group(business_id), {"type": "inbox.html", "html": html})
         except Exception:
             logger.exception("Broadcast to business %s failed", business_id)
 

@@ -47,6 +47,11 @@ def business_has_active_endpoint(business_id: int) -> bool:
     return bool(known)
 
 
+def business_known_without_endpoint(business_id: int) -> bool:
+    """Whether the cache already says the business has no active endpoint (no query, ever)."""
+    return cache.get(_active_key(business_id)) == 0
+
+
 def _forget_active_on_commit(business_id: int) -> None:
     transaction.on_commit(lambda: cache.delete(_active_key(business_id)))
 

@@ -34,10 +34,9 @@ def pushes():
     def fake_send(group, event):
         sent.append((group, event["html"]))
 
-    layer = mock.Mock()
     with (
-        mock.patch("inbox.realtime.get_channel_layer", return_value=layer),
-        mock.patch("inbox.realtime.async_to_sync", side_effect=lambda fn: fake_send),
+        mock.patch("config.channel_send.has_layer", return_value=True),
+        mock.patch("config.channel_send.group_send", side_effect=fake_send),
     ):
         yield sent
 

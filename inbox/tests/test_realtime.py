@@ -123,7 +123,7 @@ def test_rendering_cost_does_not_grow_with_the_rows(page, django_assert_max_num_
 
 
 def test_a_broken_layer_never_breaks_the_caller(page):
-    with mock.patch("inbox.realtime.get_channel_layer") as get_layer:
+    with mock.patch("config.channel_send.get_channel_layer") as get_layer:
         get_layer.return_value.group_send = mock.AsyncMock(side_effect=ConnectionError("redis is down"))
         realtime.publish(business_id=page.business_id)  # logs, does not raise
         get_layer.return_value.group_send.assert_awaited_once()

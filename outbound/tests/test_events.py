@@ -92,6 +92,32 @@ def test_without_an_endpoint_the_ingest_stores_no_delivery_and_asks_nothing_of_o
     assert not [q["sql"] for q in queries.captured_queries if "outbound_" in q["sql"]]
 
 
+def test_without_an_endpoint_the_ingest_opens_no_savepoint_for_outbound(client, page, business, member, receiver):
+    """Each savepoint is two round trips on the drain's way to the screen: only an endpoint costs them."""
+    from outbound import receivers
+    from outbound.endpoints import endpoint_create
+
+    def savepoints_posting(mid: bytes) -> int:
+        with CaptureQueriesContext(connection) as queries:
+            post_webhook(client, load_fixture("message_text").replace(b"m_Zm9v", mid))
+        return sum(q["sql"].startswith("SAVEPOINT") for q in queries.captured_queries)
+
+    post_webhook(client, load_fixture("message_text"))  # "no endpoint" is now cached
+    for event, signal in receivers.SIGNALS.items():  # the baseline: outbound not listening at all
+        signal.disconnect(dispatch_uid=f"outbound.{event}")
+    try:
+        baseline = savepoints_posting(b"m_Wm9v")
+    finally:
+        receivers.connect()
+    without = savepoints_posting(b"m_Xm9v")
+    run_on_commit(endpoint_create, business=business, user=member, url=URL, events=["message.created"])
+    with_endpoint = savepoints_posting(b"m_Ym9v")
+
+    assert without == baseline
+    assert with_endpoint > without
+    assert len(_events(business, "message.created")) == 1
+
+
 def test_an_endpoint_added_later_gets_the_next_events_at_once(client, page, business, member, receiver):
     from outbound.endpoints import endpoint_create
 
