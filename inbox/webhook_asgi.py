@@ -1,10 +1,11 @@
-"""The webhook's ASGI adapter: ``POST /webhooks/facebook/`` without Django's request cycle.
+"""The webhook's ASGI adapter: ``POST /webhooks/facebook/`` (and its GET handshake) without Django.
 
 Every customer message arrives through this one request, and its cost decides how many messages a
 web process can acknowledge (docs/quality-targets.md: a share of the barest INSERT endpoint). Django's
 request cycle alone costs more than that (bench/README.md, "View or adapter"), so this wrapper
-answers that POST in the event loop and hands every other request (the GET handshake, other paths,
-WebSockets, lifespan) to the wrapped app unchanged.
+answers that POST in the event loop and hands every other request (other paths and methods,
+WebSockets, lifespan) to the wrapped app unchanged. It answers Meta's GET handshake too, so an ASGI
+worker never loads Django's URLconf for the webhook (its views and the API: ~17 MiB a worker).
 
 The steps are ``inbox.ingest.receive``'s, as in the Django view (``inbox.webhooks``): signature, size
 limit, the same INSERT (run through a small psycopg async pool in autocommit), 503 with
@@ -22,6 +23,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
+from urllib.parse import parse_qsl
 
 from django.conf import settings
 
@@ -97,7 +99,6 @@ class WebhookFastPath:
         self.min_size = min_size
         self.max_size = max_size if max_size is not None else settings.INBOX_WEBHOOK_FAST_PATH_POOL_SIZE
         self.acquire_timeout, self.db_timeout = acquire_timeout, db_timeout
-        self._path: str | None = None
         self._loop_pool: _LoopPool | None = None
         self._allowed_hosts: set[str] = set()
 
@@ -111,17 +112,41 @@ class WebhookFastPath:
 
     @property
     def path(self) -> str:
-        if self._path is None:
-            from django.urls import reverse
-
-            self._path = reverse("webhooks:facebook")
-        return self._path
+        # A constant, not reverse(): reversing loads the whole URLconf (every view, the API), which
+        # an ASGI worker that only serves webhooks and sockets never needs (docs/serving.md, memory).
+        return steps.FACEBOOK_WEBHOOK_PATH
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "POST" and scope["path"] == self.path and self.enabled:
-            await self.receive_webhook(scope, receive, send)
-        else:
-            await self.app(scope, receive, send)
+        if scope["type"] == "http" and scope["path"] == self.path and self.enabled:
+            if scope["method"] == "POST":
+                await self.receive_webhook(scope, receive, send)
+                return
+            if scope["method"] == "GET":
+                await self.verify_subscription(scope, send)
+                return
+        await self.app(scope, receive, send)
+
+    # -- the handshake ------------------------------------------------------------------------------
+
+    async def verify_subscription(self, scope: Scope, send: Send) -> None:
+        """Meta's GET that subscribes the endpoint, answered as the view does (``subscription_answer``)."""
+        host = forwarded = None
+        proxy_header = _proxy_ssl_header()
+        for name, value in scope["headers"]:
+            if name == b"host":
+                host = value
+            elif proxy_header is not None and name == proxy_header[0]:
+                forwarded = value
+        refusal = self._middleware_refusal(scope, host, forwarded, proxy_header)
+        if refusal is not None:
+            await refusal(send)
+            return
+        # As Django's QueryDict reads it: UTF-8, blank values kept, the last of repeated names.
+        query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True))
+        answer = steps.subscription_answer(
+            query.get("hub.mode", ""), query.get("hub.verify_token", ""), query.get("hub.challenge", ""),
+        )
+        await _respond(send, answer, counted=False)
 
     # -- the POST -----------------------------------------------------------------------------------
 
@@ -181,7 +206,7 @@ class WebhookFastPath:
                 allowed = [".localhost", "127.0.0.1", "[::1]"]
             domain, _port = split_domain_port(host_name)
             if not (domain and validate_host(domain, allowed)):
-                logger.warning("Webhook POST with a disallowed Host refused")
+                logger.warning("Webhook request with a disallowed Host refused")
                 return lambda send: _send(send, 400, b"Bad Request")
             if len(self._allowed_hosts) < 64:
                 self._allowed_hosts.add(host_name)
@@ -286,19 +311,24 @@ def _proxy_ssl_header() -> tuple[bytes, bytes] | None:
     return name.removeprefix("HTTP_").lower().replace("_", "-").encode("latin-1"), value.encode("latin-1")
 
 
-async def _send(send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]] | None = None) -> None:
-    webhook_answered(status)
+async def _send(send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]] | None = None, *,
+                counted: bool = True) -> None:
+    if counted:  # the webhooks' answers, by status (config/metrics.py); not the handshake
+        webhook_answered(status)
+    headers = headers or []
+    if not any(name == b"content-type" for name, _ in headers):
+        headers = [TEXT_PLAIN, *headers]
     await send({
         "type": "http.response.start",
         "status": status,
-        "headers": [TEXT_PLAIN, (b"content-length", str(len(body)).encode()), *(headers or ())],
+        "headers": [*headers, (b"content-length", str(len(body)).encode())],
     })
     await send({"type": "http.response.body", "body": body})
 
 
-async def _respond(send: Send, answer: steps.Answer) -> None:
+async def _respond(send: Send, answer: steps.Answer, *, counted: bool = True) -> None:
     headers = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in answer.headers]
-    await _send(send, answer.status, answer.body, headers)
+    await _send(send, answer.status, answer.body, headers, counted=counted)
 
 
 async def _unavailable(send: Send, answer: steps.Answer) -> None:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from cryptography.fernet import Fernet
 from django.conf import settings
 from django.core.checks import Error, register
 
 
 @register()
 def check_field_encryption_keys(app_configs, **kwargs) -> list[Error]:
+    from cryptography.fernet import Fernet  # on use: see social/crypto.py
+
     keys = getattr(settings, "FIELD_ENCRYPTION_KEYS", [])
     if not keys:
         return [Error("FIELD_ENCRYPTION_KEYS is empty: tokens cannot be stored.", id="social.E001")]

@@ -1,22 +1,35 @@
 """Field encryption with MultiFernet: the first key of FIELD_ENCRYPTION_KEYS encrypts, every key decrypts.
 
 To rotate: put a new key first, run `manage.py rotate_encryption_keys`, then drop the old key.
+
+cryptography is imported on first use, not with the models: its Rust extension alone keeps ~8 MiB
+resident, and a process that never reads a token (an ASGI worker serving webhooks and sockets)
+never pays it.
 """
 
 from __future__ import annotations
 
 from functools import cache
+from typing import TYPE_CHECKING
 
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import models
 
+if TYPE_CHECKING:
+    from cryptography.fernet import MultiFernet
+
 __all__ = ("EncryptedTextField", "InvalidToken", "decrypt", "encrypt", "reset_keys", "rotate")
+
+
+class InvalidToken(Exception):
+    """A ciphertext no listed key decrypts (another installation's, altered, or its key was dropped)."""
 
 
 @cache
 def _fernet(keys: tuple[str, ...]) -> MultiFernet:
+    from cryptography.fernet import Fernet, MultiFernet
+
     if not keys:
         raise ImproperlyConfigured("FIELD_ENCRYPTION_KEYS is empty: tokens cannot be encrypted.")
     try:
@@ -39,12 +52,22 @@ def encrypt(plaintext: str) -> str:
 
 
 def decrypt(ciphertext: str) -> str:
-    return _current().decrypt(ciphertext.encode()).decode()
+    from cryptography import fernet
+
+    try:
+        return _current().decrypt(ciphertext.encode()).decode()
+    except fernet.InvalidToken:
+        raise InvalidToken from None
 
 
 def rotate(ciphertext: str) -> str:
     """Re-encrypt under the newest key (a no-op in meaning, a new ciphertext in the column)."""
-    return _current().rotate(ciphertext.encode()).decode()
+    from cryptography import fernet
+
+    try:
+        return _current().rotate(ciphertext.encode()).decode()
+    except fernet.InvalidToken:
+        raise InvalidToken from None
 
 
 class EncryptedTextField(models.TextField):

@@ -72,3 +72,16 @@ def test_docs_page_is_served_from_our_own_static_files(client):
     page = answer.content.decode()
     assert "/api/v1/openapi.json" in page
     assert "cdn" not in page.lower()  # the strict CSP allows scripts from ourselves only
+
+
+def test_every_file_the_docs_page_loads_is_a_static_file_of_ours(client):
+    """collectstatic gathers them (ninja is not an installed app: STATICFILES_DIRS lists its files)."""
+    import re
+
+    from django.contrib.staticfiles import finders
+
+    page = client.get("/api/docs").content.decode()
+    loaded = re.findall(r'(?:src|href)="/static/([^"]+)"', page)
+    assert {"ninja/swagger-ui-bundle.js", "ninja/swagger-ui-init.js", "ninja/swagger-ui.css"} <= set(loaded)
+    assert all(finders.find(path) for path in loaded), loaded
+

@@ -6,6 +6,7 @@ environment (django-environ); `.env.example` lists every variable.
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 from typing import Any
 
@@ -86,7 +87,6 @@ THIRD_PARTY_APPS = [
     "allauth.account",
     "allauth.socialaccount",
     "allauth.socialaccount.providers.facebook",
-    "ninja",  # the REST API (api/); listed for its Swagger page's static files and template
 ]
 LOCAL_APPS = [
     "accounts",
@@ -145,7 +145,9 @@ MIDDLEWARE = [
 # ------------------------------------------------------------------------------
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
-STATICFILES_DIRS = [BASE_DIR / "static"]
+# django-ninja's Swagger UI files (static/ninja/…) for the API's docs page (api/api.py), found without
+# importing ninja: listing it in INSTALLED_APPS would load it and pydantic in every process (12 MiB).
+STATICFILES_DIRS = [BASE_DIR / "static", Path(importlib.util.find_spec("ninja").origin).parent / "static"]
 MEDIA_URL = "/media/"
 MEDIA_ROOT = env("MEDIA_ROOT", default=str(BASE_DIR / "media"))
 STORAGES = {

@@ -2,7 +2,8 @@
 
 Every step is written here once, for the two front doors that call it: the Django view
 (``inbox.webhooks``) and the ASGI adapter (``inbox.webhook_asgi``), which only differ in how they
-read the request, reach the database and send the answer.
+read the request, reach the database and send the answer. The GET handshake that subscribes the
+endpoint is ``subscription_answer``.
 
 1. ``refused_unsigned``: 403 without ``X-Hub-Signature-256``, before the body is read;
 2. ``too_large``: 413 over ``DATA_UPLOAD_MAX_MEMORY_SIZE`` (Django's own limit for a body);
@@ -25,6 +26,7 @@ from typing import Any
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
+from django.utils.crypto import constant_time_compare
 
 from inbox.facebook.signature import verify_signature
 from inbox.ingest.wake import webhook_events_wake
@@ -53,10 +55,24 @@ class Answer:
     headers: tuple[tuple[str, str], ...] = ()
 
 
+# The endpoint's path as config/urls.py mounts it (webhooks/ + inbox/webhook_urls.py), for the ASGI
+# adapter, which must not reverse() it: that loads the whole URLconf. A test checks reverse() agrees.
+FACEBOOK_WEBHOOK_PATH = "/webhooks/facebook/"
+
 ACCEPTED = Answer(200, b"EVENT_RECEIVED")
 FORBIDDEN = Answer(403, b"Forbidden")
 TOO_LARGE = Answer(413, b"Request body too large")
 UNAVAILABLE = Answer(503, b"Service unavailable", (("Retry-After", str(RETRY_AFTER_SECONDS)),))
+
+
+def subscription_answer(mode: str, token: str, challenge: str) -> Answer:
+    """The subscription handshake (GET ``hub.mode``, ``hub.verify_token``, ``hub.challenge``): echo the
+    challenge when the verify token matches, else 403."""
+    expected = settings.FACEBOOK_VERIFY_TOKEN
+    if expected and mode == "subscribe" and constant_time_compare(token, expected):
+        return Answer(200, challenge.encode(), (("Content-Type", "text/plain; charset=utf-8"),))
+    logger.warning("Webhook verification refused (mode=%r)", mode)
+    return FORBIDDEN
 
 
 def refused_unsigned(signature: str | bytes | None) -> Answer | None:

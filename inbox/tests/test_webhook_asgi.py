@@ -317,15 +317,66 @@ async def test_a_hung_database_is_answered_503_not_a_hanging_request(inner, drai
 # --- routing: everything else reaches Django ------------------------------------------------------
 
 
-async def test_the_get_handshake_reaches_the_django_view(asgi_app):
+async def test_the_get_handshake_is_answered_through_the_real_app(asgi_app):
     query = f"hub.mode=subscribe&hub.verify_token={settings.FACEBOOK_VERIFY_TOKEN}&hub.challenge=1158201444"
     answer = await call(asgi_app, "GET", query=query.encode())
     assert answer.status == 200
     assert answer.body == b"1158201444"
 
 
+async def test_the_adapter_answers_the_get_handshake_as_the_view_does(fast, inner, client):
+    token = settings.FACEBOOK_VERIFY_TOKEN
+    cases = [
+        f"hub.mode=subscribe&hub.verify_token={token}&hub.challenge=1158201444",
+        "hub.mode=subscribe&hub.verify_token=wrong&hub.challenge=1",
+        f"hub.mode=unsubscribe&hub.verify_token={token}&hub.challenge=1",
+        "hub.challenge=1",
+        f"hub.mode=subscribe&hub.verify_token=x&hub.verify_token={token}&hub.challenge=%C3%A9t%C3%A9",  # the last wins
+    ]
+    for query in cases:
+        answer = await call(fast, "GET", query=query.encode())
+        view = await sync_to_async(client.get)(webhook_url() + "?" + query)
+        assert (answer.status, answer.body) == (view.status_code, view.content), query
+        assert answer.headers[b"content-type"] == view["Content-Type"].encode(), query
+    assert inner.scopes == []  # Django never saw them
+    assert await stored() == []
+
+
+@needs_postgres
+def test_an_asgi_worker_answers_webhooks_without_loading_the_urlconf():
+    """The URLconf imports every view and the API (~17 MiB): an ASGI worker serving the webhook and
+    sockets never needs it. Run in a fresh process, as a worker starts."""
+    import os
+    import subprocess
+    import sys
+
+    code = """
+import asyncio, sys
+import config.asgi
+from asgiref.testing import ApplicationCommunicator
+
+async def request(method, query=b""):
+    scope = {"type": "http", "method": method, "path": "/webhooks/facebook/", "scheme": "https",
+             "query_string": query, "headers": [(b"host", b"localhost"), (b"x-forwarded-proto", b"https")]}
+    communicator = ApplicationCommunicator(config.asgi.application, scope)
+    await communicator.send_input({"type": "http.request", "body": b"{}"})
+    start = await communicator.receive_output(10)
+    await communicator.wait(10)
+    return start["status"]
+
+async def main():
+    statuses = [await request("GET", b"hub.mode=subscribe&hub.verify_token=x&hub.challenge=1"), await request("POST")]
+    print(statuses, sorted(m for m in ("config.urls", "api.api", "ninja") if m in sys.modules))
+
+asyncio.run(main())
+"""
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.test"}
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert result.stdout.strip() == "[403, 403] []", result.stdout + result.stderr[-3000:]
+
+
 async def test_other_methods_and_paths_pass_through_unchanged(fast, inner):
-    for method, path in (("GET", webhook_url()), ("PUT", webhook_url()), ("POST", "/webhooks/facebook"),
+    for method, path in (("HEAD", webhook_url()), ("PUT", webhook_url()), ("POST", "/webhooks/facebook"),
                          ("POST", "/accounts/login/"), ("POST", webhook_url() + "x")):
         answer = await call(fast, method, path, body=BODY, headers=signed(BODY))
         assert answer.status == 299, (method, path)

@@ -299,3 +299,11 @@ def test_processing_does_not_wait_for_the_disk_but_the_ack_does(client, page):
     relaxed = [q["sql"] for q in processing.captured_queries if "synchronous_commit" in q["sql"]]
     assert relaxed == (["SET LOCAL synchronous_commit TO OFF"] if connection.vendor == "postgresql" else [])
     assert ChatMessage.objects.count() == 1
+
+
+def test_the_adapters_path_is_where_the_urlconf_mounts_the_view():
+    from django.urls import reverse
+
+    from inbox.ingest.receive import FACEBOOK_WEBHOOK_PATH
+
+    assert reverse("webhooks:facebook") == FACEBOOK_WEBHOOK_PATH
