@@ -130,14 +130,8 @@ class WebhookFastPath:
 
     async def verify_subscription(self, scope: Scope, send: Send) -> None:
         """Meta's GET that subscribes the endpoint, answered as the view does (``subscription_answer``)."""
-        host = forwarded = None
-        proxy_header = _proxy_ssl_header()
-        for name, value in scope["headers"]:
-            if name == b"host":
-                host = value
-            elif proxy_header is not None and name == proxy_header[0]:
-                forwarded = value
-        refusal = self._middleware_refusal(scope, host, forwarded, proxy_header)
+        _signature, _content_length, host, forwarded = _read_headers(scope)
+        refusal = self._middleware_refusal(scope, host, forwarded)
         if refusal is not None:
             await refusal(send)
             return
@@ -151,18 +145,8 @@ class WebhookFastPath:
     # -- the POST -----------------------------------------------------------------------------------
 
     async def receive_webhook(self, scope: Scope, receive: Receive, send: Send) -> None:
-        signature = content_length = host = forwarded = None
-        proxy_header = _proxy_ssl_header()
-        for name, value in scope["headers"]:
-            if name == SIGNATURE_HEADER:
-                signature = value
-            elif name == b"content-length":
-                content_length = value
-            elif name == b"host":
-                host = value
-            elif proxy_header is not None and name == proxy_header[0]:
-                forwarded = value
-        refusal = self._middleware_refusal(scope, host, forwarded, proxy_header)
+        signature, content_length, host, forwarded = _read_headers(scope)
+        refusal = self._middleware_refusal(scope, host, forwarded)
         if refusal is not None:
             await refusal(send)
             return
@@ -190,8 +174,9 @@ class WebhookFastPath:
             except Exception:
                 logger.exception("Could not wake the webhook drain; the stored events stay pending for the requeue task")
 
-    def _middleware_refusal(self, scope: Scope, host: bytes | None, forwarded: bytes | None,
-                            proxy_header: tuple[bytes, bytes] | None) -> Callable[[Send], Awaitable[None]] | None:
+    def _middleware_refusal(
+        self, scope: Scope, host: bytes | None, forwarded: bytes | None,
+    ) -> Callable[[Send], Awaitable[None]] | None:
         """What Django's middleware would answer before the view: a disallowed Host, the HTTPS redirect."""
         if host is not None:
             host_name = host.decode("latin-1")
@@ -211,6 +196,7 @@ class WebhookFastPath:
             if len(self._allowed_hosts) < 64:
                 self._allowed_hosts.add(host_name)
         if settings.SECURE_SSL_REDIRECT:
+            proxy_header = _proxy_ssl_header()
             secure = scope.get("scheme") == "https" or (proxy_header is not None and forwarded == proxy_header[1])
             if not secure:
                 location = f"https://{settings.SECURE_SSL_HOST or host_name}{self.path}".encode("latin-1")
@@ -301,6 +287,22 @@ async def _read_body(receive: Receive, limit: int | None) -> bytes | None:
 
 class _Disconnected(Exception):
     """The client went away before the body was complete: there is no one to answer."""
+
+
+def _read_headers(scope: Scope) -> tuple[bytes | None, bytes | None, bytes | None, bytes | None]:
+    """In one pass over the headers: the signature, Content-Length, Host and the proxy's scheme header."""
+    signature = content_length = host = forwarded = None
+    proxy_header = _proxy_ssl_header()
+    for name, value in scope["headers"]:
+        if name == SIGNATURE_HEADER:
+            signature = value
+        elif name == b"content-length":
+            content_length = value
+        elif name == b"host":
+            host = value
+        elif proxy_header is not None and name == proxy_header[0]:
+            forwarded = value
+    return signature, content_length, host, forwarded
 
 
 def _proxy_ssl_header() -> tuple[bytes, bytes] | None:

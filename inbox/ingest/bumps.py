@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import connection
-from django.db.models import Max, OuterRef, Subquery
+from django.db.models import Max
 from django.utils import timezone
 
 from inbox.ingest.messages import StoredMessage
@@ -83,19 +83,16 @@ def answered_late(stored: Sequence[StoredMessage]) -> set[int]:
     if not inbound:
         return set()
     conversation_ids = sorted({message.conversation.pk for message in inbound})
-    # One round trip: the lock and each conversation's latest sent reply (a subquery per locked row).
-    latest = (
+    # Two statements, not one: the latest reply is read after the lock is held, with a snapshot that
+    # sees a reply committed by whoever held it (a subquery of the locking statement would not).
+    list(Conversation.objects.select_for_update().filter(pk__in=conversation_ids).order_by("pk").values_list("pk"))
+    latest_reply = dict(
         ChatMessage.objects.filter(
-            conversation_id=OuterRef("pk"), direction=ChatMessage.Direction.OUTBOUND, status__in=REPLIED_STATUSES
+            conversation_id__in=conversation_ids, direction=ChatMessage.Direction.OUTBOUND, status__in=REPLIED_STATUSES
         )
-        .order_by()
         .values("conversation_id")
         .annotate(at=Max("timestamp"))
-        .values("at")
-    )
-    latest_reply = dict(
-        Conversation.objects.select_for_update().filter(pk__in=conversation_ids).order_by("pk")
-        .annotate(latest_reply=Subquery(latest)).values_list("pk", "latest_reply")
+        .values_list("conversation_id", "at")
     )
     answered = {
         message.pk
