@@ -147,7 +147,10 @@ STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 # django-ninja's Swagger UI files (static/ninja/…) for the API's docs page (api/api.py), found without
 # importing ninja: listing it in INSTALLED_APPS would load it and pydantic in every process (12 MiB).
-STATICFILES_DIRS = [BASE_DIR / "static", Path(importlib.util.find_spec("ninja").origin).parent / "static"]
+_ninja = importlib.util.find_spec("ninja")
+if _ninja is None or _ninja.origin is None:
+    raise RuntimeError("django-ninja is not installed (requirements.txt)")
+STATICFILES_DIRS = [BASE_DIR / "static", Path(_ninja.origin).parent / "static"]
 MEDIA_URL = "/media/"
 MEDIA_ROOT = env("MEDIA_ROOT", default=str(BASE_DIR / "media"))
 STORAGES = {
