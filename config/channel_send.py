@@ -26,17 +26,42 @@ SEND_TIMEOUT_SECONDS = 5.0
 
 _lock = threading.Lock()
 _loop: asyncio.AbstractEventLoop | None = None
+_thread: threading.Thread | None = None
 _loop_pid: int | None = None
 
 
 def _sending_loop() -> asyncio.AbstractEventLoop:
-    global _loop, _loop_pid
+    global _loop, _thread, _loop_pid
     with _lock:
         if _loop is None or _loop_pid != os.getpid():
             loop = asyncio.new_event_loop()
-            threading.Thread(target=loop.run_forever, name="channel-layer-send", daemon=True).start()
+            _thread = threading.Thread(target=_run, args=(loop,), name="channel-layer-send", daemon=True)
+            _thread.start()
             _loop, _loop_pid = loop, os.getpid()
         return _loop
+
+
+def _run(loop: asyncio.AbstractEventLoop) -> None:
+    loop.run_forever()
+    # Stopped by close(): closed here, in its own thread, where channels_redis's wrapper of ``close``
+    # can run the loop once more to close this loop's connections.
+    loop.close()
+
+
+def close() -> None:
+    """Stop this process's sending loop and close its connections; the next send starts another.
+
+    For code that empties the layer from an event loop of its own (the tests' fixtures):
+    channels_redis's ``flush()`` closes the connections of every loop, which only works from the loop
+    that owns them. Closing the sending loop closes its own first (channels_redis wraps ``close``).
+    """
+    global _loop, _thread
+    with _lock:
+        loop, thread, _loop, _thread = _loop, _thread, None, None
+        if loop is None or thread is None or _loop_pid != os.getpid():
+            return
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(SEND_TIMEOUT_SECONDS)
 
 
 def has_layer() -> bool:

@@ -48,6 +48,15 @@ def test_a_forked_child_gets_a_loop_of_its_own(layer):
     assert layer.sent[0][2] is not layer.sent[1][2]
 
 
+def test_close_stops_the_loop_and_the_next_send_starts_another(layer):
+    channel_send.group_send("g", {"type": "t"})
+    first = layer.sent[0][2]
+    channel_send.close()
+    assert first.is_closed()
+    channel_send.group_send("g", {"type": "t"})
+    assert layer.sent[1][2] is not first and not layer.sent[1][2].is_closed()
+
+
 def test_sync_code_inside_an_event_loop_can_send(layer):
     async def caller() -> asyncio.AbstractEventLoop:
         channel_send.group_send("g", {"type": "t"})  # blocking, as sync code under an event loop is
