@@ -75,9 +75,9 @@ def docs(request: HttpRequest) -> HttpResponse:
     template: listing it made every process (web workers, the ASGI workers, Celery) import ninja and
     pydantic at start, 12 MiB each. The API keys travel in a header, so the page needs no CSRF token.
     """
-    settings = {"layout": "BaseLayout", "deepLinking": True, "url": reverse(f"{api.urls_namespace}:openapi-json")}
+    swagger = {"layout": "BaseLayout", "deepLinking": True, "url": reverse(f"{api.urls_namespace}:openapi-json")}
     # The JSON goes inside a <script> element: "</" must not close it early.
-    swagger_settings = json.dumps(settings).replace("</", "<\\/")
+    swagger_settings = json.dumps(swagger).replace("</", "<\\/")
     return render(request, "api/docs.html", {"title": api.title, "swagger_settings": swagger_settings})
 
 

@@ -9,6 +9,7 @@ never pays it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 from typing import TYPE_CHECKING
 
@@ -52,20 +53,20 @@ def encrypt(plaintext: str) -> str:
 
 
 def decrypt(ciphertext: str) -> str:
-    from cryptography import fernet
-
-    try:
-        return _current().decrypt(ciphertext.encode()).decode()
-    except fernet.InvalidToken:
-        raise InvalidToken from None
+    return _with_known_key(lambda keys: keys.decrypt(ciphertext.encode())).decode()
 
 
 def rotate(ciphertext: str) -> str:
     """Re-encrypt under the newest key (a no-op in meaning, a new ciphertext in the column)."""
+    return _with_known_key(lambda keys: keys.rotate(ciphertext.encode())).decode()
+
+
+def _with_known_key(operation: Callable[[MultiFernet], bytes]) -> bytes:
+    """``operation`` with the current keys; a ciphertext none of them made raises our ``InvalidToken``."""
     from cryptography import fernet
 
     try:
-        return _current().rotate(ciphertext.encode()).decode()
+        return operation(_current())
     except fernet.InvalidToken:
         raise InvalidToken from None
 
