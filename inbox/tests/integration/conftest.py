@@ -451,6 +451,8 @@ def pg_sessions(application_name: str) -> list[dict[str, Any]]:
     from django.db import connection
 
     with connection.cursor() as cursor:
+        # Within a transaction PostgreSQL answers from one snapshot of the statistics; take a fresh one.
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
         cursor.execute(
             "SELECT pid, state, wait_event_type, xact_start IS NOT NULL FROM pg_stat_activity "
             "WHERE application_name = %s AND pid <> pg_backend_pid()",

@@ -198,22 +198,38 @@ def test_a_worker_killed_mid_batch_leaves_nothing_half_applied_and_a_new_worker_
     assert_stored_once(account=page, mids=mids)
 
 
+def _waiting_for_a_lock(worker) -> bool:
+    return any(s["in_transaction"] and s["wait_event_type"] == "Lock" for s in pg_sessions(worker.application_name))
+
+
 def test_a_pool_process_killed_mid_task_is_redelivered_at_once(live_server, page, start_worker):
+    from django.db import transaction
+
+    from inbox.models import Conversation
+    from inbox.tests.factories import ContactFactory, ConversationFactory
+
+    conversation = ConversationFactory(contact=ContactFactory(account=page, external_id=PSID))
     worker = start_worker(pool="prefork", concurrency=1)
     body, mids = message_batch(page_id=page.account_id, psid=PSID, count=BIG_BATCH, tag="child")
-    assert post_webhook(live_server.url, body) == 200
 
-    wait_for(lambda: _in_transaction(worker), interval=0.01, message="the pool process to start applying the batch")
-    children = worker.pool_children()
-    assert children
-    for pid in children:
-        os.kill(pid, signal.SIGKILL)
+    # The test holds the conversation's row lock, so the pool process applies the batch up to the
+    # point where it locks the conversation and waits there, inside its transaction: the kill lands
+    # mid-task every time, never just after a fast drain's commit.
+    with transaction.atomic():
+        Conversation.objects.select_for_update().get(pk=conversation.pk)
+        assert post_webhook(live_server.url, body) == 200
+        wait_for(lambda: _waiting_for_a_lock(worker), message="the pool process to wait on the conversation's lock")
+        children = worker.pool_children()
+        assert children
+        for pid in children:
+            os.kill(pid, signal.SIGKILL)
+    # Released: the dead process's session finds its client gone and rolls the batch back.
 
     # reject_on_worker_lost: the task goes back to the queue and a fresh pool process applies it,
     # with no requeue task and no visibility timeout involved.
+    worker.wait_for_log(r"WorkerLostError", timeout=30)
     wait_for(lambda: events_settled(1), timeout=60, message="the redelivered task to process the event")
     assert WebhookEvent.objects.get().state == WebhookEvent.State.PROCESSED
-    assert "WorkerLostError" in worker.log()
     assert_stored_once(account=page, mids=mids)
 
 
