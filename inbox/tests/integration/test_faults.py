@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import os
 import signal
+from contextlib import contextmanager
 
 import pytest
+from django.db import transaction
 from kombu import Connection
 
 from inbox.models import ChatMessage, WebhookEvent
@@ -150,8 +152,27 @@ def test_broker_down_webhooks_are_still_answered_and_the_requeue_task_recovers_t
 # --- a worker killed mid-task ---------------------------------------------------------------------
 
 
-def _in_transaction(worker) -> bool:
-    return any(session["in_transaction"] for session in pg_sessions(worker.application_name))
+def _conversation(page):
+    from inbox.tests.factories import ContactFactory, ConversationFactory
+
+    return ConversationFactory(contact=ContactFactory(account=page, external_id=PSID))
+
+
+@contextmanager
+def _conversation_locked(conversation):
+    """Hold the conversation's row lock: a worker applying a batch to it gets as far as locking the
+    conversation and waits there, inside its transaction. A kill then lands mid-task every time,
+    never just after a fast drain's commit. Leaving releases the lock; a killed worker's session
+    then finds its client gone and rolls the batch back."""
+    from inbox.models import Conversation
+
+    with transaction.atomic():
+        Conversation.objects.select_for_update().get(pk=conversation.pk)
+        yield
+
+
+def _waiting_for_a_lock(worker) -> bool:
+    return any(s["in_transaction"] and s["wait_event_type"] == "Lock" for s in pg_sessions(worker.application_name))
 
 
 def _unacked_tags(broker: str) -> list[str]:
@@ -163,14 +184,17 @@ def _unacked_tags(broker: str) -> list[str]:
 def test_a_worker_killed_mid_batch_leaves_nothing_half_applied_and_a_new_worker_recovers(
     live_server, page, start_worker, settings
 ):
+    conversation = _conversation(page)
     first = start_worker()
     body, mids = message_batch(page_id=page.account_id, psid=PSID, count=BIG_BATCH, tag="kill")
-    assert post_webhook(live_server.url, body) == 200
-    event = WebhookEvent.objects.get()
 
-    # Mid-task: the worker's session holds the transaction that applies the batch.
-    wait_for(lambda: _in_transaction(first), interval=0.01, message="the worker to start applying the batch")
-    first.kill()
+    # Mid-task: the worker's session holds the transaction that applies the batch, waiting on the
+    # conversation's lock that the test holds.
+    with _conversation_locked(conversation):
+        assert post_webhook(live_server.url, body) == 200
+        wait_for(lambda: _waiting_for_a_lock(first), message="the worker to wait on the conversation's lock")
+        first.kill()
+    event = WebhookEvent.objects.get()
     wait_for(lambda: not pg_sessions(first.application_name), message="PostgreSQL to drop the dead worker's session")
 
     # The batch is one transaction: a worker killed half-way leaves no half of it behind.
@@ -198,25 +222,12 @@ def test_a_worker_killed_mid_batch_leaves_nothing_half_applied_and_a_new_worker_
     assert_stored_once(account=page, mids=mids)
 
 
-def _waiting_for_a_lock(worker) -> bool:
-    return any(s["in_transaction"] and s["wait_event_type"] == "Lock" for s in pg_sessions(worker.application_name))
-
-
 def test_a_pool_process_killed_mid_task_is_redelivered_at_once(live_server, page, start_worker):
-    from django.db import transaction
-
-    from inbox.models import Conversation
-    from inbox.tests.factories import ContactFactory, ConversationFactory
-
-    conversation = ConversationFactory(contact=ContactFactory(account=page, external_id=PSID))
+    conversation = _conversation(page)
     worker = start_worker(pool="prefork", concurrency=1)
     body, mids = message_batch(page_id=page.account_id, psid=PSID, count=BIG_BATCH, tag="child")
 
-    # The test holds the conversation's row lock, so the pool process applies the batch up to the
-    # point where it locks the conversation and waits there, inside its transaction: the kill lands
-    # mid-task every time, never just after a fast drain's commit.
-    with transaction.atomic():
-        Conversation.objects.select_for_update().get(pk=conversation.pk)
+    with _conversation_locked(conversation):
         assert post_webhook(live_server.url, body) == 200
         wait_for(lambda: _waiting_for_a_lock(worker), message="the pool process to wait on the conversation's lock")
         children = worker.pool_children()
