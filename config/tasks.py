@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from celery.utils.time import get_exponential_backoff_interval
 from django.db import InterfaceError, OperationalError, transaction
 
 from config.inprocess_tasks import InProcessTask
@@ -87,14 +88,29 @@ class RetryingTask(InProcessTask):
 
     def retry(self, args=None, kwargs=None, exc=None, throw=True, eta=None, countdown=None, max_retries=None,
               **options):
-        retry_after = getattr(exc, "retry_after", None)
-        if retry_after and eta is None:
-            # Meta said when it will answer again (rate limits, §12): sooner would only be refused.
-            countdown = max(int(retry_after), int(countdown or 0))
+        if eta is None:
+            countdown = _after_meta_wait(exc, countdown)
         return super().retry(args=args, kwargs=kwargs, exc=exc, throw=throw, eta=eta, countdown=countdown,
                              max_retries=max_retries, **options)
+
+    def hand_over(self, name: str, *args: Any, exc: BaseException) -> bool:
+        """Queue ``name(*args)`` as the retry of a try that ``exc`` ended in this task: counted as its
+        first retry, after the same backoff (or Meta's wait). For a task that does the work of many
+        (one lookup per customer of a batch) and leaves each failure to retry on its own."""
+        backoff = get_exponential_backoff_interval(
+            factor=int(self.retry_backoff), retries=0, maximum=self.retry_backoff_max, full_jitter=self.retry_jitter,
+        )
+        return enqueue(name, *args, retries=1, countdown=_after_meta_wait(exc, backoff))
 
     def will_retry(self, exc: BaseException) -> bool:
         """True when this failure is queued again (a retried kind with tries left), False on the last try."""
         retried = isinstance(exc, tuple(self.autoretry_for or ()))  # type: ignore[arg-type]
         return retried and (self.max_retries is None or self.request.retries < self.max_retries)
+
+
+def _after_meta_wait(exc: BaseException | None, countdown: float | None) -> float | None:
+    retry_after = getattr(exc, "retry_after", None)
+    if retry_after:
+        # Meta said when it will answer again (rate limits, §12): sooner would only be refused.
+        return max(int(retry_after), int(countdown or 0))
+    return countdown

@@ -9,11 +9,13 @@ itself once `will_retry` says the failure was its last.
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 
 from celery import shared_task
 
 from config.metrics import reply_outcome
-from config.tasks import DATABASE_UNAVAILABLE, RetryingTask
+from config.tasks import DATABASE_UNAVAILABLE, RetryingTask, RetryLater, enqueue
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +87,41 @@ def attachment_download(self, attachment_id: int) -> None:
 @shared_task(bind=True, base=RetryingTask, name="inbox.tasks.contact_profile_fetch", max_retries=4)
 def contact_profile_fetch(self, contact_id: int) -> None:
     """Fetch the sender's name and picture; a failure only leaves the id showing."""
+    _profile_lookup(contact_id, retried=self.will_retry)
+
+
+# A batch lookup hands the contacts it has not asked yet to the next task after this long.
+PROFILE_LOOKUPS_SECONDS = 0.1
+
+
+@shared_task(bind=True, base=RetryingTask, name="inbox.tasks.contact_profiles_fetch")
+def contact_profiles_fetch(self, contact_ids: list[int]) -> None:
+    """The profiles of a batch's new customers, one lookup after another.
+
+    A lookup that may succeed later goes on as that contact's own ``contact_profile_fetch``, as its
+    first retry, so each customer gets the tries and backoff a lookup of its own would. When Meta
+    rate-limits, the contacts not asked yet go with it, after Meta's wait. The database down
+    retries this task (contacts already fetched are skipped).
+    """
+    deadline = time.monotonic() + PROFILE_LOOKUPS_SECONDS
+    for position, contact_id in enumerate(contact_ids):
+        if position and time.monotonic() > deadline:
+            # The rest in the next task: a worker given both queues takes `live` (drains, replies)
+            # first, but only between tasks, so a long list must not hold it.
+            enqueue("inbox.tasks.contact_profiles_fetch", contact_ids[position:])
+            return
+        try:
+            _profile_lookup(contact_id, retried=lambda exc: isinstance(exc, self.autoretry_for))
+        except RetryLater as exc:
+            rest = contact_ids[position:] if exc.retry_after else [contact_id]
+            for other in rest:
+                self.hand_over("inbox.tasks.contact_profile_fetch", other, exc=exc)
+            if exc.retry_after:
+                return
+
+
+def _profile_lookup(contact_id: int, *, retried: Callable[[BaseException], bool]) -> None:
+    """Look up one contact's profile; raises what ``retried`` says is tried again, records the rest."""
     from inbox.models import Contact
     from inbox.services.contacts import contact_profile_fetch as fetch
     from inbox.services.contacts import contact_profile_mark_failed
@@ -96,7 +133,7 @@ def contact_profile_fetch(self, contact_id: int) -> None:
     try:
         fetch(contact=contact)
     except Exception as exc:
-        if self.will_retry(exc):
+        if retried(exc):
             raise
         if not isinstance(exc, GraphAPIError):
             logger.exception("Profile lookup of contact %s failed", contact_id)

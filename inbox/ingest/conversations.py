@@ -24,8 +24,8 @@ from inbox.ingest.user_refs import user_ref_merge, user_refs_linked, user_refs_p
 from inbox.models import Contact, Conversation, conversation_participants
 from inbox.services.assignment import conversations_auto_assign
 from inbox.services.contacts import (
-    contact_profile_fetch_enqueue,
     contact_profile_needed,
+    contact_profiles_fetch_enqueue,
     is_user_ref_key,
     user_ref_key,
 )
@@ -136,8 +136,12 @@ def conversations_get_or_create(
         found.update(conversations_find(account=account, external_ids=set(missing)))
     for conversation in found.values():
         conversation.account = account  # the caller's row: saves a query per conversation
-        if contact_profile_needed(contact=conversation.contact, created=conversation.contact_id in created):
-            contact_profile_fetch_enqueue(contact_id=conversation.contact_id)
+    profiles_needed = {
+        conversation.contact_id for conversation in found.values()
+        if contact_profile_needed(contact=conversation.contact, created=conversation.contact_id in created)
+    }
+    if profiles_needed:
+        contact_profiles_fetch_enqueue(contact_ids=profiles_needed)
     return found
 
 

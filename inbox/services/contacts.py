@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import mimetypes
+from collections.abc import Collection
 from datetime import timedelta
 from typing import Any
 
@@ -62,9 +63,15 @@ def contact_profile_needed(*, contact: Contact, created: bool) -> bool:
     return False
 
 
-def contact_profile_fetch_enqueue(*, contact_id: int) -> None:
-    """Queue the profile lookup after commit; a broker failure only delays the name."""
-    enqueue_on_commit("inbox.tasks.contact_profile_fetch", contact_id)
+def contact_profiles_fetch_enqueue(*, contact_ids: Collection[int]) -> None:
+    """Queue the profile lookups of these contacts after commit, in one task; a broker failure only
+    delays the names.
+
+    One task for a batch's new customers, not one each: publishing a task costs the drain about as
+    much as storing a message, and a burst of first messages is mostly new customers.
+    """
+    if contact_ids:
+        enqueue_on_commit("inbox.tasks.contact_profiles_fetch", sorted(contact_ids))
 
 
 def _profile_fields(*, data: dict[str, Any]) -> dict[str, str]:

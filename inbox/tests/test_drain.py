@@ -16,7 +16,7 @@ from django.test.utils import CaptureQueriesContext
 
 from inbox.ingest.drain import webhook_events_drain
 from inbox.ingest.replay import webhook_events_replay
-from inbox.models import ChatMessage, Conversation, WebhookEvent, WebhookEventHour
+from inbox.models import ChatMessage, Contact, Conversation, WebhookEvent, WebhookEventHour
 from inbox.tests.helpers import OTHER_PAGE_ID, PAGE_ID, FakeGraph, post_webhook, run_on_commit
 from sandbox import payloads as p
 
@@ -203,7 +203,7 @@ def test_batches_share_their_queries(client, page, settings):
             for n in range(40)
         ]
 
-    with mock.patch("inbox.tasks.contact_profile_fetch.apply_async"):
+    with mock.patch("inbox.tasks.contact_profiles_fetch.apply_async"):
         for item in bodies("71"):
             post_webhook(client, item, run_tasks=False)
         with CaptureQueriesContext(connection) as one_by_one:
@@ -218,6 +218,19 @@ def test_batches_share_their_queries(client, page, settings):
             assert run_on_commit(webhook_events_drain) == 40
     assert ChatMessage.objects.count() == 80
     assert len(batched) < one_by_one_count * 0.4, (len(batched), one_by_one_count)
+
+
+def test_a_batch_of_new_customers_queues_one_profile_lookup_for_all_of_them(client, page):
+    for n in range(3):
+        post_webhook(client, body(p.text_message(page_id=PAGE_ID, psid=f"73{n:04d}", text=f"hi {n}",
+                                                 mid=f"m_73{n}", timestamp_ms=T + n)), run_tasks=False)
+    with mock.patch("inbox.tasks.contact_profiles_fetch.apply_async") as batch, \
+            mock.patch("inbox.tasks.contact_profile_fetch.apply_async") as single:
+        assert run_on_commit(webhook_events_drain) == 3
+    assert single.call_count == 0
+    assert batch.call_count == 1
+    ((contact_ids,),) = batch.call_args.args
+    assert sorted(contact_ids) == sorted(Contact.objects.values_list("pk", flat=True)) and len(contact_ids) == 3
 
 
 def test_a_drain_out_of_time_hands_over_to_the_next(client, page, settings):

@@ -99,3 +99,91 @@ def test_a_profile_lookup_retries_what_may_get_better_and_records_the_rest(
     else:
         assert result.successful() and countdowns == []
         assert contact.profile_state == Contact.ProfileState.FAILED
+
+
+# --- one task for a batch's new customers -------------------------------------------------------------
+
+
+@pytest.fixture
+def handed_over(monkeypatch):
+    """What the batch lookup hands over to lookups of their own: (task, args, options)."""
+    import config.tasks
+
+    queued: list[tuple[str, tuple, dict]] = []
+    monkeypatch.setattr(config.tasks, "enqueue", lambda name, *args, **options: queued.append((name, args, options)))
+    return queued
+
+
+@pytest.fixture
+def profiles(monkeypatch):
+    """Each contact's lookup answers what ``answers[contact.pk]`` says (an error is raised); records the calls."""
+    import inbox.services.contacts as contacts
+    from inbox.models import Contact
+
+    answers: dict[int, object] = {}
+    asked: list[int] = []
+
+    def fetch(*, contact):
+        asked.append(contact.pk)
+        answer = answers.get(contact.pk)
+        if isinstance(answer, Exception):
+            raise answer
+        Contact.objects.filter(pk=contact.pk).update(profile_state=Contact.ProfileState.FETCHED)
+        return contact
+
+    monkeypatch.setattr(contacts, "contact_profile_fetch", fetch)
+    return answers, asked
+
+
+def _states(contacts) -> list[str]:
+    for contact in contacts:
+        contact.refresh_from_db()
+    return [contact.profile_state for contact in contacts]
+
+
+def test_a_batch_lookup_hands_a_failure_that_may_pass_to_a_lookup_of_its_own_and_goes_on(
+        page, profiles, handed_over):
+    from inbox.models import Contact
+    from inbox.tests.factories import ContactFactory
+
+    answers, asked = profiles
+    contacts = [ContactFactory(account=page, profile_state=Contact.ProfileState.PENDING) for _ in range(4)]
+    answers[contacts[1].pk] = TransientGraphError("Meta is down")
+    answers[contacts[2].pk] = GraphPermissionError("no")
+
+    assert tasks.contact_profiles_fetch.apply(([c.pk for c in contacts],)).successful()
+    assert asked == [c.pk for c in contacts]
+    F, P, X = Contact.ProfileState.FETCHED, Contact.ProfileState.PENDING, Contact.ProfileState.FAILED
+    assert _states(contacts) == [F, P, X, F]  # the permanent failure recorded, the transient one not yet
+    assert len(handed_over) == 1
+    name, args, options = handed_over[0]
+    assert (name, args, options["retries"]) == ("inbox.tasks.contact_profile_fetch", (contacts[1].pk,), 1)
+    assert 0 <= options["countdown"] <= tasks.contact_profiles_fetch.retry_backoff
+
+
+def test_a_rate_limit_hands_over_the_contacts_not_asked_yet_after_metas_wait(page, profiles, handed_over):
+    from inbox.models import Contact
+    from inbox.tests.factories import ContactFactory
+
+    answers, asked = profiles
+    contacts = [ContactFactory(account=page, profile_state=Contact.ProfileState.PENDING) for _ in range(3)]
+    answers[contacts[1].pk] = RateLimitError("slow down", retry_after=600)
+
+    assert tasks.contact_profiles_fetch.apply(([c.pk for c in contacts],)).successful()
+    assert asked == [contacts[0].pk, contacts[1].pk]  # no more calls into a rate limit
+    assert [(args, options["retries"], options["countdown"]) for _, args, options in handed_over] == [
+        ((contacts[1].pk,), 1, 600), ((contacts[2].pk,), 1, 600),
+    ]
+
+
+def test_a_batch_lookup_meeting_the_database_down_is_retried_whole(page, profiles, handed_over, countdowns):
+    from inbox.models import Contact
+    from inbox.tests.factories import ContactFactory
+
+    answers, _asked = profiles
+    contacts = [ContactFactory(account=page, profile_state=Contact.ProfileState.PENDING) for _ in range(2)]
+    answers[contacts[1].pk] = OperationalError("the database is restarting")
+
+    assert tasks.contact_profiles_fetch.apply(([c.pk for c in contacts],)).state == "RETRY"
+    assert handed_over == [] and len(countdowns) == 1
+    assert _states(contacts)[1] == Contact.ProfileState.PENDING

@@ -16,6 +16,7 @@ from config.celery_app import app
         ("inbox.tasks.message_send", "live"),
         ("inbox.tasks.conversation_mark_seen", "live"),
         ("inbox.tasks.contact_profile_fetch", "celery"),
+        ("inbox.tasks.contact_profiles_fetch", "celery"),
         ("inbox.tasks.attachment_download", "celery"),
         ("inbox.tasks.webhook_events_requeue_stale", "celery"),
     ],
