@@ -83,6 +83,14 @@ class WebhookEventHour(models.Model):
         return when.astimezone(dt.UTC).replace(minute=0, second=0, microsecond=0)
 
 
+def contact_display_name(*, name: str, username: str, external_id: str) -> str:
+    """How staff see a contact (``Contact.display_name``), from its fields alone."""
+    # Until the profile lookup has run, staff see the id, as Meta gave it.
+    if name or username:
+        return name or f"@{username}"
+    return "Website chat visitor" if external_id.startswith(Contact.USER_REF_PREFIX) else external_id
+
+
 class Contact(models.Model):
     """A customer as one connected account sees them (a PSID or IGSID is scoped to one page)."""
 
@@ -135,10 +143,7 @@ class Contact(models.Model):
 
     @property
     def display_name(self) -> str:
-        # Until the profile lookup has run, staff see the id, as Meta gave it.
-        if self.name or self.username:
-            return self.name or f"@{self.username}"
-        return "Website chat visitor" if self.external_id.startswith(self.USER_REF_PREFIX) else self.external_id
+        return contact_display_name(name=self.name, username=self.username, external_id=self.external_id)
 
 
 class Person(models.Model):

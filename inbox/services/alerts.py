@@ -24,6 +24,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from django.db import transaction
 from django.utils import timezone
@@ -31,7 +32,7 @@ from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
 from accounts.models import Membership
-from inbox.models import ChatMessage, Conversation
+from inbox.models import ChatMessage, contact_display_name
 from inbox.pk_urls import public_url
 from inbox.realtime import publish_to_user
 from inbox.text import truncate
@@ -77,9 +78,25 @@ def alert_html(alert: Alert) -> str:
     )
 
 
-def _body(message: ChatMessage) -> str:
-    text = " ".join((message.content or "").split())
+def _body(content: str) -> str:
+    text = " ".join((content or "").split())
     return truncate(text, BODY_CHARS) if text else "Sent an attachment"
+
+
+class _Message(NamedTuple):
+    """What an alert says of a message and its conversation (tuples, not models: a busy batch holds
+    hundreds of messages, and building model instances for them was most of this function's time)."""
+
+    pk: int
+    conversation_id: int
+    content: str
+    created_at: datetime
+    conversation_public_id: uuid.UUID
+    assignee_id: int | None
+    conversation_created_at: datetime
+    contact_name: str
+    contact_username: str
+    contact_external_id: str
 
 
 def message_alerts(
@@ -90,8 +107,9 @@ def message_alerts(
     if not ids:
         return {}
     now = now or timezone.now()
-    messages = list(
-        ChatMessage.objects.filter(
+    messages = [
+        _Message(*row)
+        for row in ChatMessage.objects.filter(
             business_id=business_id,
             pk__in=ids,
             direction=ChatMessage.Direction.INBOUND,
@@ -100,48 +118,51 @@ def message_alerts(
             edit_count=0,
             created_at__gte=now - RECENT,
         )
-        .select_related("conversation__contact")
-        # Only what an alert says: a busy batch holds hundreds of messages.
-        .only(
-            "pk", "conversation_id", "content", "created_at", "conversation__public_id",
-            "conversation__assignee_id", "conversation__created_at", "conversation__contact_id",
-            "conversation__contact__name", "conversation__contact__username", "conversation__contact__external_id",
-        )
         .order_by("pk")
-    )
+        .values_list(
+            "pk", "conversation_id", "content", "created_at", "conversation__public_id", "conversation__assignee_id",
+            "conversation__created_at", "conversation__contact__name", "conversation__contact__username",
+            "conversation__contact__external_id",
+        )
+    ]
     if not messages:
         return {}
     # The newest message per conversation speaks for it; the first one says whether it is new.
-    newest: dict[int, ChatMessage] = {}
-    first: dict[int, ChatMessage] = {}
+    newest: dict[int, _Message] = {}
+    first: dict[int, _Message] = {}
     for message in messages:
         newest[message.conversation_id] = message
         first.setdefault(message.conversation_id, message)
+    names = {
+        conversation_id: contact_display_name(
+            name=message.contact_name, username=message.contact_username, external_id=message.contact_external_id
+        )
+        for conversation_id, message in newest.items()
+    }
     choices = Membership.objects.filter(business_id=business_id).values_list(
         "user_id", "notify_new_conversations", "notify_assigned_messages", "notify_sound"
     )
     alerts: dict[int, list[Alert]] = {}
     for user_id, on_new, on_assigned, sound in choices:
         for conversation_id, message in newest.items():
-            conversation: Conversation = message.conversation
-            name = conversation.contact.display_name
-            if on_assigned and conversation.assignee_id == user_id:
+            name = names[conversation_id]
+            if on_assigned and message.assignee_id == user_id:
                 alert = Alert(
                     kind=ASSIGNED_MESSAGE,
                     conversation_id=conversation_id,
-                    conversation_public_id=conversation.public_id,
+                    conversation_public_id=message.conversation_public_id,
                     title=name,
-                    body=_body(message),
+                    body=_body(message.content),
                     sound=sound,
                     key=f"m{message.pk}",
                 )
-            elif on_new and _is_new(conversation, first[conversation_id]):
+            elif on_new and _is_new(first[conversation_id]):
                 alert = Alert(
                     kind=NEW_CONVERSATION,
                     conversation_id=conversation_id,
-                    conversation_public_id=conversation.public_id,
+                    conversation_public_id=message.conversation_public_id,
                     title=f"New conversation · {name}",
-                    body=_body(message),
+                    body=_body(message.content),
                     sound=sound,
                     key=f"c{conversation_id}",
                 )
@@ -151,8 +172,9 @@ def message_alerts(
     return alerts
 
 
-def _is_new(conversation: Conversation, first_message: ChatMessage) -> bool:
-    return abs(first_message.created_at - conversation.created_at) <= FIRST_MESSAGE_WITHIN
+def _is_new(first_message: _Message) -> bool:
+    """The conversation was opened by this batch's first message of it."""
+    return abs(first_message.created_at - first_message.conversation_created_at) <= FIRST_MESSAGE_WITHIN
 
 
 def alerts_publish(*, business_id: int, message_ids: Iterable[int]) -> int:
