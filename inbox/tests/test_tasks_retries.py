@@ -187,3 +187,19 @@ def test_a_batch_lookup_meeting_the_database_down_is_retried_whole(page, profile
     assert tasks.contact_profiles_fetch.apply(([c.pk for c in contacts],)).state == "RETRY"
     assert handed_over == [] and len(countdowns) == 1
     assert _states(contacts)[1] == Contact.ProfileState.PENDING
+
+
+def test_a_long_batch_lookup_leaves_the_rest_to_the_next_task(monkeypatch, page, profiles):
+    """A worker given both queues takes drains first only between tasks: a long list must not hold it."""
+    from inbox.models import Contact
+    from inbox.tests.factories import ContactFactory
+
+    _answers, asked = profiles
+    queued: list[tuple[str, tuple]] = []
+    monkeypatch.setattr(tasks, "enqueue", lambda name, *args, **options: queued.append((name, args)))
+    monkeypatch.setattr(tasks, "PROFILE_LOOKUPS_SECONDS", 0)
+    contacts = [ContactFactory(account=page, profile_state=Contact.ProfileState.PENDING) for _ in range(3)]
+
+    assert tasks.contact_profiles_fetch.apply(([c.pk for c in contacts],)).successful()
+    assert asked == [contacts[0].pk]  # always at least one lookup per task
+    assert queued == [("inbox.tasks.contact_profiles_fetch", ([contacts[1].pk, contacts[2].pk],))]
