@@ -134,14 +134,12 @@ def conversations_get_or_create(
             account=account, first_seen=first_seen, missing=missing, user_refs=user_refs or {}, announce=announce
         )
         found.update(conversations_find(account=account, external_ids=set(missing)))
+    profiles_needed = set()
     for conversation in found.values():
         conversation.account = account  # the caller's row: saves a query per conversation
-    profiles_needed = {
-        conversation.contact_id for conversation in found.values()
-        if contact_profile_needed(contact=conversation.contact, created=conversation.contact_id in created)
-    }
-    if profiles_needed:
-        contact_profiles_fetch_enqueue(contact_ids=profiles_needed)
+        if contact_profile_needed(contact=conversation.contact, created=conversation.contact_id in created):
+            profiles_needed.add(conversation.contact_id)
+    contact_profiles_fetch_enqueue(contact_ids=profiles_needed)
     return found
 
 

@@ -144,7 +144,7 @@ def test_get_or_create_reads_the_rows_another_worker_just_inserted(page):
         return {} if len(reads) == 1 else real_find(**kwargs)
 
     with mock.patch.object(conversations, "conversations_find", side_effect=find), \
-            mock.patch("inbox.ingest.conversations.contact_profiles_fetch_enqueue") as enqueue:
+            mock.patch("inbox.services.contacts.enqueue_on_commit") as enqueue:
         found = conversations.conversations_get_or_create(account=page, first_seen={PSID: timezone.now()})
     assert found == {PSID: existing}
     assert (Contact.objects.count(), Conversation.objects.count()) == (1, 1)
