@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from django.utils.functional import SimpleLazyObject
+
 from accounts.middleware import resolve_membership
 from social.token_expiry import banner_accounts
 
@@ -13,11 +15,13 @@ if TYPE_CHECKING:
 
 
 def reconnect_banner(request: HttpRequest) -> dict[str, Any]:
+    """``access_banner`` (``BannerAccounts``), read on first use: full pages show it, while the htmx
+    fragments staff load all day (results, rows, the conversation pane) never touch it and skip its query."""
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated or not hasattr(request, "session"):
         return {}
     membership = resolve_membership(request)  # cached per request: no extra query
     if membership is None:
         return {}
-    reconnect, expiring = banner_accounts(business=membership.business)
-    return {"reconnect_account_names": reconnect, "expiring_accounts": expiring}
+    business = membership.business
+    return {"access_banner": SimpleLazyObject(lambda: banner_accounts(business=business))}

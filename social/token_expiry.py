@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from django.conf import settings
 from django.db.models import Q
@@ -43,7 +44,12 @@ def _soon(now: dt.datetime) -> Q:
     return Q(expires_at__lte=horizon) | Q(user_token_expires_at__lte=horizon)
 
 
-def banner_accounts(*, business: Business, now: dt.datetime | None = None) -> tuple[list[str], list[Expiring]]:
+class BannerAccounts(NamedTuple):
+    reconnect: list[str]  # names of the accounts Meta no longer accepts
+    expiring: list[Expiring]  # soonest first
+
+
+def banner_accounts(*, business: Business, now: dt.datetime | None = None) -> BannerAccounts:
     """For the banner on every page (one indexed query): the accounts needing reconnecting, and the
     active ones whose access ends within WARNING_DAYS[0] days, soonest first."""
     now = now or timezone.now()
@@ -64,7 +70,7 @@ def banner_accounts(*, business: Business, now: dt.datetime | None = None) -> tu
         if when > now:
             expiring.append(Expiring(name=label, expires_at=when, days_left=(when - now).days))
     expiring.sort(key=lambda item: item.expires_at)
-    return reconnect[:5], expiring[:5]
+    return BannerAccounts(reconnect[:5], expiring[:5])
 
 
 def threshold_due(*, days_left: int, warned: list[int]) -> int | None:

@@ -272,6 +272,37 @@ def test_detail_for_htmx_is_the_pane_only(client_member, page):
     assert "<html" not in html
 
 
+# What the page's chrome queries: the access banner, the sidebar's unread counts and its assignment counts.
+CHROME_SQL = ("'needs_reconnect'", "unread_capped", "SELECT 'member'")
+
+
+def _chrome_queries(client, url: str, **headers) -> list[str]:
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get(url, **headers).status_code == 200
+    return [q["sql"] for q in captured.captured_queries if any(part in q["sql"] for part in CHROME_SQL)]
+
+
+def test_the_fragments_staff_load_all_day_skip_the_pages_chrome(client_member, page):
+    conversation = ConversationFactory(contact=ContactFactory(account=page, name="Marco Polo"))
+    list_url = reverse("inbox:conversation_list")
+    results = {"HTTP_HX_TARGET": "conversation-results", **HTMX}
+
+    page_sql = " ".join(_chrome_queries(client_member, list_url))
+    assert all(part in page_sql for part in CHROME_SQL)  # the page shows them all
+    assert _chrome_queries(client_member, f"{list_url}?q=marco", **results) == []
+    assert _chrome_queries(client_member, reverse("inbox:conversation_detail", args=[conversation.public_id]),
+                           **HTMX) == []
+
+
+def test_results_with_no_rows_still_tell_why(client_member, business, page):
+    list_url = reverse("inbox:conversation_list")
+    results = {"HTTP_HX_TARGET": "conversation-results", **HTMX}
+
+    assert b"Nothing here yet" in client_member.get(list_url, **results).content
+    page.delete()
+    assert b"No pages connected yet" in client_member.get(list_url, **results).content
+
+
 def test_older_messages_are_keyset_paged(client_member, page, monkeypatch):
     monkeypatch.setattr("inbox.views.conversations.MESSAGE_PAGE_SIZE", 4)
     conversation = ConversationFactory(contact=ContactFactory(account=page))

@@ -16,6 +16,7 @@ from django.contrib import messages as flash
 from django.http import FileResponse, Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.functional import SimpleLazyObject
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
@@ -55,7 +56,8 @@ def _page_size() -> int:
 def _list_context(request: BusinessRequest, *, rows: bool = True, part: str = "") -> dict:
     """The list column's context; without `rows`, its rows are left for the page to load after it.
 
-    A `part` of the list (its rows, its results) needs neither the page's notices nor its labels.
+    A `part` of the list (its rows, its results) needs neither the page's notices nor its labels, and
+    its counters only when it has no rows.
     """
     form = FilterForm(request.GET)
     filters = form.filters(user_id=request.user.pk)
@@ -68,7 +70,8 @@ def _list_context(request: BusinessRequest, *, rows: bool = True, part: str = ""
         "filter_query": filters.as_query(),
         "page": page,
         "defer_results": not rows,
-        "counters": selectors.inbox_counters(business=request.business),
+        # Read on first use: a page of results or rows reads it only for its empty state.
+        "counters": SimpleLazyObject(lambda: selectors.inbox_counters(business=request.business)),
     }
     if part not in ("conversation-rows", "results"):
         context["business_labels"] = selectors.label_list(business=request.business)
