@@ -630,6 +630,12 @@ class MentionRow:
     last_mentioned_at: dt.datetime
 
 
+MENTION_CONVERSATION_FIELDS = (
+    "public_id", "contact__name", "contact__username", "contact__external_id", "contact__picture",
+    "contact__picture_url", "account__account_name", "account__account_id",
+)
+
+
 def mention_rows(*, business: Business, user: User, limit: int = 50) -> list[MentionRow]:
     """The conversations whose notes mention this member, the most recently mentioned first.
 
@@ -652,13 +658,19 @@ def mention_rows(*, business: Business, user: User, limit: int = 50) -> list[Men
         note_ids.setdefault(conversation_id, []).append(note_id)
     if not order:
         return []
-    conversations = {c.pk: c for c in conversation_queryset(business=business).filter(pk__in=order)}
+    # Only the columns the page shows (templates/inbox/mentions.html): whole rows of five tables, with
+    # every note of 50 conversations, were half of the page's time at 100,000 conversations.
+    conversations = {
+        c.pk: c
+        for c in Conversation.objects.for_business(business).select_related("contact", "account")
+        .only(*MENTION_CONVERSATION_FIELDS).filter(pk__in=order)
+    }
     wanted = [pk for ids in note_ids.values() for pk in ids]
     notes = {
         m.pk: m
-        for m in ChatMessage.objects.for_business(business).select_related("sent_by").filter(
-            pk__in=wanted, kind=ChatMessage.Kind.NOTE, is_deleted=False
-        )
+        for m in ChatMessage.objects.for_business(business).select_related("sent_by")
+        .only("timestamp", "content", "sent_by__name", "sent_by__email")
+        .filter(pk__in=wanted, kind=ChatMessage.Kind.NOTE, is_deleted=False)
     }
     rows = []
     for conversation_id in order:

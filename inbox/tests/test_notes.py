@@ -340,6 +340,32 @@ def test_the_mentions_view_costs_the_same_for_many_rows(page, member, agent, bus
     assert len(rows) == 6
 
 
+def test_the_mentions_page_reads_no_column_per_row(page, member, agent, business):
+    """The selector loads only the columns the page shows: a field the template reads beyond them
+    would cost a query per row."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = logged_in_client(agent, business.pk)
+
+    def page_queries() -> tuple[int, str]:
+        with CaptureQueriesContext(connection) as captured:
+            html = client.get(reverse("inbox:mention_list")).content.decode()
+        return len(captured.captured_queries), html
+
+    conversation = ConversationFactory(contact=ContactFactory(account=page, name="First Customer"))
+    notes.note_create(conversation=conversation, user=member, text="@giulia the first")
+    one, _html = page_queries()
+    for i in range(5):
+        conversation = ConversationFactory(contact=ContactFactory(account=page, name=f"Customer {i}"))
+        notes.note_create(conversation=conversation, user=member, text=f"@giulia number {i}")
+    six, html = page_queries()
+
+    assert six == one
+    assert html.count('class="card mention-row"') == 6
+    assert "Customer 4" in html and "number 4" in html and page.account_name in html
+
+
 def test_the_mentions_view_is_linked_from_the_list(member, business):
     client = logged_in_client(member, business.pk)
     assert reverse("inbox:mention_list") in client.get(reverse("inbox:conversation_list")).content.decode()
