@@ -199,7 +199,6 @@ def _key(case: Case) -> str:
 EMPTY_LIST = b"data-empty-list"
 
 
-
 def count_queries(client, case: Case, *, requests: int = 3) -> tuple[int, str, float, bool]:
     """(queries per request, slowest query, its ms, found nothing), in-process through Django's test Client.
 

@@ -328,11 +328,11 @@ def test_banner_costs_one_query_when_a_page_shows_it(banner, client_member, page
     request.session = {}
     request._cached_membership = page.business.memberships.select_related("business").first()
     with django_assert_num_queries(0):
-        banner = reconnect_banner(request)["access_banner"]  # read when a page shows it
+        shown = reconnect_banner(request)["access_banner"]  # read when a page shows it
     with django_assert_num_queries(1):
-        assert banner.reconnect == [] and banner.expiring == []
+        assert shown.reconnect == [] and shown.expiring == []
     with django_assert_num_queries(0):
-        assert banner.reconnect == []
+        assert shown.reconnect == []
 
 
 def test_instagram_reconnect_goes_through_its_page(sandbox_http, client_member, business, replay):
