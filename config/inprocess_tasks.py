@@ -15,7 +15,9 @@ threads instead, once the caller's transaction has committed:
 - stopping abandons what is still queued: every task is idempotent and recoverable (a webhook event
   stays pending and is drained at the next start or by the requeue task), as with a killed worker.
 
-Management commands and the unit tests start no runner: their tasks stay synchronous and eager.
+Management commands and the unit tests start no runner: their tasks stay synchronous and eager, and
+a task with no retry cap (the drain) gets ``IN_PLACE_MAX_RETRIES`` retries there, since Celery runs
+each one at once.
 """
 
 from __future__ import annotations
@@ -45,6 +47,9 @@ DEFAULT_LANE = "celery"
 # threads here would only queue there, in front of webhook answers.
 DEFAULT_LANE_THREADS = 2
 STOP_WAIT_SECONDS = 5.0
+# Tries a task without a retry cap gets when it runs in place (no broker and no runner: management
+# commands, the unit tests), where Celery follows a retry at once, without its countdown.
+IN_PLACE_MAX_RETRIES = 3
 
 
 @dataclass(order=True)
@@ -333,6 +338,16 @@ class InProcessTask(Task):
               **options):
         # Eagerly, Celery runs the retry again at once (Task.apply follows Retry.sig); in a runner
         # thread it is queued for its countdown instead, and apply() sees no signature to follow.
+        limit = self.max_retries if max_retries is None else max_retries
+        if (limit is None and self.request.is_eager and current_lane() is None
+                and self.request.retries >= IN_PLACE_MAX_RETRIES):
+            # Run in place, a retry cannot wait: one without a cap would repeat at once, down to
+            # Python's recursion limit (the drain with the database down: 20 s of CPU). The error
+            # ends the task, as at a cap. (Not by passing max_retries on: Celery keeps that on the
+            # task object, for every later call in this process.)
+            if exc is not None:
+                raise exc
+            raise self.MaxRetriesExceededError(f"{self.name}: no retry cap, run in place")
         ret = super().retry(args=args, kwargs=kwargs, exc=exc, throw=False, eta=eta, countdown=countdown,
                             max_retries=max_retries, **options)
         if current_lane() is not None and ret.sig is not None:

@@ -67,6 +67,16 @@ def throttled(self, name: str, failures: int, retry_after: int) -> None:
         raise MetaThrottles(retry_after)
 
 
+@app.task(bind=True, base=RetryingTask, name="config.tests.database_down", max_retries=None)
+def database_down(self, name: str, failures: int) -> None:
+    # As the drain: retried without a cap while the database is unavailable.
+    from django.db import OperationalError
+
+    runs[name].append(self.request.retries)
+    if self.request.retries < failures:
+        raise OperationalError("the database is down")
+
+
 @app.task(name="config.tests.broken")
 def broken(name: str) -> None:
     runs[name].append(threading.current_thread().name)
@@ -196,6 +206,23 @@ def test_eagerly_an_autoretry_runs_again_at_once_up_to_max_retries():
     assert result.failed() and isinstance(result.result, MetaThrottles)
     assert [retries for retries, _, _ in runs["eager"]] == [0, 1, 2]
     assert time.monotonic() - started < 5
+
+
+def test_in_place_a_task_without_a_retry_cap_gets_a_few_tries_not_a_recursion():
+    # Celery would follow its retries at once down to Python's recursion limit (~20 s of CPU).
+    from django.db import OperationalError
+
+    result = database_down.apply(("in place", 10_000))
+    assert result.failed() and isinstance(result.result, OperationalError)
+    assert runs["in place"] == list(range(inprocess_tasks.IN_PLACE_MAX_RETRIES + 1))
+
+
+def test_on_a_runner_lane_a_task_without_a_retry_cap_keeps_retrying(runner, monkeypatch):
+    monkeypatch.setattr(inprocess_tasks, "_delay_seconds", lambda countdown, eta: 0.0)
+    tries = inprocess_tasks.IN_PLACE_MAX_RETRIES + 3
+    database_down.apply_async(("on a lane", tries - 1), queue="live")
+    assert wait_for(lambda: len(runs["on a lane"]) == tries)
+    assert runs["on a lane"] == list(range(tries))
 
 
 def test_retries_stop_at_max_retries_and_are_logged(runner, caplog):
