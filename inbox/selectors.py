@@ -213,15 +213,17 @@ def conversation_queryset(*, business: Business) -> QuerySet[Conversation]:
     )
 
 
+def conversation_rows_queryset(*, business: Business) -> QuerySet[Conversation]:
+    """Conversations with what a row shows of them (ROW_FIELDS) and nothing more."""
+    return Conversation.objects.for_business(business).select_related("contact", "account", "assignee").only(*ROW_FIELDS)
+
+
 def conversation_list(
     *, business: Business, filters: ConversationFilters | None = None, cursor: str | None = None,
     limit: int = 50,
 ) -> ConversationPage:
     filters = filters or ConversationFilters()
-    qs: QuerySet[Conversation] = (
-        Conversation.objects.for_business(business).select_related("contact", "account", "assignee")
-        .only(*ROW_FIELDS).filter(status=filters.status)
-    )
+    qs = conversation_rows_queryset(business=business).filter(status=filters.status)
     if filters.unread:
         qs = qs.filter(unread_count__gt=0)
     if filters.priority == "any":
@@ -630,12 +632,6 @@ class MentionRow:
     last_mentioned_at: dt.datetime
 
 
-MENTION_CONVERSATION_FIELDS = (
-    "public_id", "contact__name", "contact__username", "contact__external_id", "contact__picture",
-    "contact__picture_url", "account__account_name", "account__account_id",
-)
-
-
 def mention_rows(*, business: Business, user: User, limit: int = 50) -> list[MentionRow]:
     """The conversations whose notes mention this member, the most recently mentioned first.
 
@@ -658,13 +654,10 @@ def mention_rows(*, business: Business, user: User, limit: int = 50) -> list[Men
         note_ids.setdefault(conversation_id, []).append(note_id)
     if not order:
         return []
-    # Only the columns the page shows (templates/inbox/mentions.html): whole rows (the conversations with
-    # their contact, page, assignee and team; the notes with their author) took half of this call's time.
-    conversations = {
-        c.pk: c
-        for c in Conversation.objects.for_business(business).select_related("contact", "account")
-        .only(*MENTION_CONVERSATION_FIELDS).filter(pk__in=order)
-    }
+    # Only the columns the page shows (templates/inbox/mentions.html: a list row's): whole rows (the
+    # conversations with their contact, page, assignee and team; the notes with their author) took half
+    # of this call's time.
+    conversations = {c.pk: c for c in conversation_rows_queryset(business=business).filter(pk__in=order)}
     wanted = [pk for ids in note_ids.values() for pk in ids]
     notes = {
         m.pk: m
