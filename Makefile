@@ -1,7 +1,14 @@
 # Social Inbox — `make run` serves the demo, `make test` runs the whole suite.
 # Both create the virtualenv first. Set DATABASE_URL / REDIS_URL to use PostgreSQL + Redis.
 
-PYTHON ?= python3.11
+# The interpreter the virtualenv is made from. The distribution's packaged CPython (Debian's and
+# Ubuntu's /usr/bin/python3.11: optimised with profiling and at link time, libpython linked in) runs
+# the app's Python about a quarter faster than a default source build such as pyenv's (libpython as
+# a shared library, no profile-guided optimisation): docs/serving.md, "The Python interpreter". It is
+# taken when present and able to make a virtualenv; `make PYTHON=…` or the environment picks another.
+ifndef PYTHON
+PYTHON := $(shell /usr/bin/python3.11 -c "import ensurepip, venv" 2>/dev/null && echo /usr/bin/python3.11 || echo python3.11)
+endif
 VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
