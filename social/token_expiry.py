@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from django.conf import settings
 from django.db.models import Q
@@ -20,6 +20,9 @@ from django.utils import timezone
 from accounts.models import Business
 from accounts.services import audit_record
 from social.models import Platform, SocialAccount
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 logger = logging.getLogger(__name__)
 
@@ -53,21 +56,29 @@ def banner_accounts(*, business: Business, now: dt.datetime | None = None) -> Ba
     """For the banner on every page (one indexed query): the accounts needing reconnecting, and the
     active ones whose access ends within WARNING_DAYS[0] days, soonest first."""
     now = now or timezone.now()
-    rows = (
+    flagged = (
         SocialAccount.objects.for_business(business)
         .filter(Q(status=SocialAccount.Status.NEEDS_RECONNECT) | (Q(status=SocialAccount.Status.ACTIVE) & _soon(now)))
-        .order_by("account_name")
-        .values_list("account_name", "account_id", "status", "expires_at", "user_token_expires_at")[:10]
+        .order_by("account_name", "id")
+        .only("account_name", "account_id", "status", "expires_at", "user_token_expires_at")
     )
+    return banner_of(flagged, now=now)
+
+
+def banner_of(accounts: Iterable[SocialAccount], *, now: dt.datetime | None = None) -> BannerAccounts:
+    """The banner from accounts already loaded, in name order: a page that reads every connected
+    account anyway (the inbox, for its badges) spares the banner's query."""
+    now = now or timezone.now()
+    horizon = now + dt.timedelta(days=WARNING_DAYS[0] + 1)
     reconnect: list[str] = []
     expiring: list[Expiring] = []
-    for name, account_id, status, page_expiry, user_expiry in rows:
-        label = name or account_id
-        if status == SocialAccount.Status.NEEDS_RECONNECT:
+    for account in accounts:
+        label = account.account_name or account.account_id
+        if account.status == SocialAccount.Status.NEEDS_RECONNECT:
             reconnect.append(label)
             continue
-        when = min(d for d in (page_expiry, user_expiry) if d is not None)
-        if when > now:
+        when = expiry_of(account)
+        if account.status == SocialAccount.Status.ACTIVE and when is not None and now < when <= horizon:
             expiring.append(Expiring(name=label, expires_at=when, days_left=(when - now).days))
     expiring.sort(key=lambda item: item.expires_at)
     return BannerAccounts(reconnect[:5], expiring[:5])

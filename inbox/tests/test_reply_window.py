@@ -314,7 +314,7 @@ def test_the_views_cost_a_fixed_number_of_queries(page):
         _conversation(page, inbound_ago=timedelta(hours=23))
     with CaptureQueriesContext(connection) as expiring_more:
         more = conversation_list(business=page.business, filters=ConversationFilters(reply="expiring"))
-    # The rows, their labels; "Expiring soon" first collects the few matches' (time, id).
+    # The rows and their labels, however many match; "Expiring soon" first sorts the page's ids.
     assert len(needed) == 2
     assert len(expiring) == len(expiring_more) == 3
     assert len(more.conversations) == 13

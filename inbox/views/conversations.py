@@ -30,6 +30,7 @@ from inbox.services import conversations as conversation_services
 from inbox.services import notices as notice_services
 from inbox.services import replies as reply_services
 from inbox.views.lookups import conversation_or_404
+from social.token_expiry import banner_of
 
 if TYPE_CHECKING:
     import uuid
@@ -70,13 +71,18 @@ def _list_context(request: BusinessRequest, *, rows: bool = True, part: str = ""
         "filter_query": filters.as_query(),
         "page": page,
         "defer_results": not rows,
-        # Read on first use: a page of results or rows reads it only for its empty state.
-        "counters": SimpleLazyObject(lambda: selectors.inbox_counters(business=request.business)),
     }
     if part not in ("conversation-rows", "results"):
         context["business_labels"] = selectors.label_list(business=request.business)
-    if not part:
-        context["policy_notices"] = selectors.policy_notices(business=request.business)
+    if part:
+        # Read on first use: a page of results or rows reads it only for its empty state.
+        context["counters"] = SimpleLazyObject(lambda: selectors.inbox_counters(business=request.business))
+    else:
+        counters = selectors.inbox_counters(business=request.business)
+        context["counters"] = counters
+        context["policy_notices"] = selectors.policy_notices(counters=counters)
+        # The access banner (social's context processor) from the same accounts, without its own query.
+        context["access_banner"] = banner_of(row.account for row in counters.accounts)
     return context
 
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
 from django.conf import settings
 from django.core import mail
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -89,6 +92,33 @@ def test_the_banner_names_expiring_and_broken_accounts_of_this_business_only(cli
     assert "Access to Bakery Rossi ends in 4 days" in html
     assert "Old Page needs reconnecting" in html
     assert "Someone Else" not in html
+
+
+def _banners(html: str) -> str:
+    return " ".join(re.findall(r'<div class="banner" role="(?:alert|status)">(.*?)</div>', html, flags=re.S))
+
+
+def test_the_inbox_shows_the_banner_every_page_shows_without_a_query_of_its_own(client_member, business, other_business):
+    """The inbox reads every connected account for its badges and builds the banner from them
+    (``banner_of``); other pages query the flagged accounts (``banner_accounts``). Both say the same."""
+    _expiring(business, days=4.5, account_name="Bakery Rossi", user_token=False)
+    _expiring(business, days=2.5, account_name="Corner Cafe")
+    _expiring(business, days=30, account_name="Far Away Page")
+    _expiring(business, days=-1, account_name="Lapsed Page")
+    _expiring(business, days=2, account_name="Gone Page", status=SocialAccount.Status.DISCONNECTED)
+    SocialAccountFactory(business=business, account_name="Old Page", status=SocialAccount.Status.NEEDS_RECONNECT)
+    _expiring(other_business, days=2, account_name="Someone Else's Page")
+
+    pages = _banners(client_member.get(reverse("social:account_list")).content.decode())
+    with CaptureQueriesContext(connection) as queries:
+        inbox = _banners(client_member.get(reverse("inbox:conversation_list")).content.decode())
+
+    assert "Access to Corner Cafe ends in 2 days; Access to Bakery Rossi ends in 4 days" in pages
+    assert "Old Page needs reconnecting" in pages
+    for absent in ("Far Away", "Lapsed", "Gone Page", "Someone Else"):
+        assert absent not in pages
+    assert " ".join(inbox.split()) == " ".join(pages.split())
+    assert sum('FROM "social_accounts"' in q["sql"] for q in queries.captured_queries) == 1
 
 
 def test_the_daily_warning_is_scheduled():
