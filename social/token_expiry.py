@@ -47,6 +47,11 @@ def _soon(now: dt.datetime) -> Q:
     return Q(expires_at__lte=horizon) | Q(user_token_expires_at__lte=horizon)
 
 
+# The banner names five of each kind; a business with many flagged accounts (Pages connected together
+# expire together) still costs every page a bounded read.
+BANNER_ROWS = 10
+
+
 class BannerAccounts(NamedTuple):
     reconnect: list[str]  # names of the accounts Meta no longer accepts
     expiring: list[Expiring]  # soonest first
@@ -60,7 +65,7 @@ def banner_accounts(*, business: Business, now: dt.datetime | None = None) -> Ba
         SocialAccount.objects.for_business(business)
         .filter(Q(status=SocialAccount.Status.NEEDS_RECONNECT) | (Q(status=SocialAccount.Status.ACTIVE) & _soon(now)))
         .order_by("account_name", "id")
-        .only("account_name", "account_id", "status", "expires_at", "user_token_expires_at")
+        .only("account_name", "account_id", "status", "expires_at", "user_token_expires_at")[:BANNER_ROWS]
     )
     return banner_of(flagged, now=now)
 
