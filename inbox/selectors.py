@@ -601,7 +601,7 @@ def policy_notices(*, counters: InboxCounters) -> list[SocialAccount]:
 
     Read from the counters' accounts (every connected account, in name order), which the same page
     loads for its badges: the banners cost no query of their own."""
-    shown = [row.account for row in counters.accounts if row.account.policy_action and row.account.policy_notice]
+    shown = [row.account for row in counters.accounts if row.account.policy_notice]
     return sorted(shown, key=lambda account: account.policy_notice != POLICY_BLOCK)
 
 

@@ -42,14 +42,20 @@ def expiry_of(account: SocialAccount) -> dt.datetime | None:
     return min(dates) if dates else None
 
 
+def _banner_horizon(now: dt.datetime) -> dt.datetime:
+    """Access that ends before this is on the banner (the first warning's day, and then some)."""
+    return now + dt.timedelta(days=WARNING_DAYS[0] + 1)
+
+
 def _soon(now: dt.datetime) -> Q:
-    horizon = now + dt.timedelta(days=WARNING_DAYS[0] + 1)
+    horizon = _banner_horizon(now)
     return Q(expires_at__lte=horizon) | Q(user_token_expires_at__lte=horizon)
 
 
-# The banner names five of each kind; a business with many flagged accounts (Pages connected together
-# expire together) still costs every page a bounded read.
-BANNER_ROWS = 10
+# The banner names up to BANNER_NAMES accounts of each kind; a business with many flagged accounts (Pages
+# connected together expire together) still costs every page a bounded read of BANNER_ROWS.
+BANNER_NAMES = 5
+BANNER_ROWS = 2 * BANNER_NAMES
 
 
 class BannerAccounts(NamedTuple):
@@ -74,7 +80,7 @@ def banner_of(accounts: Iterable[SocialAccount], *, now: dt.datetime | None = No
     """The banner from accounts already loaded, in name order: a page that reads every connected
     account anyway (the inbox, for its badges) spares the banner's query."""
     now = now or timezone.now()
-    horizon = now + dt.timedelta(days=WARNING_DAYS[0] + 1)
+    horizon = _banner_horizon(now)
     reconnect: list[str] = []
     expiring: list[Expiring] = []
     for account in accounts:
@@ -86,7 +92,7 @@ def banner_of(accounts: Iterable[SocialAccount], *, now: dt.datetime | None = No
         if account.status == SocialAccount.Status.ACTIVE and when is not None and now < when <= horizon:
             expiring.append(Expiring(name=label, expires_at=when, days_left=(when - now).days))
     expiring.sort(key=lambda item: item.expires_at)
-    return BannerAccounts(reconnect[:5], expiring[:5])
+    return BannerAccounts(reconnect[:BANNER_NAMES], expiring[:BANNER_NAMES])
 
 
 def threshold_due(*, days_left: int, warned: list[int]) -> int | None:
